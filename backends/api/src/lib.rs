@@ -1,1 +1,150 @@
+//! The one small trait every backend implements, the host tensor type, and the registry.
+//!
+//! A backend reports three separate facts: it is *compiled in* (a [`Registry`] entry exists either way), it is
+//! *available here* ([`Backend::availability`], with the reason when not), and it is *usable for a model* (decided by
+//! loading it, or later by the support tables). Backends know no reports and never print.
 
+mod tensor;
+pub use tensor::{Data, HostTensor, compare, Agreement};
+
+use edgebench_graph::DataType;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What a backend needs to know about one input before loading: its concrete type and shape.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InputSpec {
+    pub name: String,
+    pub dtype: DataType,
+    pub shape: Vec<usize>,
+}
+
+/// Whether a backend can run on this machine.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Availability {
+    Available {
+        version: String,
+        /// Facts worth reporting: library path, adapter name, driver...
+        details: Vec<(String, String)>,
+    },
+    Unavailable { reason: String },
+}
+
+impl Availability {
+    pub fn is_available(&self) -> bool {
+        matches!(self, Availability::Available { .. })
+    }
+}
+
+/// Errors of one backend operation. The message is the backend's own where it gave one.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("backend `{backend}` is not available: {reason}")]
+    Unavailable { backend: String, reason: String },
+    #[error("{backend} could not load the model: {message}")]
+    Load { backend: String, message: String },
+    #[error("{backend} failed to run the model: {message}")]
+    Run { backend: String, message: String },
+    #[error("{backend}: {message}")]
+    Unsupported { backend: String, message: String },
+}
+
+/// A loaded, prepared model.
+pub trait Session {
+    /// Runs one inference. Inputs by name; outputs in the model's output order.
+    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError>;
+}
+
+/// An inference backend.
+pub trait Backend: Send + Sync {
+    /// Stable short name used on the command line (`tract`, `ort`, `wonnx`).
+    fn name(&self) -> &'static str;
+    /// Whether it can run here, and its version. May initialise the runtime; cheap after the first call.
+    fn availability(&self) -> Availability;
+    /// Loads and prepares a model for the given concrete inputs.
+    fn load(&self, model: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError>;
+    /// Concrete shapes of every named intermediate value for these inputs, if this backend can infer them.
+    fn infer_shapes(
+        &self,
+        _model: &Path,
+        _inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
+        None
+    }
+}
+
+/// One registry entry: a compiled-in backend, or the name of one this build left out.
+pub enum Entry {
+    Compiled(Box<dyn Backend>),
+    NotCompiled { name: &'static str, reason: String },
+}
+
+impl Entry {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Entry::Compiled(b) => b.name(),
+            Entry::NotCompiled { name, .. } => name,
+        }
+    }
+}
+
+/// Why a backend name could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("unknown backend `{given}` (known: {known})")]
+    Unknown { given: String, known: String },
+    #[error("backend `{name}` is not compiled into this build: {reason}")]
+    NotCompiled { name: String, reason: String },
+}
+
+/// Every backend edgebench knows, compiled in or not.
+#[derive(Default)]
+pub struct Registry {
+    entries: Vec<Entry>,
+}
+
+impl Registry {
+    pub fn new(entries: Vec<Entry>) -> Self {
+        Registry { entries }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Accepts the short names and the aliases `tract-onnx`, `onnxruntime`.
+    pub fn get(&self, name: &str) -> Result<&dyn Backend, RegistryError> {
+        let canonical = match name.to_ascii_lowercase().as_str() {
+            "tract-onnx" => "tract".to_string(),
+            "onnxruntime" | "onnx-runtime" => "ort".to_string(),
+            other => other.to_string(),
+        };
+        match self.entries.iter().find(|e| e.name() == canonical) {
+            Some(Entry::Compiled(b)) => Ok(b.as_ref()),
+            Some(Entry::NotCompiled { name, reason }) => {
+                Err(RegistryError::NotCompiled { name: name.to_string(), reason: reason.clone() })
+            }
+            None => Err(RegistryError::Unknown {
+                given: name.to_string(),
+                known: self.entries.iter().map(|e| e.name()).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+}
+
+/// Runs `f`, turning a panic inside a backend library into an error message. Some libraries (wonnx, ort's loader)
+/// panic on conditions that are ordinary failures for us.
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => Err(match p.downcast::<String>() {
+            Ok(s) => format!("panicked: {s}"),
+            Err(p) => match p.downcast::<&str>() {
+                Ok(s) => format!("panicked: {s}"),
+                Err(_) => "panicked".to_string(),
+            },
+        }),
+    }
+}

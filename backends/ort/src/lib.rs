@@ -1,1 +1,280 @@
+//! ONNX Runtime through `ort` with `load-dynamic`: the shared library is the one inside the `onnxruntime` PyPI wheel,
+//! never a CDN download.
+//!
+//! The library is looked for, in order: the path given to [`Ort::with_library`] (the `--ort-lib` setting),
+//! `ORT_DYLIB_PATH`, the venv named by `EDGEBENCH_VENV`, a `.venv` in the current folder or one of its ancestors or
+//! the executable's, and `libonnxruntime.so*` next to the executable (how a runner is shipped to a board).
+//! Before `ort` sees a path we open it ourselves and read its version: `ort` panics on a failed load later on.
+
+use edgebench_backend_api::*;
+
+use ort::session::Session as OrtSession;
+use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+const NAME: &str = "ort";
+/// The ONNX Runtime minor version the `api-31` feature needs at least.
+pub const MIN_MINOR: u32 = 31;
+
+/// The ONNX Runtime backend (CPU execution provider).
+#[derive(Debug, Default)]
+pub struct Ort {
+    library: Option<PathBuf>,
+}
+
+impl Ort {
+    /// Uses this library path before any other source.
+    pub fn with_library(library: Option<PathBuf>) -> Self {
+        Ort { library }
+    }
+}
+
+/// Where the library was found and how.
+#[derive(Clone, Debug)]
+pub struct Located {
+    pub path: PathBuf,
+    pub source: String,
+}
+
+fn candidates_in_venv(venv: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    let Ok(rd) = std::fs::read_dir(venv.join("lib")) else { return out };
+    for py in rd.flatten() {
+        let capi = py.path().join("site-packages/onnxruntime/capi");
+        out.extend(dylibs_in(&capi));
+    }
+    out
+}
+
+fn dylibs_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            n.starts_with("libonnxruntime.so") || n == "libonnxruntime.dylib" || n == "onnxruntime.dll"
+        })
+        .collect();
+    // Prefer the most specific name (libonnxruntime.so.1.31.1 over libonnxruntime.so).
+    v.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    v
+}
+
+/// Finds the ONNX Runtime library, or says every place that was looked at.
+pub fn locate(explicit: Option<&Path>) -> Result<Located, String> {
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(Located { path: p.to_path_buf(), source: "--ort-lib".into() })
+        } else {
+            Err(format!("--ort-lib {}: no such file", p.display()))
+        };
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(Located { path: p, source: "ORT_DYLIB_PATH".into() })
+        } else {
+            Err(format!("ORT_DYLIB_PATH={}: no such file", p.display()))
+        };
+    }
+    let mut looked = vec![];
+    if let Some(v) = std::env::var_os("EDGEBENCH_VENV") {
+        let v = PathBuf::from(v);
+        if let Some(p) = candidates_in_venv(&v).into_iter().next() {
+            return Ok(Located { path: p, source: format!("EDGEBENCH_VENV={}", v.display()) });
+        }
+        looked.push(format!("EDGEBENCH_VENV={}", v.display()));
+    }
+    let mut roots = vec![];
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.extend(cwd.ancestors().map(Path::to_path_buf));
+    }
+    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    if let Some(d) = &exe_dir {
+        roots.extend(d.ancestors().map(Path::to_path_buf));
+    }
+    for r in &roots {
+        let venv = r.join(".venv");
+        if let Some(p) = candidates_in_venv(&venv).into_iter().next() {
+            return Ok(Located { path: p, source: format!("project venv {}", venv.display()) });
+        }
+    }
+    looked.push("`.venv` in the current folder, the executable's folder and their ancestors".into());
+    if let Some(d) = &exe_dir {
+        if let Some(p) = dylibs_in(d).into_iter().next() {
+            return Ok(Located { path: p, source: "next to the executable".into() });
+        }
+        looked.push(format!("{}", d.display()));
+    }
+    Err(format!(
+        "ONNX Runtime library not found (set ORT_DYLIB_PATH, pass --ort-lib, or run ci/setup.sh to create .venv with the onnxruntime wheel); looked in: {}",
+        looked.join("; ")
+    ))
+}
+
+/// Opens the library and reads `OrtGetApiBase()->GetVersionString()`, without `ort`.
+pub fn library_version(path: &Path) -> Result<String, String> {
+    #[repr(C)]
+    struct ApiBase {
+        get_api: unsafe extern "C" fn(u32) -> *const std::ffi::c_void,
+        get_version_string: unsafe extern "C" fn() -> *const std::ffi::c_char,
+    }
+    // SAFETY: loading a shared library runs its initialisers; this is the library the user pointed us at, and the
+    // same load `ort` would do. The symbol's type is ONNX Runtime's stable C ABI.
+    unsafe {
+        let lib = libloading::Library::new(path).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+        let get: libloading::Symbol<unsafe extern "C" fn() -> *const ApiBase> = lib
+            .get(b"OrtGetApiBase")
+            .map_err(|_| format!("{} does not export OrtGetApiBase: not an ONNX Runtime library", path.display()))?;
+        let base = get();
+        if base.is_null() {
+            return Err(format!("{}: OrtGetApiBase returned null", path.display()));
+        }
+        let s = ((*base).get_version_string)();
+        if s.is_null() {
+            return Err(format!("{}: no version string", path.display()));
+        }
+        let v = std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned();
+        // Keep the library loaded: ort will load it again and the handle is refcounted.
+        std::mem::forget(lib);
+        Ok(v)
+    }
+}
+
+struct Loaded {
+    env: ort::environment::Environment,
+    version: String,
+    located: Located,
+}
+
+static RUNTIME: OnceLock<Result<Loaded, String>> = OnceLock::new();
+
+impl Ort {
+    fn runtime(&self) -> Result<&'static Loaded, String> {
+        RUNTIME
+            .get_or_init(|| {
+                let located = locate(self.library.as_deref())?;
+                let version = library_version(&located.path)?;
+                let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+                if minor < MIN_MINOR {
+                    return Err(format!(
+                        "{} is ONNX Runtime {version}; this build needs >= 1.{MIN_MINOR}",
+                        located.path.display()
+                    ));
+                }
+                let env = catch_panic(|| {
+                    ort::init_from(&located.path)
+                        .map_err(|e| e.to_string())?
+                        .with_name("edgebench")
+                        .build()
+                        .map_err(|e| e.to_string())
+                })?;
+                Ok(Loaded { env, version, located })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+fn load_err(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Load { backend: NAME.into(), message: e.to_string() }
+}
+
+impl Backend for Ort {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn availability(&self) -> Availability {
+        match self.runtime() {
+            Ok(l) => Availability::Available {
+                version: l.version.clone(),
+                details: vec![
+                    ("library".into(), l.located.path.display().to_string()),
+                    ("found via".into(), l.located.source.clone()),
+                    ("execution provider".into(), "CPU".into()),
+                ],
+            },
+            Err(reason) => Availability::Unavailable { reason },
+        }
+    }
+
+    fn load(&self, path: &Path, _inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
+        let rt = self.runtime().map_err(|reason| BackendError::Unavailable { backend: NAME.into(), reason })?;
+        let session = catch_panic(|| {
+            OrtSession::builder(&rt.env)
+                .map_err(|e| e.to_string())?
+                .commit_from_file(path)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(load_err)?;
+        let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        Ok(Box::new(OrtRun { session, outputs }))
+    }
+}
+
+struct OrtRun {
+    session: OrtSession,
+    outputs: Vec<String>,
+}
+
+fn to_ort(t: &HostTensor) -> ort::Result<DynValue> {
+    let shape: Vec<i64> = t.shape.iter().map(|d| *d as i64).collect();
+    Ok(match &t.data {
+        Data::F32(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::F64(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::F16(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::I64(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::I32(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::I16(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::I8(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::U8(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        Data::Bool(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+    })
+}
+
+fn from_ort(v: &DynValue) -> Result<HostTensor, String> {
+    let ty = match v.dtype() {
+        ValueType::Tensor { ty, .. } => *ty,
+        other => return Err(format!("non-tensor output ({other:?}) is not supported")),
+    };
+    macro_rules! ext {
+        ($t:ty, $variant:ident) => {{
+            let (shape, data) = v.try_extract_tensor::<$t>().map_err(|e| e.to_string())?;
+            HostTensor { shape: shape.iter().map(|d| *d as usize).collect(), data: Data::$variant(data.to_vec()) }
+        }};
+    }
+    Ok(match ty {
+        TensorElementType::Float32 => ext!(f32, F32),
+        TensorElementType::Float64 => ext!(f64, F64),
+        TensorElementType::Float16 => ext!(half::f16, F16),
+        TensorElementType::Int64 => ext!(i64, I64),
+        TensorElementType::Int32 => ext!(i32, I32),
+        TensorElementType::Int16 => ext!(i16, I16),
+        TensorElementType::Int8 => ext!(i8, I8),
+        TensorElementType::Uint8 => ext!(u8, U8),
+        TensorElementType::Bool => ext!(bool, Bool),
+        other => return Err(format!("output element type {other:?} is not supported by this adapter")),
+    })
+}
+
+impl Session for OrtRun {
+    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError> {
+        let run_err = |m: String| BackendError::Run { backend: NAME.into(), message: m };
+        let values: Vec<(String, DynValue)> = inputs
+            .iter()
+            .map(|(n, t)| Ok((n.clone(), to_ort(t).map_err(|e| run_err(e.to_string()))?)))
+            .collect::<Result<_, BackendError>>()?;
+        let outs = self.session.run(values).map_err(|e| run_err(e.to_string()))?;
+        self.outputs
+            .iter()
+            .map(|n| {
+                let v = outs.get(n).ok_or_else(|| run_err(format!("output `{n}` missing")))?;
+                Ok((n.clone(), from_ort(v).map_err(run_err)?))
+            })
+            .collect()
+    }
+}
 

@@ -1,1 +1,158 @@
+//! tract-onnx: pure Rust, every target; the numeric reference where ONNX Runtime is absent.
 
+use edgebench_backend_api::*;
+use edgebench_graph::DataType;
+use std::collections::HashMap;
+use std::path::Path;
+use tract_onnx::prelude::*;
+
+/// The tract-onnx backend.
+#[derive(Debug, Default)]
+pub struct Tract;
+
+const NAME: &str = "tract";
+/// tract-onnx's version, as resolved in Cargo.lock (kept in sync by a test).
+pub const VERSION: &str = "0.23.9";
+
+fn err_load(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Load { backend: NAME.into(), message: format!("{e:#}") }
+}
+
+fn datum(dt: DataType) -> Option<DatumType> {
+    Some(match dt {
+        DataType::Float => f32::datum_type(),
+        DataType::Double => f64::datum_type(),
+        DataType::Float16 => f16::datum_type(),
+        DataType::Int64 => i64::datum_type(),
+        DataType::Int32 => i32::datum_type(),
+        DataType::Int16 => i16::datum_type(),
+        DataType::Int8 => i8::datum_type(),
+        DataType::Uint8 => u8::datum_type(),
+        DataType::Bool => bool::datum_type(),
+        _ => return None,
+    })
+}
+
+fn inference_model(path: &Path, inputs: &[InputSpec]) -> Result<InferenceModel, BackendError> {
+    let mut model = tract_onnx::onnx().model_for_path(path).map_err(err_load)?;
+    let names: Vec<String> =
+        model.input_outlets().map_err(err_load)?.iter().map(|o| model.node(o.node).name.clone()).collect();
+    for (ix, name) in names.iter().enumerate() {
+        let Some(spec) = inputs.iter().find(|s| &s.name == name) else { continue };
+        let dt = datum(spec.dtype).ok_or_else(|| BackendError::Unsupported {
+            backend: NAME.into(),
+            message: format!("input `{name}`: dtype {} is not supported by this adapter", spec.dtype),
+        })?;
+        model.set_input_fact(ix, InferenceFact::dt_shape(dt, &spec.shape)).map_err(err_load)?;
+    }
+    Ok(model)
+}
+
+impl Backend for Tract {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn availability(&self) -> Availability {
+        Availability::Available { version: VERSION.into(), details: vec![("kind".into(), "pure Rust, CPU".into())] }
+    }
+
+    fn load(&self, path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
+        let model = inference_model(path, inputs)?;
+        let input_names: Vec<String> =
+            model.input_outlets().map_err(err_load)?.iter().map(|o| model.node(o.node).name.clone()).collect();
+        let output_names: Vec<String> = model
+            .output_outlets()
+            .map_err(err_load)?
+            .iter()
+            .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+            .collect();
+        let plan = model.into_optimized().map_err(err_load)?.into_runnable().map_err(err_load)?;
+        Ok(Box::new(TractSession { plan, input_names, output_names }))
+    }
+
+    fn infer_shapes(
+        &self,
+        path: &Path,
+        inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
+        Some((|| {
+            let typed = inference_model(path, inputs)?.into_typed().map_err(err_load)?;
+            let mut out = HashMap::new();
+            for node in typed.nodes() {
+                for (slot, o) in node.outputs.iter().enumerate() {
+                    let Some(label) = typed.outlet_label(OutletId::new(node.id, slot)) else { continue };
+                    if let Some(s) = o.fact.shape.as_concrete() {
+                        out.insert(label.to_string(), s.iter().map(|d| *d as u64).collect());
+                    }
+                }
+            }
+            Ok(out)
+        })())
+    }
+}
+
+struct TractSession {
+    plan: std::sync::Arc<TypedRunnableModel>,
+    input_names: Vec<String>,
+    output_names: Vec<String>,
+}
+
+fn to_tract(t: &HostTensor) -> TractResult<Tensor> {
+    Ok(match &t.data {
+        Data::F32(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::F64(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::F16(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::I64(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::I32(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::I16(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::I8(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::U8(v) => Tensor::from_shape(&t.shape, v)?,
+        Data::Bool(v) => Tensor::from_shape(&t.shape, v)?,
+    })
+}
+
+fn from_tract(t: &Tensor) -> Result<HostTensor, String> {
+    let shape = t.shape().to_vec();
+    let dt = t.datum_type();
+    let t = t.try_as_plain_ram().map_err(|e| e.to_string())?;
+    let data = if dt == f32::datum_type() {
+        Data::F32(t.as_slice::<f32>().map_err(|e| e.to_string())?.to_vec())
+    } else if dt == f64::datum_type() {
+        Data::F64(t.as_slice::<f64>().map_err(|e| e.to_string())?.to_vec())
+    } else if dt == f16::datum_type() {
+        Data::F16(t.as_slice::<f16>().map_err(|e| e.to_string())?.iter().map(|x| half::f16::from_bits(x.to_bits())).collect())
+    } else if dt == i64::datum_type() {
+        Data::I64(t.as_slice::<i64>().map_err(|e| e.to_string())?.to_vec())
+    } else if dt == i32::datum_type() {
+        Data::I32(t.as_slice::<i32>().map_err(|e| e.to_string())?.to_vec())
+    } else if dt == i16::datum_type() {
+        Data::I16(t.as_slice::<i16>().map_err(|e| e.to_string())?.to_vec())
+    } else if dt == i8::datum_type() {
+        Data::I8(t.as_slice::<i8>().map_err(|e| e.to_string())?.to_vec())
+    } else if dt == u8::datum_type() {
+        Data::U8(t.as_slice::<u8>().map_err(|e| e.to_string())?.to_vec())
+    } else if dt == bool::datum_type() {
+        Data::Bool(t.as_slice::<bool>().map_err(|e| e.to_string())?.to_vec())
+    } else {
+        return Err(format!("output dtype {dt:?} is not supported by this adapter"));
+    };
+    Ok(HostTensor { shape, data })
+}
+
+impl Session for TractSession {
+    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError> {
+        let run_err = |m: String| BackendError::Run { backend: NAME.into(), message: m };
+        let mut values: TVec<TValue> = tvec![];
+        for name in &self.input_names {
+            let (_, t) = inputs.iter().find(|(n, _)| n == name).ok_or_else(|| run_err(format!("no value fed for input `{name}`")))?;
+            values.push(to_tract(t).map_err(|e| run_err(format!("{e:#}")))?.into_tvalue());
+        }
+        let outs = self.plan.run(values).map_err(|e| run_err(format!("{e:#}")))?;
+        self.output_names
+            .iter()
+            .zip(outs.iter())
+            .map(|(n, t)| Ok((n.clone(), from_tract(t).map_err(run_err)?)))
+            .collect()
+    }
+}

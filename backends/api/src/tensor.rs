@@ -1,0 +1,169 @@
+//! Host-side tensors exchanged with backends, and output agreement metrics.
+
+use edgebench_graph::DataType;
+use serde::Serialize;
+
+/// Element storage of a [`HostTensor`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    F16(Vec<half::f16>),
+    I64(Vec<i64>),
+    I32(Vec<i32>),
+    I16(Vec<i16>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    Bool(Vec<bool>),
+}
+
+/// A dense tensor in host memory, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Data,
+}
+
+impl HostTensor {
+    pub fn dtype(&self) -> DataType {
+        match &self.data {
+            Data::F32(_) => DataType::Float,
+            Data::F64(_) => DataType::Double,
+            Data::F16(_) => DataType::Float16,
+            Data::I64(_) => DataType::Int64,
+            Data::I32(_) => DataType::Int32,
+            Data::I16(_) => DataType::Int16,
+            Data::I8(_) => DataType::Int8,
+            Data::U8(_) => DataType::Uint8,
+            Data::Bool(_) => DataType::Bool,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.data {
+            Data::F32(v) => v.len(),
+            Data::F64(v) => v.len(),
+            Data::F16(v) => v.len(),
+            Data::I64(v) => v.len(),
+            Data::I32(v) => v.len(),
+            Data::I16(v) => v.len(),
+            Data::I8(v) => v.len(),
+            Data::U8(v) => v.len(),
+            Data::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every element widened to f64 (for statistics and comparison).
+    pub fn to_f64(&self) -> Vec<f64> {
+        match &self.data {
+            Data::F32(v) => v.iter().map(|x| *x as f64).collect(),
+            Data::F64(v) => v.clone(),
+            Data::F16(v) => v.iter().map(|x| x.to_f64()).collect(),
+            Data::I64(v) => v.iter().map(|x| *x as f64).collect(),
+            Data::I32(v) => v.iter().map(|x| *x as f64).collect(),
+            Data::I16(v) => v.iter().map(|x| *x as f64).collect(),
+            Data::I8(v) => v.iter().map(|x| *x as f64).collect(),
+            Data::U8(v) => v.iter().map(|x| *x as f64).collect(),
+            Data::Bool(v) => v.iter().map(|x| *x as u8 as f64).collect(),
+        }
+    }
+
+    /// Min, max, mean and count of non-finite values.
+    pub fn summary(&self) -> Summary {
+        let v = self.to_f64();
+        let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+        let (min, max) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
+        let mean = if finite.is_empty() { f64::NAN } else { finite.iter().sum::<f64>() / finite.len() as f64 };
+        let std = if finite.is_empty() {
+            f64::NAN
+        } else {
+            (finite.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / finite.len() as f64).sqrt()
+        };
+        let argmax = v
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.is_finite())
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i);
+        Summary { count: v.len(), min, max, mean, std, non_finite: v.len() - finite.len(), argmax }
+    }
+}
+
+/// Summary statistics of one tensor.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    pub count: usize,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub std: f64,
+    pub non_finite: usize,
+    pub argmax: Option<usize>,
+}
+
+/// How closely a candidate output matches a reference output.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Agreement {
+    pub max_abs_error: f64,
+    /// max |a-b| / max(|b|, 1e-6), over elements.
+    pub max_rel_error: f64,
+    pub cosine_similarity: f64,
+    /// Whether the argmax (top-1 class) is the same.
+    pub same_argmax: bool,
+}
+
+/// Compares `candidate` with `reference`; `Err` when shapes or element counts differ.
+pub fn compare(candidate: &HostTensor, reference: &HostTensor) -> Result<Agreement, String> {
+    if candidate.shape != reference.shape {
+        return Err(format!("shape {:?} differs from reference {:?}", candidate.shape, reference.shape));
+    }
+    let a = candidate.to_f64();
+    let b = reference.to_f64();
+    let mut max_abs: f64 = 0.0;
+    let mut max_rel: f64 = 0.0;
+    let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(&b) {
+        let d = (x - y).abs();
+        if x.is_nan() != y.is_nan() {
+            max_abs = f64::INFINITY;
+            max_rel = f64::INFINITY;
+            continue;
+        }
+        if d.is_finite() {
+            max_abs = max_abs.max(d);
+            max_rel = max_rel.max(d / y.abs().max(1e-6));
+        }
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    let cosine = if na == 0.0 && nb == 0.0 { 1.0 } else { dot / (na.sqrt() * nb.sqrt()).max(f64::MIN_POSITIVE) };
+    Ok(Agreement {
+        max_abs_error: max_abs,
+        max_rel_error: max_rel,
+        cosine_similarity: cosine,
+        same_argmax: candidate.summary().argmax == reference.summary().argmax,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_reports_errors_and_cosine() {
+        let r = HostTensor { shape: vec![3], data: Data::F32(vec![1.0, 2.0, 4.0]) };
+        let c = HostTensor { shape: vec![3], data: Data::F32(vec![1.0, 2.5, 4.0]) };
+        let a = compare(&c, &r).unwrap();
+        assert!((a.max_abs_error - 0.5).abs() < 1e-9);
+        assert!((a.max_rel_error - 0.25).abs() < 1e-9);
+        assert!(a.cosine_similarity < 1.0 && a.cosine_similarity > 0.99);
+        assert!(a.same_argmax);
+        let bad = HostTensor { shape: vec![1, 3], data: Data::F32(vec![1.0, 2.0, 4.0]) };
+        assert!(compare(&bad, &r).is_err());
+    }
+}
