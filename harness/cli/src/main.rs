@@ -1,1 +1,64 @@
-fn main() {}
+//! `edgebench`: thin command-line edge over the harness and backend crates.
+
+mod cmd;
+mod exit;
+mod registry;
+mod resolve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Will this ONNX model run on the board, what must change so that it runs, and what does it cost?
+#[derive(Parser, Debug)]
+#[command(name = "edgebench", version, about, long_about = None)]
+struct Cli {
+    /// ONNX Runtime shared library to load (else ORT_DYLIB_PATH, EDGEBENCH_VENV, a `.venv`, or next to the binary).
+    #[arg(long, global = true, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The facts of a model: opsets, inputs, outputs, op histogram (subgraphs included), parameters, FLOPs.
+    Inspect(cmd::inspect::Args),
+    /// One inference on a backend with a seeded feed; without MODEL, the embedded default plan.
+    Run(cmd::run::Args),
+    /// Every backend: compiled in, available here (or why not), version; and the host.
+    Doctor(cmd::doctor::Args),
+    /// The model zoo: list, fetch into the cache.
+    #[command(subcommand)]
+    Models(cmd::models::Command),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDGEBENCH_LOG").unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let registry = registry::build(cli.ort_lib.clone());
+    let result = match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a, &registry),
+        Command::Run(a) => cmd::run::run(a, &registry, cli.ort_lib.as_deref()),
+        Command::Doctor(a) => cmd::doctor::run(a, &registry),
+        Command::Models(c) => cmd::models::run(c),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::from(exit::OK),
+        Err(e) => {
+            let (code, msg) = exit::classify(&e);
+            eprintln!("edgebench: error: {msg}");
+            std::process::ExitCode::from(code)
+        }
+    }
+}

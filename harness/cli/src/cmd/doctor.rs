@@ -1,0 +1,129 @@
+//! `edgebench doctor`: for every backend, compiled in / available here (or why not) / version and details; the host.
+
+use super::{bytes, fetcher, manifest, print_json};
+use anyhow::Result;
+use edgebench_backend_api::{Availability, Entry, Registry};
+use serde::Serialize;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct BackendFacts {
+    name: String,
+    compiled_in: bool,
+    available: bool,
+    version: Option<String>,
+    reason: Option<String>,
+    details: Vec<(String, String)>,
+}
+
+/// The machine, from sysinfo.
+#[derive(Serialize)]
+pub struct Host {
+    pub cpu: String,
+    pub logical_cores: usize,
+    pub physical_cores: Option<usize>,
+    pub memory_bytes: u64,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+}
+
+pub fn host() -> Host {
+    use sysinfo::System;
+    let mut s = System::new();
+    s.refresh_cpu_all();
+    s.refresh_memory();
+    Host {
+        cpu: s.cpus().first().map(|c| c.brand().trim().to_string()).filter(|b| !b.is_empty()).unwrap_or_else(|| "unknown".into()),
+        logical_cores: s.cpus().len(),
+        physical_cores: System::physical_core_count(),
+        memory_bytes: s.total_memory(),
+        os: System::long_os_version().unwrap_or_else(|| "unknown".into()),
+        kernel: System::kernel_version().unwrap_or_else(|| "unknown".into()),
+        arch: System::cpu_arch(),
+    }
+}
+
+#[derive(Serialize)]
+struct Doctor {
+    edgebench: &'static str,
+    backends: Vec<BackendFacts>,
+    host: Host,
+    cache: String,
+    cached_models: Vec<String>,
+}
+
+pub fn run(a: Args, registry: &Registry) -> Result<()> {
+    let backends: Vec<BackendFacts> = registry
+        .entries()
+        .iter()
+        .map(|e| match e {
+            Entry::NotCompiled { name, reason } => BackendFacts {
+                name: name.to_string(),
+                compiled_in: false,
+                available: false,
+                version: None,
+                reason: Some(reason.clone()),
+                details: vec![],
+            },
+            Entry::Compiled(b) => match b.availability() {
+                Availability::Available { version, details } => BackendFacts {
+                    name: b.name().into(),
+                    compiled_in: true,
+                    available: true,
+                    version: Some(version),
+                    reason: None,
+                    details,
+                },
+                Availability::Unavailable { reason } => BackendFacts {
+                    name: b.name().into(),
+                    compiled_in: true,
+                    available: false,
+                    version: None,
+                    reason: Some(reason),
+                    details: vec![],
+                },
+            },
+        })
+        .collect();
+    let f = fetcher();
+    let cached_models = manifest().model.iter().filter(|z| f.cached(z).is_some()).map(|z| z.name.clone()).collect();
+    let d = Doctor { edgebench: env!("CARGO_PKG_VERSION"), backends, host: host(), cache: f.cache.display().to_string(), cached_models };
+    if a.json {
+        return print_json(&d);
+    }
+    println!("edgebench {}", d.edgebench);
+    for b in &d.backends {
+        let state = match (b.compiled_in, b.available) {
+            (false, _) => "compiled in: no ".to_string(),
+            (true, true) => format!("compiled in: yes  available: yes  version {}", b.version.as_deref().unwrap_or("?")),
+            (true, false) => "compiled in: yes  available: no ".to_string(),
+        };
+        println!("backend {:6} {state}", b.name);
+        if let Some(r) = &b.reason {
+            println!("    reason: {r}");
+        }
+        for (k, v) in &b.details {
+            println!("    {k}: {v}");
+        }
+    }
+    let h = &d.host;
+    println!(
+        "host    {} ({} logical / {} physical cores), {} RAM, {} ({}), kernel {}",
+        h.cpu,
+        h.logical_cores,
+        h.physical_cores.map(|c| c.to_string()).unwrap_or("?".into()),
+        bytes(h.memory_bytes),
+        h.os,
+        h.arch,
+        h.kernel
+    );
+    println!("cache   {} ({} of {} zoo models cached)", d.cache, d.cached_models.len(), manifest().model.len());
+    Ok(())
+}

@@ -1,0 +1,49 @@
+pub mod default_plan;
+pub mod doctor;
+pub mod inspect;
+pub mod models;
+pub mod run;
+
+use edgebench_models::{Fetcher, Manifest};
+
+/// The fetcher for the configured cache.
+pub fn fetcher() -> Fetcher {
+    Fetcher::new(edgebench_models::cache_dir())
+}
+
+/// The embedded manifest.
+pub fn manifest() -> Manifest {
+    Manifest::embedded()
+}
+
+/// Human-readable count: 1.2k, 3.4M, 5.6G.
+pub fn si(n: f64) -> String {
+    let (v, s) = if n >= 1e9 {
+        (n / 1e9, "G")
+    } else if n >= 1e6 {
+        (n / 1e6, "M")
+    } else if n >= 1e3 {
+        (n / 1e3, "k")
+    } else {
+        return format!("{n:.0}");
+    };
+    format!("{v:.2}{s}")
+}
+
+/// Human-readable bytes.
+pub fn bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1024.0 * 1024.0 {
+        format!("{:.2} MiB", n / 1024.0 / 1024.0)
+    } else if n >= 1024.0 {
+        format!("{:.1} KiB", n / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// Prints JSON to stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! `edgebench run MODEL --backend B`: one inference with a seeded feed, optionally compared with another backend.
+
+use super::{fetcher, manifest, print_json};
+use crate::exit::{BACKEND_FAILED, UNAVAILABLE, USAGE, fail};
+use crate::resolve;
+use anyhow::Result;
+use edgebench_backend_api::{Agreement, Availability, Backend, HostTensor, Registry, compare};
+use serde::Serialize;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A model file, a zoo model name (cached) or a fixture name. Without it: the embedded default plan (every
+    /// fixture and cached zoo model on every available backend, each cell in its own process).
+    model: Option<String>,
+    /// Backend to run on (tract, ort, wonnx).
+    #[arg(long, short, default_value = "tract")]
+    backend: String,
+    /// An input, `NAME=DTYPE[SHAPE]` with optional `:VALUE` or `:LO..HI` fill (repeatable).
+    #[arg(long = "feed", value_name = "SPEC")]
+    feed: Vec<String>,
+    /// Seed of the random feed; the same seed gives the same inputs on every backend and platform.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also run this backend on the same feed and report the agreement of each output.
+    #[arg(long, value_name = "BACKEND")]
+    compare: Option<String>,
+    /// Default plan only: seconds before a cell is stopped and recorded as a timeout.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One output of one run.
+#[derive(Serialize, Clone, Debug)]
+pub struct OutputReport {
+    pub name: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub summary: edgebench_backend_api::Summary,
+}
+
+/// The agreement of one output with the other backend.
+#[derive(Serialize, Clone, Debug)]
+pub struct OutputAgreement {
+    pub name: String,
+    #[serde(flatten)]
+    pub agreement: Option<Agreement>,
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Comparison {
+    pub backend: String,
+    pub version: String,
+    pub outputs: Vec<OutputAgreement>,
+}
+
+/// What `run --json` prints.
+#[derive(Serialize, Clone, Debug)]
+pub struct RunReport {
+    pub model: String,
+    pub path: String,
+    pub backend: String,
+    pub version: String,
+    pub seed: u64,
+    pub feed: Vec<String>,
+    pub outputs: Vec<OutputReport>,
+    pub compare: Option<Comparison>,
+}
+
+/// Resolves a backend name and checks that it is available here.
+pub fn available<'r>(registry: &'r Registry, name: &str) -> Result<(&'r dyn Backend, String)> {
+    let b = registry.get(name).map_err(|e| match e {
+        edgebench_backend_api::RegistryError::Unknown { .. } => fail(USAGE, e),
+        edgebench_backend_api::RegistryError::NotCompiled { .. } => fail(UNAVAILABLE, e),
+    })?;
+    match b.availability() {
+        Availability::Available { version, .. } => Ok((b, version)),
+        Availability::Unavailable { reason } => Err(fail(UNAVAILABLE, format!("backend `{}` is not available: {reason}", b.name()))),
+    }
+}
+
+fn infer(
+    b: &dyn Backend,
+    label: &str,
+    path: &std::path::Path,
+    specs: &[edgebench_backend_api::InputSpec],
+    feed: &[(String, HostTensor)],
+) -> Result<Vec<(String, HostTensor)>> {
+    let mut session = b.load(path, specs).map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))?;
+    session.run(feed).map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))
+}
+
+pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> Result<()> {
+    let Some(model_arg) = a.model.clone() else {
+        return super::default_plan::run(registry, ort_lib, a.seed, a.timeout, a.json);
+    };
+    let m = resolve::model(&model_arg, &fetcher(), &manifest())?;
+    let model = resolve::load(&m)?;
+    let specs = resolve::feed(&model, &m, &a.feed)?;
+    let (backend, version) = available(registry, &a.backend)?;
+    let other = a.compare.as_deref().map(|c| available(registry, c)).transpose()?;
+    let feed = resolve::tensors(&specs, a.seed)?;
+    let inputs = resolve::input_specs(&specs);
+    let outs = infer(backend, &m.label, &m.path, &inputs, &feed)?;
+    let compare = match other {
+        None => None,
+        Some((ob, over)) => {
+            let theirs = infer(ob, &m.label, &m.path, &inputs, &feed)?;
+            let outputs = outs
+                .iter()
+                .map(|(n, t)| {
+                    let (agreement, error) = match theirs.iter().find(|(tn, _)| tn == n) {
+                        None => (None, Some(format!("{} produced no output `{n}`", ob.name()))),
+                        Some((_, r)) => match compare(t, r) {
+                            Ok(ag) => (Some(ag), None),
+                            Err(e) => (None, Some(e)),
+                        },
+                    };
+                    OutputAgreement { name: n.clone(), agreement, error }
+                })
+                .collect();
+            Some(Comparison { backend: ob.name().into(), version: over, outputs })
+        }
+    };
+    let report = RunReport {
+        model: m.label.clone(),
+        path: m.path.display().to_string(),
+        backend: backend.name().into(),
+        version,
+        seed: a.seed,
+        feed: specs.iter().map(|s| s.to_string()).collect(),
+        outputs: outs
+            .iter()
+            .map(|(n, t)| OutputReport { name: n.clone(), dtype: t.dtype().name(), shape: t.shape.clone(), summary: t.summary() })
+            .collect(),
+        compare,
+    };
+    if a.json {
+        return print_json(&report);
+    }
+    println!("{} on {} {} (seed {}; feed {})", report.model, report.backend, report.version, report.seed, report.feed.join(" "));
+    for o in &report.outputs {
+        let s = &o.summary;
+        println!(
+            "  {} {} {:?}  min {:.6} max {:.6} mean {:.6} std {:.6}{}{}",
+            o.name,
+            o.dtype,
+            o.shape,
+            s.min,
+            s.max,
+            s.mean,
+            s.std,
+            s.argmax.map(|i| format!(" argmax {i}")).unwrap_or_default(),
+            if s.non_finite > 0 { format!(" non-finite {}", s.non_finite) } else { String::new() }
+        );
+    }
+    if let Some(c) = &report.compare {
+        println!("compared with {} {}", c.backend, c.version);
+        for o in &c.outputs {
+            match (&o.agreement, &o.error) {
+                (Some(ag), _) => println!(
+                    "  {}  max abs err {:.3e}  max rel err {:.3e}  cosine {:.9}  same argmax {}",
+                    o.name, ag.max_abs_error, ag.max_rel_error, ag.cosine_similarity, ag.same_argmax
+                ),
+                (None, Some(e)) => println!("  {}  not comparable: {e}", o.name),
+                (None, None) => {}
+            }
+        }
+    }
+    Ok(())
+}

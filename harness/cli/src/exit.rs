@@ -1,0 +1,45 @@
+//! Exit codes, documented in README.md ("Exit codes"). Errors are printed once, on one line, by `main`.
+
+use std::fmt;
+
+pub const OK: u8 = 0;
+/// An unexpected internal failure.
+pub const INTERNAL: u8 = 1;
+/// Bad arguments: unknown backend, malformed or mismatched `--feed`, bad flag values.
+pub const USAGE: u8 = 2;
+/// A bad model argument: missing file, not ONNX, truncated, unsafe external data, unknown or uncached zoo name.
+pub const BAD_MODEL: u8 = 3;
+/// The requested backend is not compiled in or not available on this machine.
+pub const UNAVAILABLE: u8 = 4;
+/// The backend could not load or run the model.
+pub const BACKEND_FAILED: u8 = 5;
+/// Fetching a model or the conformance data failed (download, sha256).
+pub const FETCH_FAILED: u8 = 6;
+
+/// An error that carries its exit code.
+#[derive(Debug)]
+pub struct Coded {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+/// Builds a coded error.
+pub fn fail(code: u8, message: impl fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(Coded { code, message: message.to_string() })
+}
+
+/// The code and one-line message for any error.
+pub fn classify(e: &anyhow::Error) -> (u8, String) {
+    match e.downcast_ref::<Coded>() {
+        Some(c) => (c.code, c.message.replace('\n', " ")),
+        None => (INTERNAL, format!("{e:#}").replace('\n', " ")),
+    }
+}

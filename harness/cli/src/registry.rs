@@ -1,0 +1,28 @@
+//! The backend registry of this build: compiled-in backends, and entries for those left out by cargo features.
+
+use edgebench_backend_api::{Entry, Registry};
+use std::path::PathBuf;
+
+/// Every backend edgebench knows. `ort_lib` is the `--ort-lib` setting.
+pub fn build(ort_lib: Option<PathBuf>) -> Registry {
+    let mut entries = vec![];
+    #[cfg(feature = "tract")]
+    entries.push(Entry::Compiled(Box::new(edgebench_backend_tract::Tract)));
+    #[cfg(not(feature = "tract"))]
+    entries.push(Entry::NotCompiled { name: "tract", reason: "built without cargo feature `tract`".into() });
+    #[cfg(feature = "ort")]
+    entries.push(Entry::Compiled(Box::new(edgebench_backend_ort::Ort::with_library(ort_lib))));
+    #[cfg(not(feature = "ort"))]
+    {
+        let _ = ort_lib;
+        entries.push(Entry::NotCompiled { name: "ort", reason: "built without cargo feature `ort`".into() });
+    }
+    #[cfg(feature = "wonnx")]
+    entries.push(Entry::Compiled(Box::new(edgebench_backend_wonnx::Wonnx)));
+    #[cfg(not(feature = "wonnx"))]
+    entries.push(Entry::NotCompiled { name: "wonnx", reason: "built without cargo feature `wonnx`".into() });
+    Registry::new(entries)
+}
+
+/// The backend whose outputs others are compared with.
+pub const REFERENCE: &str = "tract";
