@@ -148,3 +148,28 @@ pub fn catch_panic<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String
         }),
     }
 }
+
+/// Saves named tensors as one ONNX `GraphProto` whose initializers are the tensors (atomic write).
+pub fn save_tensors(path: &Path, tensors: &[(String, HostTensor)]) -> std::io::Result<()> {
+    use prost::Message;
+    let g = edgebench_graph::pb::GraphProto {
+        name: Some("edgebench-tensors".into()),
+        initializer: tensors.iter().map(|(n, t)| t.to_onnx(n).proto).collect(),
+        ..Default::default()
+    };
+    edgebench_graph::write_atomic(path, &g.encode_to_vec())
+}
+
+/// Reads tensors written by [`save_tensors`].
+pub fn load_tensors(path: &Path) -> Result<Vec<(String, HostTensor)>, String> {
+    use prost::Message;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let g = edgebench_graph::pb::GraphProto::decode(bytes.as_slice()).map_err(|e| format!("{}: {e}", path.display()))?;
+    g.initializer
+        .into_iter()
+        .map(|p| {
+            let t = edgebench_graph::Tensor { proto: p, external: None };
+            Ok((t.name().to_string(), HostTensor::from_onnx(&t).map_err(|e| format!("{}: {e}", path.display()))?))
+        })
+        .collect()
+}

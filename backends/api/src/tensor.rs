@@ -167,3 +167,71 @@ mod tests {
         assert!(compare(&bad, &r).is_err());
     }
 }
+
+impl HostTensor {
+    /// Reads an ONNX tensor (initializer, test-data `.pb`, saved output). Types a host tensor cannot hold (bfloat16,
+    /// float8, int4, strings, complex) are an error naming the type.
+    pub fn from_onnx(t: &edgebench_graph::Tensor) -> Result<HostTensor, String> {
+        use edgebench_graph::DataType as D;
+        let shape: Vec<usize> = t.dims().iter().map(|d| (*d).max(0) as usize).collect();
+        let n: usize = shape.iter().product();
+        let raw = t.data_bytes().map_err(|e| e.to_string())?;
+        let want = t.dtype().bytes_for(n as u64) as usize;
+        if raw.len() != want {
+            return Err(format!("tensor `{}`: {} bytes of data for {} x {}", t.name(), raw.len(), n, t.dtype()));
+        }
+        fn le<const W: usize, T>(raw: &[u8], f: impl Fn([u8; W]) -> T) -> Vec<T> {
+            raw.chunks_exact(W).map(|c| f(c.try_into().unwrap_or([0; W]))).collect()
+        }
+        let data = match t.dtype() {
+            D::Float => Data::F32(le(&raw, f32::from_le_bytes)),
+            D::Double => Data::F64(le(&raw, f64::from_le_bytes)),
+            D::Float16 => Data::F16(le(&raw, |b| half::f16::from_bits(u16::from_le_bytes(b)))),
+            D::Int64 => Data::I64(le(&raw, i64::from_le_bytes)),
+            D::Int32 => Data::I32(le(&raw, i32::from_le_bytes)),
+            D::Int16 => Data::I16(le(&raw, i16::from_le_bytes)),
+            D::Int8 => Data::I8(raw.iter().map(|b| *b as i8).collect()),
+            D::Uint8 => Data::U8(raw.to_vec()),
+            D::Bool => Data::Bool(raw.iter().map(|b| *b != 0).collect()),
+            other => return Err(format!("tensor `{}`: {other} is not supported on the host", t.name())),
+        };
+        Ok(HostTensor { shape, data })
+    }
+
+    /// Writes this tensor as an ONNX tensor with raw little-endian data.
+    pub fn to_onnx(&self, name: &str) -> edgebench_graph::Tensor {
+        fn bytes<T, const W: usize>(v: &[T], f: impl Fn(&T) -> [u8; W]) -> Vec<u8> {
+            v.iter().flat_map(f).collect()
+        }
+        let raw = match &self.data {
+            Data::F32(v) => bytes(v, |x| x.to_le_bytes()),
+            Data::F64(v) => bytes(v, |x| x.to_le_bytes()),
+            Data::F16(v) => bytes(v, |x| x.to_bits().to_le_bytes()),
+            Data::I64(v) => bytes(v, |x| x.to_le_bytes()),
+            Data::I32(v) => bytes(v, |x| x.to_le_bytes()),
+            Data::I16(v) => bytes(v, |x| x.to_le_bytes()),
+            Data::I8(v) => bytes(v, |x| x.to_le_bytes()),
+            Data::U8(v) => v.clone(),
+            Data::Bool(v) => v.iter().map(|b| *b as u8).collect(),
+        };
+        let dims: Vec<i64> = self.shape.iter().map(|d| *d as i64).collect();
+        edgebench_graph::Tensor::from_raw(name, self.dtype(), &dims, raw)
+    }
+}
+
+#[cfg(test)]
+mod onnx_tests {
+    use super::*;
+
+    #[test]
+    fn onnx_round_trip_keeps_dtype_shape_and_values() {
+        for t in [
+            HostTensor { shape: vec![2, 2], data: Data::F32(vec![1.0, -2.5, 3.25, 0.0]) },
+            HostTensor { shape: vec![3], data: Data::I64(vec![-1, 0, 1 << 40]) },
+            HostTensor { shape: vec![], data: Data::Bool(vec![true]) },
+            HostTensor { shape: vec![2], data: Data::F16(vec![half::f16::from_f32(0.5), half::f16::from_f32(-1.0)]) },
+        ] {
+            assert_eq!(HostTensor::from_onnx(&t.to_onnx("x")).unwrap(), t);
+        }
+    }
+}

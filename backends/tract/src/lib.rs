@@ -18,6 +18,15 @@ fn err_load(e: impl std::fmt::Display) -> BackendError {
     BackendError::Load { backend: NAME.into(), message: format!("{e:#}") }
 }
 
+fn msg(e: &BackendError) -> String {
+    match e {
+        BackendError::Load { message, .. } | BackendError::Run { message, .. } | BackendError::Unsupported { message, .. } => {
+            message.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
 fn datum(dt: DataType) -> Option<DatumType> {
     Some(match dt {
         DataType::Float => f32::datum_type(),
@@ -34,7 +43,14 @@ fn datum(dt: DataType) -> Option<DatumType> {
 }
 
 fn inference_model(path: &Path, inputs: &[InputSpec]) -> Result<InferenceModel, BackendError> {
-    let mut model = tract_onnx::onnx().model_for_path(path).map_err(err_load)?;
+    // Annotated shapes of outputs and intermediates often use other symbols than the inputs (`sequence` vs
+    // `batch`), which tract cannot unify once inputs are concrete; they are recomputed from the inputs anyway.
+    let concrete = !inputs.is_empty();
+    let mut model = tract_onnx::onnx()
+        .with_ignore_output_shapes(concrete)
+        .with_ignore_value_info(concrete)
+        .model_for_path(path)
+        .map_err(err_load)?;
     let names: Vec<String> =
         model.input_outlets().map_err(err_load)?.iter().map(|o| model.node(o.node).name.clone()).collect();
     for (ix, name) in names.iter().enumerate() {
@@ -58,17 +74,16 @@ impl Backend for Tract {
     }
 
     fn load(&self, path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
-        let model = inference_model(path, inputs)?;
-        let input_names: Vec<String> =
-            model.input_outlets().map_err(err_load)?.iter().map(|o| model.node(o.node).name.clone()).collect();
-        let output_names: Vec<String> = model
-            .output_outlets()
-            .map_err(err_load)?
-            .iter()
-            .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
-            .collect();
-        let plan = model.into_optimized().map_err(err_load)?.into_runnable().map_err(err_load)?;
-        Ok(Box::new(TractSession { plan, input_names, output_names }))
+        match prepare(path, inputs) {
+            Ok(s) => Ok(s),
+            // Concrete shapes make tract analyse every If branch with them; a branch that is never taken for
+            // this feed (silero's 8 kHz path) can then fail. The model's own symbolic shapes may still work.
+            Err(first) if !inputs.is_empty() => prepare(path, &[]).map_err(|second| BackendError::Load {
+                backend: NAME.into(),
+                message: format!("with the fed shapes: {}; with the model's own shapes: {}", msg(&first), msg(&second)),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     fn infer_shapes(
@@ -90,6 +105,21 @@ impl Backend for Tract {
             Ok(out)
         })())
     }
+}
+
+/// Loads, optimises and plans a model; `inputs` empty keeps the model's own input facts.
+fn prepare(path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
+    let model = inference_model(path, inputs)?;
+    let input_names: Vec<String> =
+        model.input_outlets().map_err(err_load)?.iter().map(|o| model.node(o.node).name.clone()).collect();
+    let output_names: Vec<String> = model
+        .output_outlets()
+        .map_err(err_load)?
+        .iter()
+        .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+        .collect();
+    let plan = model.into_optimized().map_err(err_load)?.into_runnable().map_err(err_load)?;
+    Ok(Box::new(TractSession { plan, input_names, output_names }))
 }
 
 struct TractSession {

@@ -38,7 +38,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let filter = match cli.verbose {
-        0 => "warn",
+        0 => "warn,wgpu_hal=error,wgpu_core=error,naga=error",
         1 => "info",
         _ => "debug",
     };

@@ -1,13 +1,15 @@
 //! The embedded default plan (`edgebench run` with no model): every generated fixture and every cached zoo model,
-//! on every available backend, each cell in its own child process (`edgebench run M --backend B --json`), so a
-//! crash or hang of one backend on one model is that cell's outcome, not the end of the run.
+//! on every available backend. Each cell runs in its own child process (`edgebench run M --backend B --json
+//! --save-outputs F`), so a crash or hang of one backend on one model is that cell's outcome, not the end of the
+//! run. Outputs are saved by the cells and compared afterwards with the reference: ONNX Runtime where it ran the
+//! model, else tract.
 
 use super::{fetcher, manifest, print_json};
-use crate::registry::REFERENCE;
 use anyhow::Result;
-use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_backend_api::{Availability, Entry, HostTensor, Registry, compare, load_tensors};
 use serde::Serialize;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use wait_timeout::ChildExt;
@@ -15,15 +17,26 @@ use wait_timeout::ChildExt;
 /// Outputs agree with the reference when, per output, max abs error <= ABS_TOL or max rel error <= REL_TOL.
 pub const ABS_TOL: f64 = 1e-4;
 pub const REL_TOL: f64 = 1e-3;
+/// Reference backends in order of preference.
+pub const REFERENCES: &[&str] = &["ort", "tract"];
 
 #[derive(Serialize, Debug)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 enum Outcome {
-    /// Ran; `agree` is None for the reference itself or when the reference could not run.
-    Ok { agree: Option<bool>, worst_abs_error: Option<f64>, worst_rel_error: Option<f64>, min_cosine: Option<f64>, report: serde_json::Value },
+    Ok { report: serde_json::Value },
     Failed { exit_code: i32, message: String },
     Crashed { signal: Option<i32>, message: String },
     Timeout { seconds: u64 },
+}
+
+#[derive(Serialize, Debug, Default)]
+struct VsReference {
+    reference: String,
+    agree: bool,
+    worst_abs_error: f64,
+    worst_rel_error: f64,
+    min_cosine: f64,
+    error: Option<String>,
 }
 
 #[derive(Serialize, Debug)]
@@ -33,16 +46,19 @@ struct Cell {
     backend: String,
     #[serde(flatten)]
     outcome: Outcome,
+    /// None for the reference itself, or when nothing could serve as reference.
+    vs_reference: Option<VsReference>,
 }
 
 #[derive(Serialize, Debug)]
 struct Plan {
     backends: Vec<serde_json::Value>,
-    cells: Vec<Cell>,
+    uncached_zoo_models: Vec<String>,
     tolerance: (f64, f64),
+    cells: Vec<Cell>,
 }
 
-pub fn run(registry: &Registry, ort_lib: Option<&std::path::Path>, seed: u64, timeout: u64, json: bool) -> Result<()> {
+pub fn run(registry: &Registry, ort_lib: Option<&Path>, seed: u64, timeout: u64, json: bool) -> Result<()> {
     let fetcher = fetcher();
     let manifest = manifest();
     let mut models: Vec<(String, &'static str)> =
@@ -52,13 +68,13 @@ pub fn run(registry: &Registry, ort_lib: Option<&std::path::Path>, seed: u64, ti
         if fetcher.cached(z).is_some() {
             models.push((z.name.clone(), "zoo"));
         } else {
-            uncached.push(z.name.as_str());
+            uncached.push(z.name.clone());
         }
     }
     let mut backends = vec![];
     let mut usable = vec![];
     for e in registry.entries() {
-        let (status, reason) = match e {
+        let (status, detail) = match e {
             Entry::NotCompiled { reason, .. } => ("not compiled in", reason.clone()),
             Entry::Compiled(b) => match b.availability() {
                 Availability::Available { version, .. } => {
@@ -68,40 +84,93 @@ pub fn run(registry: &Registry, ort_lib: Option<&std::path::Path>, seed: u64, ti
                 Availability::Unavailable { reason } => ("unavailable", reason),
             },
         };
-        backends.push(serde_json::json!({ "backend": e.name(), "status": status, "detail": reason }));
         if !json {
-            eprintln!("backend {:6} {status}: {reason}", e.name());
+            println!("backend {:6} {status}: {detail}", e.name());
         }
+        backends.push(serde_json::json!({ "backend": e.name(), "status": status, "detail": detail }));
     }
     if !json && !uncached.is_empty() {
-        eprintln!("zoo models not cached (run `edgebench models fetch`): {}", uncached.join(", "));
+        println!("zoo models not cached (run `edgebench models fetch`): {}", uncached.join(", "));
     }
     let exe = std::env::current_exe()?;
-    let reference_ok = usable.iter().any(|b| b == REFERENCE);
+    let scratch = tempfile::tempdir()?;
     let mut cells = vec![];
     for (model, origin) in &models {
+        let mut row: Vec<(Cell, Option<PathBuf>)> = vec![];
         for b in &usable {
+            let out = scratch.path().join(format!("{model}.{b}.pb"));
             let mut cmd = Command::new(&exe);
-            cmd.args(["run", model, "--backend", b, "--json", "--seed", &seed.to_string()]);
-            if b != REFERENCE && reference_ok {
-                cmd.args(["--compare", REFERENCE]);
-            }
+            cmd.args(["run", model, "--backend", b, "--json", "--seed", &seed.to_string(), "--save-outputs"]).arg(&out);
             if let Some(l) = ort_lib {
                 cmd.arg("--ort-lib").arg(l);
             }
             let outcome = run_cell(cmd, timeout);
+            let saved = matches!(outcome, Outcome::Ok { .. }).then_some(out);
+            row.push((Cell { model: model.clone(), origin, backend: b.clone(), outcome, vs_reference: None }, saved));
+        }
+        compare_row(&mut row);
+        for (cell, _) in row {
             if !json {
-                println!("{}", line(model, origin, b, &outcome));
+                println!("{}", line(&cell));
             }
-            cells.push(Cell { model: model.clone(), origin, backend: b.clone(), outcome });
+            cells.push(cell);
         }
     }
     if json {
-        return print_json(&Plan { backends, cells, tolerance: (ABS_TOL, REL_TOL) });
+        return print_json(&Plan { backends, uncached_zoo_models: uncached, tolerance: (ABS_TOL, REL_TOL), cells });
     }
     let ok = cells.iter().filter(|c| matches!(c.outcome, Outcome::Ok { .. })).count();
-    println!("{} cells: {ok} ran, {} did not", cells.len(), cells.len() - ok);
+    let differ = cells.iter().filter(|c| c.vs_reference.as_ref().is_some_and(|v| !v.agree)).count();
+    println!(
+        "{} cells: {ok} ran ({differ} disagree with their reference beyond abs {ABS_TOL:e} / rel {REL_TOL:e}), {} did not run",
+        cells.len(),
+        cells.len() - ok
+    );
     Ok(())
+}
+
+/// Compares every cell that ran with the row's reference.
+fn compare_row(row: &mut [(Cell, Option<PathBuf>)]) {
+    let Some((ref_name, ref_outs)) = REFERENCES.iter().find_map(|r| {
+        let (c, p) = row.iter().find(|(c, p)| c.backend == *r && p.is_some())?;
+        Some((c.backend.clone(), load_tensors(p.as_deref()?).ok()?))
+    }) else {
+        return;
+    };
+    for (cell, saved) in row.iter_mut() {
+        let Some(p) = saved else { continue };
+        if cell.backend == ref_name {
+            continue;
+        }
+        cell.vs_reference = Some(match load_tensors(p) {
+            Ok(outs) => agreement(&ref_name, &outs, &ref_outs),
+            Err(e) => VsReference { reference: ref_name.clone(), error: Some(e), ..Default::default() },
+        });
+    }
+}
+
+fn agreement(reference: &str, outs: &[(String, HostTensor)], refs: &[(String, HostTensor)]) -> VsReference {
+    let mut v = VsReference { reference: reference.into(), agree: true, min_cosine: 1.0, ..Default::default() };
+    for (name, r) in refs {
+        let Some((_, t)) = outs.iter().find(|(n, _)| n == name) else {
+            v.agree = false;
+            v.error = Some(format!("no output `{name}`"));
+            continue;
+        };
+        match compare(t, r) {
+            Ok(a) => {
+                v.agree &= a.max_abs_error <= ABS_TOL || a.max_rel_error <= REL_TOL;
+                v.worst_abs_error = v.worst_abs_error.max(a.max_abs_error);
+                v.worst_rel_error = v.worst_rel_error.max(a.max_rel_error);
+                v.min_cosine = v.min_cosine.min(a.cosine_similarity);
+            }
+            Err(e) => {
+                v.agree = false;
+                v.error = Some(format!("output `{name}`: {e}"));
+            }
+        }
+    }
+    v
 }
 
 fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
@@ -111,22 +180,17 @@ fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
         Err(e) => return Outcome::Failed { exit_code: -1, message: format!("could not start: {e}") },
     };
     // Drain both pipes on threads so a chatty child cannot block on a full pipe while we wait.
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_string(&mut s);
-        }
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_string(&mut s);
-        }
-        s
-    });
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let t_out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let t_err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let status = match child.wait_timeout(Duration::from_secs(timeout)) {
         Ok(Some(s)) => s,
         Ok(None) | Err(_) => {
@@ -137,15 +201,16 @@ fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
     };
     let stdout = t_out.join().unwrap_or_default();
     let stderr = t_err.join().unwrap_or_default();
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string();
+    let last = stderr.lines().rev().find(|l| l.starts_with("edgebench: ")).or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
+    let last = last.unwrap_or("").trim_start_matches("edgebench: error: ").to_string();
     if status.success() {
         return match serde_json::from_str::<serde_json::Value>(&stdout) {
-            Ok(report) => agreement(report),
+            Ok(report) => Outcome::Ok { report },
             Err(e) => Outcome::Failed { exit_code: 0, message: format!("unreadable report: {e}") },
         };
     }
     match status.code() {
-        Some(code) => Outcome::Failed { exit_code: code, message: last.trim_start_matches("edgebench: error: ").to_string() },
+        Some(code) => Outcome::Failed { exit_code: code, message: last },
         None => {
             #[cfg(unix)]
             let signal = std::os::unix::process::ExitStatusExt::signal(&status);
@@ -156,42 +221,25 @@ fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
     }
 }
 
-fn agreement(report: serde_json::Value) -> Outcome {
-    let Some(outputs) = report.get("compare").and_then(|c| c.get("outputs")).and_then(|o| o.as_array()).cloned() else {
-        return Outcome::Ok { agree: None, worst_abs_error: None, worst_rel_error: None, min_cosine: None, report };
-    };
-    let mut agree = true;
-    let (mut wa, mut wr, mut mc) = (0f64, 0f64, 1f64);
-    for o in &outputs {
-        // serde_json writes non-finite numbers as null: treat them as infinitely wrong.
-        let get = |k: &str| o.get(k).and_then(|v| v.as_f64());
-        if o.get("error").is_some_and(|e| !e.is_null()) {
-            agree = false;
-            wa = f64::INFINITY;
-            continue;
+fn line(c: &Cell) -> String {
+    let what = match (&c.outcome, &c.vs_reference) {
+        (Outcome::Ok { .. }, None) => "ok".to_string(),
+        (Outcome::Ok { .. }, Some(v)) => match &v.error {
+            Some(e) => format!("ok, not comparable with {}: {e}", v.reference),
+            None => format!(
+                "ok, {} {} (max abs err {:.2e}, max rel err {:.2e}, min cosine {:.6})",
+                if v.agree { "agrees with" } else { "DIFFERS from" },
+                v.reference,
+                v.worst_abs_error,
+                v.worst_rel_error,
+                v.min_cosine
+            ),
+        },
+        (Outcome::Failed { exit_code, message }, _) => format!("failed (exit {exit_code}): {message}"),
+        (Outcome::Crashed { signal, message }, _) => {
+            format!("crashed (signal {}): {message}", signal.map(|s| s.to_string()).unwrap_or("?".into()))
         }
-        let a = get("max_abs_error").unwrap_or(f64::INFINITY);
-        let r = get("max_rel_error").unwrap_or(f64::INFINITY);
-        let c = get("cosine_similarity").unwrap_or(f64::NAN);
-        agree &= a <= ABS_TOL || r <= REL_TOL;
-        wa = wa.max(a);
-        wr = wr.max(r);
-        mc = mc.min(c);
-    }
-    Outcome::Ok { agree: Some(agree), worst_abs_error: Some(wa), worst_rel_error: Some(wr), min_cosine: Some(mc), report }
-}
-
-fn line(model: &str, origin: &str, backend: &str, o: &Outcome) -> String {
-    let what = match o {
-        Outcome::Ok { agree: None, .. } => "ok".to_string(),
-        Outcome::Ok { agree: Some(a), worst_abs_error: Some(wa), worst_rel_error: Some(wr), min_cosine: Some(c), .. } => format!(
-            "ok, {} {REFERENCE} (max abs err {wa:.2e}, max rel err {wr:.2e}, min cosine {c:.6})",
-            if *a { "agrees with" } else { "DIFFERS from" }
-        ),
-        Outcome::Ok { .. } => "ok".to_string(),
-        Outcome::Failed { exit_code, message } => format!("failed (exit {exit_code}): {message}"),
-        Outcome::Crashed { signal, message } => format!("crashed (signal {}): {message}", signal.map(|s| s.to_string()).unwrap_or("?".into())),
-        Outcome::Timeout { seconds } => format!("timeout after {seconds} s"),
+        (Outcome::Timeout { seconds }, _) => format!("timeout after {seconds} s"),
     };
-    format!("{:<22} {:<8} {:<6} {what}", model, origin, backend)
+    format!("{:<22} {:<8} {:<6} {what}", c.model, c.origin, c.backend)
 }

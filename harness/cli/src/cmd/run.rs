@@ -30,6 +30,9 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// Also write the outputs as ONNX tensors to this file (used by the default plan to compare afterwards).
+    #[arg(long, value_name = "FILE", hide = true)]
+    save_outputs: Option<std::path::PathBuf>,
 }
 
 /// One output of one run.
@@ -105,6 +108,9 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
     let feed = resolve::tensors(&specs, a.seed)?;
     let inputs = resolve::input_specs(&specs);
     let outs = infer(backend, &m.label, &m.path, &inputs, &feed)?;
+    if let Some(p) = &a.save_outputs {
+        edgebench_backend_api::save_tensors(p, &outs).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    }
     let compare = match other {
         None => None,
         Some((ob, over)) => {
