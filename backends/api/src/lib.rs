@@ -29,7 +29,9 @@ pub enum Availability {
         /// Facts worth reporting: library path, adapter name, driver...
         details: Vec<(String, String)>,
     },
-    Unavailable { reason: String },
+    Unavailable {
+        reason: String,
+    },
 }
 
 impl Availability {
@@ -54,7 +56,10 @@ pub enum BackendError {
 /// A loaded, prepared model.
 pub trait Session {
     /// Runs one inference. Inputs by name; outputs in the model's output order.
-    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError>;
+    fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, BackendError>;
 }
 
 /// An inference backend.
@@ -123,12 +128,18 @@ impl Registry {
         };
         match self.entries.iter().find(|e| e.name() == canonical) {
             Some(Entry::Compiled(b)) => Ok(b.as_ref()),
-            Some(Entry::NotCompiled { name, reason }) => {
-                Err(RegistryError::NotCompiled { name: name.to_string(), reason: reason.clone() })
-            }
+            Some(Entry::NotCompiled { name, reason }) => Err(RegistryError::NotCompiled {
+                name: name.to_string(),
+                reason: reason.clone(),
+            }),
             None => Err(RegistryError::Unknown {
                 given: name.to_string(),
-                known: self.entries.iter().map(|e| e.name()).collect::<Vec<_>>().join(", "),
+                known: self
+                    .entries
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }
@@ -164,12 +175,19 @@ pub fn save_tensors(path: &Path, tensors: &[(String, HostTensor)]) -> std::io::R
 pub fn load_tensors(path: &Path) -> Result<Vec<(String, HostTensor)>, String> {
     use prost::Message;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let g = edgebench_graph::pb::GraphProto::decode(bytes.as_slice()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let g = edgebench_graph::pb::GraphProto::decode(bytes.as_slice())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     g.initializer
         .into_iter()
         .map(|p| {
-            let t = edgebench_graph::Tensor { proto: p, external: None };
-            Ok((t.name().to_string(), HostTensor::from_onnx(&t).map_err(|e| format!("{}: {e}", path.display()))?))
+            let t = edgebench_graph::Tensor {
+                proto: p,
+                external: None,
+            };
+            Ok((
+                t.name().to_string(),
+                HostTensor::from_onnx(&t).map_err(|e| format!("{}: {e}", path.display()))?,
+            ))
         })
         .collect()
 }

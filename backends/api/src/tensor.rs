@@ -76,8 +76,16 @@ impl HostTensor {
     pub fn summary(&self) -> Summary {
         let v = self.to_f64();
         let finite: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-        let (min, max) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(*x), b.max(*x)));
-        let mean = if finite.is_empty() { f64::NAN } else { finite.iter().sum::<f64>() / finite.len() as f64 };
+        let (min, max) = finite
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(*x), b.max(*x))
+            });
+        let mean = if finite.is_empty() {
+            f64::NAN
+        } else {
+            finite.iter().sum::<f64>() / finite.len() as f64
+        };
         let std = if finite.is_empty() {
             f64::NAN
         } else {
@@ -89,7 +97,15 @@ impl HostTensor {
             .filter(|(_, x)| x.is_finite())
             .max_by(|a, b| a.1.total_cmp(b.1))
             .map(|(i, _)| i);
-        Summary { count: v.len(), min, max, mean, std, non_finite: v.len() - finite.len(), argmax }
+        Summary {
+            count: v.len(),
+            min,
+            max,
+            mean,
+            std,
+            non_finite: v.len() - finite.len(),
+            argmax,
+        }
     }
 }
 
@@ -119,7 +135,10 @@ pub struct Agreement {
 /// Compares `candidate` with `reference`; `Err` when shapes or element counts differ.
 pub fn compare(candidate: &HostTensor, reference: &HostTensor) -> Result<Agreement, String> {
     if candidate.shape != reference.shape {
-        return Err(format!("shape {:?} differs from reference {:?}", candidate.shape, reference.shape));
+        return Err(format!(
+            "shape {:?} differs from reference {:?}",
+            candidate.shape, reference.shape
+        ));
     }
     let a = candidate.to_f64();
     let b = reference.to_f64();
@@ -141,7 +160,11 @@ pub fn compare(candidate: &HostTensor, reference: &HostTensor) -> Result<Agreeme
         na += x * x;
         nb += y * y;
     }
-    let cosine = if na == 0.0 && nb == 0.0 { 1.0 } else { dot / (na.sqrt() * nb.sqrt()).max(f64::MIN_POSITIVE) };
+    let cosine = if na == 0.0 && nb == 0.0 {
+        1.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt()).max(f64::MIN_POSITIVE)
+    };
     Ok(Agreement {
         max_abs_error: max_abs,
         max_rel_error: max_rel,
@@ -156,14 +179,23 @@ mod tests {
 
     #[test]
     fn compare_reports_errors_and_cosine() {
-        let r = HostTensor { shape: vec![3], data: Data::F32(vec![1.0, 2.0, 4.0]) };
-        let c = HostTensor { shape: vec![3], data: Data::F32(vec![1.0, 2.5, 4.0]) };
+        let r = HostTensor {
+            shape: vec![3],
+            data: Data::F32(vec![1.0, 2.0, 4.0]),
+        };
+        let c = HostTensor {
+            shape: vec![3],
+            data: Data::F32(vec![1.0, 2.5, 4.0]),
+        };
         let a = compare(&c, &r).unwrap();
         assert!((a.max_abs_error - 0.5).abs() < 1e-9);
         assert!((a.max_rel_error - 0.25).abs() < 1e-9);
         assert!(a.cosine_similarity < 1.0 && a.cosine_similarity > 0.99);
         assert!(a.same_argmax);
-        let bad = HostTensor { shape: vec![1, 3], data: Data::F32(vec![1.0, 2.0, 4.0]) };
+        let bad = HostTensor {
+            shape: vec![1, 3],
+            data: Data::F32(vec![1.0, 2.0, 4.0]),
+        };
         assert!(compare(&bad, &r).is_err());
     }
 }
@@ -178,10 +210,18 @@ impl HostTensor {
         let raw = t.data_bytes().map_err(|e| e.to_string())?;
         let want = t.dtype().bytes_for(n as u64) as usize;
         if raw.len() != want {
-            return Err(format!("tensor `{}`: {} bytes of data for {} x {}", t.name(), raw.len(), n, t.dtype()));
+            return Err(format!(
+                "tensor `{}`: {} bytes of data for {} x {}",
+                t.name(),
+                raw.len(),
+                n,
+                t.dtype()
+            ));
         }
         fn le<const W: usize, T>(raw: &[u8], f: impl Fn([u8; W]) -> T) -> Vec<T> {
-            raw.chunks_exact(W).map(|c| f(c.try_into().unwrap_or([0; W]))).collect()
+            raw.chunks_exact(W)
+                .map(|c| f(c.try_into().unwrap_or([0; W])))
+                .collect()
         }
         let data = match t.dtype() {
             D::Float => Data::F32(le(&raw, f32::from_le_bytes)),
@@ -193,7 +233,12 @@ impl HostTensor {
             D::Int8 => Data::I8(raw.iter().map(|b| *b as i8).collect()),
             D::Uint8 => Data::U8(raw.to_vec()),
             D::Bool => Data::Bool(raw.iter().map(|b| *b != 0).collect()),
-            other => return Err(format!("tensor `{}`: {other} is not supported on the host", t.name())),
+            other => {
+                return Err(format!(
+                    "tensor `{}`: {other} is not supported on the host",
+                    t.name()
+                ));
+            }
         };
         Ok(HostTensor { shape, data })
     }
@@ -226,10 +271,22 @@ mod onnx_tests {
     #[test]
     fn onnx_round_trip_keeps_dtype_shape_and_values() {
         for t in [
-            HostTensor { shape: vec![2, 2], data: Data::F32(vec![1.0, -2.5, 3.25, 0.0]) },
-            HostTensor { shape: vec![3], data: Data::I64(vec![-1, 0, 1 << 40]) },
-            HostTensor { shape: vec![], data: Data::Bool(vec![true]) },
-            HostTensor { shape: vec![2], data: Data::F16(vec![half::f16::from_f32(0.5), half::f16::from_f32(-1.0)]) },
+            HostTensor {
+                shape: vec![2, 2],
+                data: Data::F32(vec![1.0, -2.5, 3.25, 0.0]),
+            },
+            HostTensor {
+                shape: vec![3],
+                data: Data::I64(vec![-1, 0, 1 << 40]),
+            },
+            HostTensor {
+                shape: vec![],
+                data: Data::Bool(vec![true]),
+            },
+            HostTensor {
+                shape: vec![2],
+                data: Data::F16(vec![half::f16::from_f32(0.5), half::f16::from_f32(-1.0)]),
+            },
         ] {
             assert_eq!(HostTensor::from_onnx(&t.to_onnx("x")).unwrap(), t);
         }

@@ -39,7 +39,9 @@ pub struct Located {
 
 fn candidates_in_venv(venv: &Path) -> Vec<PathBuf> {
     let mut out = vec![];
-    let Ok(rd) = std::fs::read_dir(venv.join("lib")) else { return out };
+    let Ok(rd) = std::fs::read_dir(venv.join("lib")) else {
+        return out;
+    };
     for py in rd.flatten() {
         let capi = py.path().join("site-packages/onnxruntime/capi");
         out.extend(dylibs_in(&capi));
@@ -48,13 +50,20 @@ fn candidates_in_venv(venv: &Path) -> Vec<PathBuf> {
 }
 
 fn dylibs_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
     let mut v: Vec<PathBuf> = rd
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            n.starts_with("libonnxruntime.so") || n == "libonnxruntime.dylib" || n == "onnxruntime.dll"
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            n.starts_with("libonnxruntime.so")
+                || n == "libonnxruntime.dylib"
+                || n == "onnxruntime.dll"
         })
         .collect();
     // Prefer the most specific name (libonnxruntime.so.1.31.1 over libonnxruntime.so).
@@ -66,7 +75,10 @@ fn dylibs_in(dir: &Path) -> Vec<PathBuf> {
 pub fn locate(explicit: Option<&Path>) -> Result<Located, String> {
     if let Some(p) = explicit {
         return if p.is_file() {
-            Ok(Located { path: p.to_path_buf(), source: "--ort-lib".into() })
+            Ok(Located {
+                path: p.to_path_buf(),
+                source: "--ort-lib".into(),
+            })
         } else {
             Err(format!("--ort-lib {}: no such file", p.display()))
         };
@@ -74,7 +86,10 @@ pub fn locate(explicit: Option<&Path>) -> Result<Located, String> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         let p = PathBuf::from(p);
         return if p.is_file() {
-            Ok(Located { path: p, source: "ORT_DYLIB_PATH".into() })
+            Ok(Located {
+                path: p,
+                source: "ORT_DYLIB_PATH".into(),
+            })
         } else {
             Err(format!("ORT_DYLIB_PATH={}: no such file", p.display()))
         };
@@ -83,7 +98,10 @@ pub fn locate(explicit: Option<&Path>) -> Result<Located, String> {
     if let Some(v) = std::env::var_os("EDGEBENCH_VENV") {
         let v = PathBuf::from(v);
         if let Some(p) = candidates_in_venv(&v).into_iter().next() {
-            return Ok(Located { path: p, source: format!("EDGEBENCH_VENV={}", v.display()) });
+            return Ok(Located {
+                path: p,
+                source: format!("EDGEBENCH_VENV={}", v.display()),
+            });
         }
         looked.push(format!("EDGEBENCH_VENV={}", v.display()));
     }
@@ -91,20 +109,29 @@ pub fn locate(explicit: Option<&Path>) -> Result<Located, String> {
     if let Ok(cwd) = std::env::current_dir() {
         roots.extend(cwd.ancestors().map(Path::to_path_buf));
     }
-    let exe_dir = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf));
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
     if let Some(d) = &exe_dir {
         roots.extend(d.ancestors().map(Path::to_path_buf));
     }
     for r in &roots {
         let venv = r.join(".venv");
         if let Some(p) = candidates_in_venv(&venv).into_iter().next() {
-            return Ok(Located { path: p, source: format!("project venv {}", venv.display()) });
+            return Ok(Located {
+                path: p,
+                source: format!("project venv {}", venv.display()),
+            });
         }
     }
-    looked.push("`.venv` in the current folder, the executable's folder and their ancestors".into());
+    looked
+        .push("`.venv` in the current folder, the executable's folder and their ancestors".into());
     if let Some(d) = &exe_dir {
         if let Some(p) = dylibs_in(d).into_iter().next() {
-            return Ok(Located { path: p, source: "next to the executable".into() });
+            return Ok(Located {
+                path: p,
+                source: "next to the executable".into(),
+            });
         }
         looked.push(format!("{}", d.display()));
     }
@@ -124,10 +151,15 @@ pub fn library_version(path: &Path) -> Result<String, String> {
     // SAFETY: loading a shared library runs its initialisers; this is the library the user pointed us at, and the
     // same load `ort` would do. The symbol's type is ONNX Runtime's stable C ABI.
     unsafe {
-        let lib = libloading::Library::new(path).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
-        let get: libloading::Symbol<unsafe extern "C" fn() -> *const ApiBase> = lib
-            .get(b"OrtGetApiBase")
-            .map_err(|_| format!("{} does not export OrtGetApiBase: not an ONNX Runtime library", path.display()))?;
+        let lib = libloading::Library::new(path)
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+        let get: libloading::Symbol<unsafe extern "C" fn() -> *const ApiBase> =
+            lib.get(b"OrtGetApiBase").map_err(|_| {
+                format!(
+                    "{} does not export OrtGetApiBase: not an ONNX Runtime library",
+                    path.display()
+                )
+            })?;
         let base = get();
         if base.is_null() {
             return Err(format!("{}: OrtGetApiBase returned null", path.display()));
@@ -157,7 +189,11 @@ impl Ort {
             .get_or_init(|| {
                 let located = locate(self.library.as_deref())?;
                 let version = library_version(&located.path)?;
-                let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
+                let minor: u32 = version
+                    .split('.')
+                    .nth(1)
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(0);
                 if minor < MIN_MINOR {
                     return Err(format!(
                         "{} is ONNX Runtime {version}; this build needs >= 1.{MIN_MINOR}",
@@ -171,7 +207,11 @@ impl Ort {
                         .build()
                         .map_err(|e| e.to_string())
                 })?;
-                Ok(Loaded { env, version, located })
+                Ok(Loaded {
+                    env,
+                    version,
+                    located,
+                })
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -179,7 +219,10 @@ impl Ort {
 }
 
 fn load_err(e: impl std::fmt::Display) -> BackendError {
-    BackendError::Load { backend: NAME.into(), message: e.to_string() }
+    BackendError::Load {
+        backend: NAME.into(),
+        message: e.to_string(),
+    }
 }
 
 impl Backend for Ort {
@@ -202,7 +245,10 @@ impl Backend for Ort {
     }
 
     fn load(&self, path: &Path, _inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
-        let rt = self.runtime().map_err(|reason| BackendError::Unavailable { backend: NAME.into(), reason })?;
+        let rt = self.runtime().map_err(|reason| BackendError::Unavailable {
+            backend: NAME.into(),
+            reason,
+        })?;
         let session = catch_panic(|| {
             OrtSession::builder(&rt.env)
                 .map_err(|e| e.to_string())?
@@ -210,7 +256,11 @@ impl Backend for Ort {
                 .map_err(|e| e.to_string())
         })
         .map_err(load_err)?;
-        let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
+        let outputs = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         Ok(Box::new(OrtRun { session, outputs }))
     }
 }
@@ -243,7 +293,10 @@ fn from_ort(v: &DynValue) -> Result<HostTensor, String> {
     macro_rules! ext {
         ($t:ty, $variant:ident) => {{
             let (shape, data) = v.try_extract_tensor::<$t>().map_err(|e| e.to_string())?;
-            HostTensor { shape: shape.iter().map(|d| *d as usize).collect(), data: Data::$variant(data.to_vec()) }
+            HostTensor {
+                shape: shape.iter().map(|d| *d as usize).collect(),
+                data: Data::$variant(data.to_vec()),
+            }
         }};
     }
     Ok(match ty {
@@ -256,25 +309,39 @@ fn from_ort(v: &DynValue) -> Result<HostTensor, String> {
         TensorElementType::Int8 => ext!(i8, I8),
         TensorElementType::Uint8 => ext!(u8, U8),
         TensorElementType::Bool => ext!(bool, Bool),
-        other => return Err(format!("output element type {other:?} is not supported by this adapter")),
+        other => {
+            return Err(format!(
+                "output element type {other:?} is not supported by this adapter"
+            ));
+        }
     })
 }
 
 impl Session for OrtRun {
-    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError> {
-        let run_err = |m: String| BackendError::Run { backend: NAME.into(), message: m };
+    fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, BackendError> {
+        let run_err = |m: String| BackendError::Run {
+            backend: NAME.into(),
+            message: m,
+        };
         let values: Vec<(String, DynValue)> = inputs
             .iter()
             .map(|(n, t)| Ok((n.clone(), to_ort(t).map_err(|e| run_err(e.to_string()))?)))
             .collect::<Result<_, BackendError>>()?;
-        let outs = self.session.run(values).map_err(|e| run_err(e.to_string()))?;
+        let outs = self
+            .session
+            .run(values)
+            .map_err(|e| run_err(e.to_string()))?;
         self.outputs
             .iter()
             .map(|n| {
-                let v = outs.get(n).ok_or_else(|| run_err(format!("output `{n}` missing")))?;
+                let v = outs
+                    .get(n)
+                    .ok_or_else(|| run_err(format!("output `{n}` missing")))?;
                 Ok((n.clone(), from_ort(v).map_err(run_err)?))
             })
             .collect()
     }
 }
-

@@ -15,14 +15,17 @@ const NAME: &str = "tract";
 pub const VERSION: &str = "0.23.9";
 
 fn err_load(e: impl std::fmt::Display) -> BackendError {
-    BackendError::Load { backend: NAME.into(), message: format!("{e:#}") }
+    BackendError::Load {
+        backend: NAME.into(),
+        message: format!("{e:#}"),
+    }
 }
 
 fn msg(e: &BackendError) -> String {
     match e {
-        BackendError::Load { message, .. } | BackendError::Run { message, .. } | BackendError::Unsupported { message, .. } => {
-            message.clone()
-        }
+        BackendError::Load { message, .. }
+        | BackendError::Run { message, .. }
+        | BackendError::Unsupported { message, .. } => message.clone(),
         other => other.to_string(),
     }
 }
@@ -51,15 +54,26 @@ fn inference_model(path: &Path, inputs: &[InputSpec]) -> Result<InferenceModel, 
         .with_ignore_value_info(concrete)
         .model_for_path(path)
         .map_err(err_load)?;
-    let names: Vec<String> =
-        model.input_outlets().map_err(err_load)?.iter().map(|o| model.node(o.node).name.clone()).collect();
+    let names: Vec<String> = model
+        .input_outlets()
+        .map_err(err_load)?
+        .iter()
+        .map(|o| model.node(o.node).name.clone())
+        .collect();
     for (ix, name) in names.iter().enumerate() {
-        let Some(spec) = inputs.iter().find(|s| &s.name == name) else { continue };
+        let Some(spec) = inputs.iter().find(|s| &s.name == name) else {
+            continue;
+        };
         let dt = datum(spec.dtype).ok_or_else(|| BackendError::Unsupported {
             backend: NAME.into(),
-            message: format!("input `{name}`: dtype {} is not supported by this adapter", spec.dtype),
+            message: format!(
+                "input `{name}`: dtype {} is not supported by this adapter",
+                spec.dtype
+            ),
         })?;
-        model.set_input_fact(ix, InferenceFact::dt_shape(dt, &spec.shape)).map_err(err_load)?;
+        model
+            .set_input_fact(ix, InferenceFact::dt_shape(dt, &spec.shape))
+            .map_err(err_load)?;
     }
     Ok(model)
 }
@@ -70,7 +84,10 @@ impl Backend for Tract {
     }
 
     fn availability(&self) -> Availability {
-        Availability::Available { version: VERSION.into(), details: vec![("kind".into(), "pure Rust, CPU".into())] }
+        Availability::Available {
+            version: VERSION.into(),
+            details: vec![("kind".into(), "pure Rust, CPU".into())],
+        }
     }
 
     fn load(&self, path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
@@ -78,10 +95,16 @@ impl Backend for Tract {
             Ok(s) => Ok(s),
             // Concrete shapes make tract analyse every If branch with them; a branch that is never taken for
             // this feed (silero's 8 kHz path) can then fail. The model's own symbolic shapes may still work.
-            Err(first) if !inputs.is_empty() => prepare(path, &[]).map_err(|second| BackendError::Load {
-                backend: NAME.into(),
-                message: format!("with the fed shapes: {}; with the model's own shapes: {}", msg(&first), msg(&second)),
-            }),
+            Err(first) if !inputs.is_empty() => {
+                prepare(path, &[]).map_err(|second| BackendError::Load {
+                    backend: NAME.into(),
+                    message: format!(
+                        "with the fed shapes: {}; with the model's own shapes: {}",
+                        msg(&first),
+                        msg(&second)
+                    ),
+                })
+            }
             Err(e) => Err(e),
         }
     }
@@ -92,11 +115,15 @@ impl Backend for Tract {
         inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
         Some((|| {
-            let typed = inference_model(path, inputs)?.into_typed().map_err(err_load)?;
+            let typed = inference_model(path, inputs)?
+                .into_typed()
+                .map_err(err_load)?;
             let mut out = HashMap::new();
             for node in typed.nodes() {
                 for (slot, o) in node.outputs.iter().enumerate() {
-                    let Some(label) = typed.outlet_label(OutletId::new(node.id, slot)) else { continue };
+                    let Some(label) = typed.outlet_label(OutletId::new(node.id, slot)) else {
+                        continue;
+                    };
                     if let Some(s) = o.fact.shape.as_concrete() {
                         out.insert(label.to_string(), s.iter().map(|d| *d as u64).collect());
                     }
@@ -110,16 +137,33 @@ impl Backend for Tract {
 /// Loads, optimises and plans a model; `inputs` empty keeps the model's own input facts.
 fn prepare(path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
     let model = inference_model(path, inputs)?;
-    let input_names: Vec<String> =
-        model.input_outlets().map_err(err_load)?.iter().map(|o| model.node(o.node).name.clone()).collect();
+    let input_names: Vec<String> = model
+        .input_outlets()
+        .map_err(err_load)?
+        .iter()
+        .map(|o| model.node(o.node).name.clone())
+        .collect();
     let output_names: Vec<String> = model
         .output_outlets()
         .map_err(err_load)?
         .iter()
-        .map(|o| model.outlet_label(*o).map(str::to_string).unwrap_or_else(|| model.node(o.node).name.clone()))
+        .map(|o| {
+            model
+                .outlet_label(*o)
+                .map(str::to_string)
+                .unwrap_or_else(|| model.node(o.node).name.clone())
+        })
         .collect();
-    let plan = model.into_optimized().map_err(err_load)?.into_runnable().map_err(err_load)?;
-    Ok(Box::new(TractSession { plan, input_names, output_names }))
+    let plan = model
+        .into_optimized()
+        .map_err(err_load)?
+        .into_runnable()
+        .map_err(err_load)?;
+    Ok(Box::new(TractSession {
+        plan,
+        input_names,
+        output_names,
+    }))
 }
 
 struct TractSession {
@@ -151,7 +195,13 @@ fn from_tract(t: &Tensor) -> Result<HostTensor, String> {
     } else if dt == f64::datum_type() {
         Data::F64(t.as_slice::<f64>().map_err(|e| e.to_string())?.to_vec())
     } else if dt == f16::datum_type() {
-        Data::F16(t.as_slice::<f16>().map_err(|e| e.to_string())?.iter().map(|x| half::f16::from_bits(x.to_bits())).collect())
+        Data::F16(
+            t.as_slice::<f16>()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|x| half::f16::from_bits(x.to_bits()))
+                .collect(),
+        )
     } else if dt == i64::datum_type() {
         Data::I64(t.as_slice::<i64>().map_err(|e| e.to_string())?.to_vec())
     } else if dt == i32::datum_type() {
@@ -165,20 +215,38 @@ fn from_tract(t: &Tensor) -> Result<HostTensor, String> {
     } else if dt == bool::datum_type() {
         Data::Bool(t.as_slice::<bool>().map_err(|e| e.to_string())?.to_vec())
     } else {
-        return Err(format!("output dtype {dt:?} is not supported by this adapter"));
+        return Err(format!(
+            "output dtype {dt:?} is not supported by this adapter"
+        ));
     };
     Ok(HostTensor { shape, data })
 }
 
 impl Session for TractSession {
-    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError> {
-        let run_err = |m: String| BackendError::Run { backend: NAME.into(), message: m };
+    fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, BackendError> {
+        let run_err = |m: String| BackendError::Run {
+            backend: NAME.into(),
+            message: m,
+        };
         let mut values: TVec<TValue> = tvec![];
         for name in &self.input_names {
-            let (_, t) = inputs.iter().find(|(n, _)| n == name).ok_or_else(|| run_err(format!("no value fed for input `{name}`")))?;
-            values.push(to_tract(t).map_err(|e| run_err(format!("{e:#}")))?.into_tvalue());
+            let (_, t) = inputs
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| run_err(format!("no value fed for input `{name}`")))?;
+            values.push(
+                to_tract(t)
+                    .map_err(|e| run_err(format!("{e:#}")))?
+                    .into_tvalue(),
+            );
         }
-        let outs = self.plan.run(values).map_err(|e| run_err(format!("{e:#}")))?;
+        let outs = self
+            .plan
+            .run(values)
+            .map_err(|e| run_err(format!("{e:#}")))?;
         self.output_names
             .iter()
             .zip(outs.iter())

@@ -73,7 +73,10 @@ impl Backend for Wonnx {
                     ("adapter".into(), a.name),
                     ("wgpu backend".into(), a.backend),
                     ("device type".into(), a.device_type),
-                    ("driver".into(), format!("{} {}", a.driver, a.driver_info).trim().to_string()),
+                    (
+                        "driver".into(),
+                        format!("{} {}", a.driver, a.driver_info).trim().to_string(),
+                    ),
                     ("software".into(), a.software.to_string()),
                 ],
             },
@@ -82,32 +85,53 @@ impl Backend for Wonnx {
     }
 
     fn load(&self, path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
-        adapter().map_err(|reason| BackendError::Unavailable { backend: NAME.into(), reason })?;
-        let load_err = |m: String| BackendError::Load { backend: NAME.into(), message: m };
+        adapter().map_err(|reason| BackendError::Unavailable {
+            backend: NAME.into(),
+            reason,
+        })?;
+        let load_err = |m: String| BackendError::Load {
+            backend: NAME.into(),
+            message: m,
+        };
         // wonnx returns flat buffers; output shapes come from the model's declared output shapes.
         let model = edgebench_graph::load(path).map_err(|e| load_err(e.to_string()))?;
         let mut outputs = vec![];
         for o in &model.graph.outputs {
-            let shape = o
-                .ty
-                .as_ref()
-                .and_then(|t| t.as_tensor())
-                .and_then(|(_, s)| s)
-                .and_then(|s| s.iter().map(Dim::value).collect::<Option<Vec<u64>>>())
-                .ok_or_else(|| load_err(format!("output `{}` has no static shape; wonnx needs inferred shapes", o.name)))?;
-            outputs.push((o.name.clone(), shape.into_iter().map(|d| d as usize).collect::<Vec<_>>()));
+            let shape =
+                o.ty.as_ref()
+                    .and_then(|t| t.as_tensor())
+                    .and_then(|(_, s)| s)
+                    .and_then(|s| s.iter().map(Dim::value).collect::<Option<Vec<u64>>>())
+                    .ok_or_else(|| {
+                        load_err(format!(
+                            "output `{}` has no static shape; wonnx needs inferred shapes",
+                            o.name
+                        ))
+                    })?;
+            outputs.push((
+                o.name.clone(),
+                shape.into_iter().map(|d| d as usize).collect::<Vec<_>>(),
+            ));
         }
         for i in inputs {
-            if !matches!(i.dtype, DataType::Float | DataType::Int32 | DataType::Int64 | DataType::Uint8) {
+            if !matches!(
+                i.dtype,
+                DataType::Float | DataType::Int32 | DataType::Int64 | DataType::Uint8
+            ) {
                 return Err(BackendError::Unsupported {
                     backend: NAME.into(),
-                    message: format!("input `{}`: wonnx takes float32/int32/int64/uint8, not {}", i.name, i.dtype),
+                    message: format!(
+                        "input `{}`: wonnx takes float32/int32/int64/uint8, not {}",
+                        i.name, i.dtype
+                    ),
                 });
             }
         }
         let p = path.to_path_buf();
-        let session = catch_panic(|| pollster::block_on(wonnx::Session::from_path(&p)).map_err(|e| e.to_string()))
-            .map_err(load_err)?;
+        let session = catch_panic(|| {
+            pollster::block_on(wonnx::Session::from_path(&p)).map_err(|e| e.to_string())
+        })
+        .map_err(load_err)?;
         Ok(Box::new(WonnxRun { session, outputs }))
     }
 }
@@ -118,9 +142,15 @@ struct WonnxRun {
 }
 
 impl Session for WonnxRun {
-    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError> {
+    fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, BackendError> {
         use wonnx::utils::{InputTensor, OutputTensor};
-        let run_err = |m: String| BackendError::Run { backend: NAME.into(), message: m };
+        let run_err = |m: String| BackendError::Run {
+            backend: NAME.into(),
+            message: m,
+        };
         let mut feed: HashMap<String, InputTensor<'_>> = HashMap::new();
         for (n, t) in inputs {
             let v: InputTensor<'_> = match &t.data {
@@ -128,25 +158,40 @@ impl Session for WonnxRun {
                 Data::I32(v) => v.as_slice().into(),
                 Data::I64(v) => v.as_slice().into(),
                 Data::U8(v) => InputTensor::U8(std::borrow::Cow::Borrowed(v.as_slice())),
-                _ => return Err(run_err(format!("input `{n}`: dtype {} not accepted by wonnx", t.dtype()))),
+                _ => {
+                    return Err(run_err(format!(
+                        "input `{n}`: dtype {} not accepted by wonnx",
+                        t.dtype()
+                    )));
+                }
             };
             feed.insert(n.clone(), v);
         }
         let session = &self.session;
-        let mut out = catch_panic(|| pollster::block_on(session.run(&feed)).map_err(|e| e.to_string())).map_err(run_err)?;
+        let mut out =
+            catch_panic(|| pollster::block_on(session.run(&feed)).map_err(|e| e.to_string()))
+                .map_err(run_err)?;
         self.outputs
             .iter()
             .map(|(n, shape)| {
-                let v = out.remove(n).ok_or_else(|| run_err(format!("output `{n}` missing")))?;
+                let v = out
+                    .remove(n)
+                    .ok_or_else(|| run_err(format!("output `{n}` missing")))?;
                 let data = match v {
                     OutputTensor::F32(v) => Data::F32(v),
                     OutputTensor::I32(v) => Data::I32(v),
                     OutputTensor::I64(v) => Data::I64(v),
                     OutputTensor::U8(v) => Data::U8(v),
                 };
-                let t = HostTensor { shape: shape.clone(), data };
+                let t = HostTensor {
+                    shape: shape.clone(),
+                    data,
+                };
                 if t.len() != shape.iter().product::<usize>() {
-                    return Err(run_err(format!("output `{n}`: {} values for declared shape {shape:?}", t.len())));
+                    return Err(run_err(format!(
+                        "output `{n}`: {} values for declared shape {shape:?}",
+                        t.len()
+                    )));
                 }
                 Ok((n.clone(), t))
             })

@@ -33,7 +33,10 @@ impl std::error::Error for Coded {}
 
 /// Builds a coded error.
 pub fn fail(code: u8, message: impl fmt::Display) -> anyhow::Error {
-    anyhow::Error::new(Coded { code, message: message.to_string() })
+    anyhow::Error::new(Coded {
+        code,
+        message: message.to_string(),
+    })
 }
 
 /// The code and one-line message for any error.

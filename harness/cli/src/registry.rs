@@ -9,18 +9,29 @@ pub fn build(ort_lib: Option<PathBuf>) -> Registry {
     #[cfg(feature = "tract")]
     entries.push(Entry::Compiled(Box::new(edgebench_backend_tract::Tract)));
     #[cfg(not(feature = "tract"))]
-    entries.push(Entry::NotCompiled { name: "tract", reason: "built without cargo feature `tract`".into() });
+    entries.push(Entry::NotCompiled {
+        name: "tract",
+        reason: "built without cargo feature `tract`".into(),
+    });
     #[cfg(feature = "ort")]
-    entries.push(Entry::Compiled(Box::new(edgebench_backend_ort::Ort::with_library(ort_lib))));
+    entries.push(Entry::Compiled(Box::new(
+        edgebench_backend_ort::Ort::with_library(ort_lib),
+    )));
     #[cfg(not(feature = "ort"))]
     {
         let _ = ort_lib;
-        entries.push(Entry::NotCompiled { name: "ort", reason: "built without cargo feature `ort`".into() });
+        entries.push(Entry::NotCompiled {
+            name: "ort",
+            reason: "built without cargo feature `ort`".into(),
+        });
     }
     #[cfg(feature = "wonnx")]
     entries.push(Entry::Compiled(Box::new(edgebench_backend_wonnx::Wonnx)));
     #[cfg(not(feature = "wonnx"))]
-    entries.push(Entry::NotCompiled { name: "wonnx", reason: "built without cargo feature `wonnx`".into() });
+    entries.push(Entry::NotCompiled {
+        name: "wonnx",
+        reason: "built without cargo feature `wonnx`".into(),
+    });
     Registry::new(entries)
 }
 

@@ -80,7 +80,11 @@ impl DataType {
     pub fn code(self) -> i32 {
         match self {
             DataType::Unknown(c) => c,
-            d => TABLE.iter().find(|(x, ..)| *x == d).map(|(_, c, ..)| *c).unwrap_or(-1),
+            d => TABLE
+                .iter()
+                .find(|(x, ..)| *x == d)
+                .map(|(_, c, ..)| *c)
+                .unwrap_or(-1),
         }
     }
 
@@ -88,7 +92,11 @@ impl DataType {
     pub fn name(self) -> String {
         match self {
             DataType::Unknown(c) => format!("unknown({c})"),
-            d => TABLE.iter().find(|(x, ..)| *x == d).map(|(_, _, n, _)| n.to_string()).unwrap_or_default(),
+            d => TABLE
+                .iter()
+                .find(|(x, ..)| *x == d)
+                .map(|(_, _, n, _)| n.to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -105,12 +113,19 @@ impl DataType {
             "u8" => "uint8",
             other => other,
         };
-        TABLE.iter().find(|(_, _, n, _)| *n == alias).map(|(d, ..)| *d)
+        TABLE
+            .iter()
+            .find(|(_, _, n, _)| *n == alias)
+            .map(|(d, ..)| *d)
     }
 
     /// Bits per element; 0 for strings, undefined and unknown codes.
     pub fn bits(self) -> u32 {
-        TABLE.iter().find(|(x, ..)| *x == self).map(|(.., b)| *b).unwrap_or(0)
+        TABLE
+            .iter()
+            .find(|(x, ..)| *x == self)
+            .map(|(.., b)| *b)
+            .unwrap_or(0)
     }
 
     /// Bytes for `n` elements (sub-byte types packed, rounded up).

@@ -29,7 +29,13 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(name: &str, seed: u64) -> Self {
-        Builder { graph: Graph { name: name.into(), ..Default::default() }, rng: seed }
+        Builder {
+            graph: Graph {
+                name: name.into(),
+                ..Default::default()
+            },
+            rng: seed,
+        }
     }
 
     // splitmix64: a few lines, deterministic across platforms; pulling `rand` into the IR crate for this is not
@@ -46,36 +52,54 @@ impl Builder {
     fn vi(name: &str, dtype: DataType, shape: &[i64]) -> ValueInfo {
         ValueInfo {
             name: name.into(),
-            ty: Some(ValueType::Tensor { dtype, shape: Some(shape.iter().map(|d| Dim::Value(*d)).collect()) }),
+            ty: Some(ValueType::Tensor {
+                dtype,
+                shape: Some(shape.iter().map(|d| Dim::Value(*d)).collect()),
+            }),
             doc_string: String::new(),
             metadata: vec![],
         }
     }
 
     pub fn input(&mut self, name: &str, shape: &[i64]) -> String {
-        self.graph.inputs.push(Self::vi(name, DataType::Float, shape));
+        self.graph
+            .inputs
+            .push(Self::vi(name, DataType::Float, shape));
         name.into()
     }
 
     pub fn output(&mut self, name: &str, shape: &[i64]) {
-        self.graph.outputs.push(Self::vi(name, DataType::Float, shape));
+        self.graph
+            .outputs
+            .push(Self::vi(name, DataType::Float, shape));
     }
 
     /// A float32 weight, uniform in +-scale.
     pub fn weight(&mut self, name: &str, dims: &[i64], scale: f32) -> String {
         let n: i64 = dims.iter().product();
         let v: Vec<f32> = (0..n).map(|_| self.next_f32() * scale).collect();
-        self.graph.initializers.push(Tensor::from_f32(name, dims, &v));
+        self.graph
+            .initializers
+            .push(Tensor::from_f32(name, dims, &v));
         name.into()
     }
 
     pub fn const_i64(&mut self, name: &str, dims: &[i64], v: &[i64]) -> String {
-        self.graph.initializers.push(Tensor::from_i64(name, dims, v));
+        self.graph
+            .initializers
+            .push(Tensor::from_i64(name, dims, v));
         name.into()
     }
 
     /// Adds a node whose single output has the given shape (recorded in value_info unless it is a graph output).
-    pub fn node(&mut self, op: &str, inputs: &[&str], out: &str, shape: &[i64], attrs: Vec<Attribute>) -> String {
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        out: &str,
+        shape: &[i64],
+        attrs: Vec<Attribute>,
+    ) -> String {
         self.graph.nodes.push(Node {
             name: format!("{op}_{}", self.graph.nodes.len()),
             op_type: op.into(),
@@ -85,7 +109,9 @@ impl Builder {
             ..Default::default()
         });
         if !self.graph.outputs.iter().any(|o| o.name == out) {
-            self.graph.value_info.push(Self::vi(out, DataType::Float, shape));
+            self.graph
+                .value_info
+                .push(Self::vi(out, DataType::Float, shape));
         }
         out.into()
     }
@@ -109,11 +135,19 @@ impl Builder {
 }
 
 pub fn ints(name: &str, v: &[i64]) -> Attribute {
-    Attribute { name: name.into(), value: AttrValue::Ints(v.to_vec()), doc_string: String::new() }
+    Attribute {
+        name: name.into(),
+        value: AttrValue::Ints(v.to_vec()),
+        doc_string: String::new(),
+    }
 }
 
 pub fn int(name: &str, v: i64) -> Attribute {
-    Attribute { name: name.into(), value: AttrValue::Int(v), doc_string: String::new() }
+    Attribute {
+        name: name.into(),
+        value: AttrValue::Int(v),
+        doc_string: String::new(),
+    }
 }
 
 /// x[1,64] -> MatMul+Add -> Relu -> MatMul+Add -> Softmax: 10 classes.
@@ -146,7 +180,13 @@ pub fn small_cnn() -> Model {
     let wf = b.weight("fc.w", &[16, 10], 0.25);
     let bf = b.weight("fc.b", &[10], 0.1);
     let k = || ints("kernel_shape", &[3, 3]);
-    let h = b.node("Conv", &[&x, &w1, &b1], "c1", &[1, 8, 32, 32], vec![k(), ints("pads", &[1, 1, 1, 1])]);
+    let h = b.node(
+        "Conv",
+        &[&x, &w1, &b1],
+        "c1",
+        &[1, 8, 32, 32],
+        vec![k(), ints("pads", &[1, 1, 1, 1])],
+    );
     let h = b.node("Relu", &[&h], "r1", &[1, 8, 32, 32], vec![]);
     let h = b.node(
         "Conv",
@@ -172,14 +212,28 @@ pub fn attention_block() -> Model {
     let wk = b.weight("wk", &[32, 32], 0.17);
     let wv = b.weight("wv", &[32, 32], 0.17);
     let scale = 1.0 / (32f32).sqrt();
-    b.graph.initializers.push(Tensor::from_f32("scale", &[], &[scale]));
+    b.graph
+        .initializers
+        .push(Tensor::from_f32("scale", &[], &[scale]));
     let q = b.node("MatMul", &[&x, &wq], "q", &[1, 16, 32], vec![]);
     let k = b.node("MatMul", &[&x, &wk], "k", &[1, 16, 32], vec![]);
     let v = b.node("MatMul", &[&x, &wv], "v", &[1, 16, 32], vec![]);
-    let kt = b.node("Transpose", &[&k], "kt", &[1, 32, 16], vec![ints("perm", &[0, 2, 1])]);
+    let kt = b.node(
+        "Transpose",
+        &[&k],
+        "kt",
+        &[1, 32, 16],
+        vec![ints("perm", &[0, 2, 1])],
+    );
     let s = b.node("MatMul", &[&q, &kt], "scores0", &[1, 16, 16], vec![]);
     let s = b.node("Mul", &[&s, "scale"], "scores", &[1, 16, 16], vec![]);
-    let p = b.node("Softmax", &[&s], "attn", &[1, 16, 16], vec![int("axis", -1)]);
+    let p = b.node(
+        "Softmax",
+        &[&s],
+        "attn",
+        &[1, 16, 16],
+        vec![int("axis", -1)],
+    );
     let o = b.node("MatMul", &[&p, &v], "ctx", &[1, 16, 32], vec![]);
     b.node("Add", &[&o, &x], "y", &[1, 16, 32], vec![]);
     b.finish(13)

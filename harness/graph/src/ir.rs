@@ -61,11 +61,24 @@ pub struct ValueInfo {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ValueType {
-    Tensor { dtype: DataType, shape: Option<Vec<Dim>> },
-    SparseTensor { dtype: DataType, shape: Option<Vec<Dim>> },
-    Sequence { elem: Option<Box<ValueType>> },
-    Map { key: DataType, value: Option<Box<ValueType>> },
-    Optional { elem: Option<Box<ValueType>> },
+    Tensor {
+        dtype: DataType,
+        shape: Option<Vec<Dim>>,
+    },
+    SparseTensor {
+        dtype: DataType,
+        shape: Option<Vec<Dim>>,
+    },
+    Sequence {
+        elem: Option<Box<ValueType>>,
+    },
+    Map {
+        key: DataType,
+        value: Option<Box<ValueType>>,
+    },
+    Optional {
+        elem: Option<Box<ValueType>>,
+    },
 }
 
 impl ValueType {
@@ -119,7 +132,13 @@ impl Serialize for Dim {
 pub fn shape_string(shape: Option<&[Dim]>) -> String {
     match shape {
         None => "[unranked]".into(),
-        Some(d) => format!("[{}]", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        Some(d) => format!(
+            "[{}]",
+            d.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -142,7 +161,10 @@ pub struct Node {
 
 impl Node {
     pub fn attr(&self, name: &str) -> Option<&AttrValue> {
-        self.attributes.iter().find(|a| a.name == name).map(|a| &a.value)
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| &a.value)
     }
     pub fn attr_int(&self, name: &str) -> Option<i64> {
         match self.attr(name) {
@@ -195,7 +217,10 @@ pub enum AttrValue {
     SparseTensors(Vec<pb::SparseTensorProto>),
     TypeProtos(Vec<pb::TypeProto>),
     /// A reference to an attribute of the enclosing function (`ref_attr_name`), with its declared type code.
-    Ref { ref_attr_name: String, type_code: i32 },
+    Ref {
+        ref_attr_name: String,
+        type_code: i32,
+    },
 }
 
 /// Where a tensor's bytes live when they are outside the model file.
@@ -258,16 +283,37 @@ impl Tensor {
         let dt = self.dtype();
         let mut out = Vec::with_capacity(self.nbytes() as usize);
         match dt {
-            DataType::Float => p.float_data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            DataType::Double => p.double_data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            DataType::Int64 => p.int64_data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            DataType::Uint64 => p.uint64_data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            DataType::Uint32 => p.uint64_data.iter().for_each(|v| out.extend_from_slice(&(*v as u32).to_le_bytes())),
-            DataType::Int32 => p.int32_data.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            DataType::Int16 | DataType::Uint16 | DataType::Float16 | DataType::Bfloat16 => {
-                p.int32_data.iter().for_each(|v| out.extend_from_slice(&(*v as u16).to_le_bytes()))
+            DataType::Float => p
+                .float_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Double => p
+                .double_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Int64 => p
+                .int64_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Uint64 => p
+                .uint64_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Uint32 => p
+                .uint64_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&(*v as u32).to_le_bytes())),
+            DataType::Int32 => p
+                .int32_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Int16 | DataType::Uint16 | DataType::Float16 | DataType::Bfloat16 => p
+                .int32_data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&(*v as u16).to_le_bytes())),
+            DataType::Int8 | DataType::Uint8 | DataType::Bool => {
+                p.int32_data.iter().for_each(|v| out.push(*v as u8))
             }
-            DataType::Int8 | DataType::Uint8 | DataType::Bool => p.int32_data.iter().for_each(|v| out.push(*v as u8)),
             _ => {
                 return Err(std::io::Error::other(format!(
                     "tensor `{}`: reading typed-field data of {dt} is not supported",
@@ -294,12 +340,22 @@ impl Tensor {
 
     /// A float32 tensor.
     pub fn from_f32(name: &str, dims: &[i64], values: &[f32]) -> Self {
-        Self::from_raw(name, DataType::Float, dims, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Self::from_raw(
+            name,
+            DataType::Float,
+            dims,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
     }
 
     /// An int64 tensor.
     pub fn from_i64(name: &str, dims: &[i64], values: &[i64]) -> Self {
-        Self::from_raw(name, DataType::Int64, dims, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Self::from_raw(
+            name,
+            DataType::Int64,
+            dims,
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        )
     }
 }
 
@@ -351,8 +407,12 @@ impl Graph {
 
     /// Graph inputs that are not initializers (what a caller must feed).
     pub fn runtime_inputs(&self) -> Vec<&ValueInfo> {
-        let inits: std::collections::HashSet<&str> = self.initializers.iter().map(|t| t.name()).collect();
-        self.inputs.iter().filter(|i| !inits.contains(i.name.as_str())).collect()
+        let inits: std::collections::HashSet<&str> =
+            self.initializers.iter().map(|t| t.name()).collect();
+        self.inputs
+            .iter()
+            .filter(|i| !inits.contains(i.name.as_str()))
+            .collect()
     }
 }
 

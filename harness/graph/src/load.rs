@@ -12,11 +12,17 @@ use std::path::{Component, Path, PathBuf};
 /// Loads a model file. The file is memory-mapped and tensor payloads stay slices of the mapping.
 /// External data is resolved relative to the file's folder and refused if it would leave it.
 pub fn load(path: &Path) -> Result<Model> {
-    let io = |source| GraphError::Io { path: path.to_path_buf(), source };
+    let io = |source| GraphError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if meta.is_dir() {
-        return Err(GraphError::NotOnnx { path: path.into(), reason: "is a directory".into() });
+        return Err(GraphError::NotOnnx {
+            path: path.into(),
+            reason: "is a directory".into(),
+        });
     }
     let bytes = if meta.len() == 0 {
         Bytes::new()
@@ -26,14 +32,20 @@ pub fn load(path: &Path) -> Result<Model> {
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
         Bytes::from_owner(map)
     };
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     decode(bytes, path, Some(&base))
 }
 
 /// Decodes a model from bytes. `path` is used in messages; `base_dir` resolves external data (None: refused).
 pub fn decode(bytes: Bytes, path: &Path, base_dir: Option<&Path>) -> Result<Model> {
     if bytes.is_empty() {
-        return Err(GraphError::NotOnnx { path: path.into(), reason: "the file is empty".into() });
+        return Err(GraphError::NotOnnx {
+            path: path.into(),
+            reason: "the file is empty".into(),
+        });
     }
     let proto = pb::ModelProto::decode(bytes).map_err(|e| classify_decode_error(path, &e))?;
     let Some(graph) = proto.graph else {
@@ -42,7 +54,10 @@ pub fn decode(bytes: Bytes, path: &Path, base_dir: Option<&Path>) -> Result<Mode
         } else {
             "the model has no graph".to_string()
         };
-        return Err(GraphError::NotOnnx { path: path.into(), reason });
+        return Err(GraphError::NotOnnx {
+            path: path.into(),
+            reason,
+        });
     };
     let ctx = Ctx { path, base_dir };
     let mut opset_imports = BTreeMap::new();
@@ -75,9 +90,15 @@ fn classify_decode_error(path: &Path, e: &prost::DecodeError) -> GraphError {
     let msg = e.to_string();
     // prost reports running out of input as an underflow or an invalid varint at the end; both mean "cut short".
     if msg.contains("buffer underflow") || msg.contains("unexpected end") {
-        GraphError::Truncated { path: path.into(), reason: msg }
+        GraphError::Truncated {
+            path: path.into(),
+            reason: msg,
+        }
     } else {
-        GraphError::NotOnnx { path: path.into(), reason: format!("protobuf decode failed: {msg}") }
+        GraphError::NotOnnx {
+            path: path.into(),
+            reason: format!("protobuf decode failed: {msg}"),
+        }
     }
 }
 
@@ -94,8 +115,16 @@ impl Ctx<'_> {
             inputs: g.input.into_iter().map(value_info).collect(),
             outputs: g.output.into_iter().map(value_info).collect(),
             value_info: g.value_info.into_iter().map(value_info).collect(),
-            initializers: g.initializer.into_iter().map(|t| self.tensor(t)).collect::<Result<_>>()?,
-            nodes: g.node.into_iter().map(|n| self.node(n)).collect::<Result<_>>()?,
+            initializers: g
+                .initializer
+                .into_iter()
+                .map(|t| self.tensor(t))
+                .collect::<Result<_>>()?,
+            nodes: g
+                .node
+                .into_iter()
+                .map(|n| self.node(n))
+                .collect::<Result<_>>()?,
             sparse_initializers: g.sparse_initializer,
             quantization_annotation: g.quantization_annotation,
             metadata: g.metadata_props,
@@ -106,10 +135,17 @@ impl Ctx<'_> {
         Ok(Node {
             name: n.name.unwrap_or_default(),
             op_type: n.op_type.unwrap_or_default(),
-            domain: n.domain.map(|d| if d == "ai.onnx" { String::new() } else { d }).unwrap_or_default(),
+            domain: n
+                .domain
+                .map(|d| if d == "ai.onnx" { String::new() } else { d })
+                .unwrap_or_default(),
             inputs: n.input,
             outputs: n.output,
-            attributes: n.attribute.into_iter().map(|a| self.attribute(a)).collect::<Result<_>>()?,
+            attributes: n
+                .attribute
+                .into_iter()
+                .map(|a| self.attribute(a))
+                .collect::<Result<_>>()?,
             doc_string: n.doc_string.unwrap_or_default(),
             overload: n.overload,
             metadata: n.metadata_props,
@@ -122,7 +158,10 @@ impl Ctx<'_> {
         let ty = a.r#type.unwrap_or(0);
         let name = a.name.clone().unwrap_or_default();
         let value = if let Some(r) = a.ref_attr_name {
-            AttrValue::Ref { ref_attr_name: r, type_code: ty }
+            AttrValue::Ref {
+                ref_attr_name: r,
+                type_code: ty,
+            }
         } else {
             // Older exporters leave `type` unset; infer it from the field that is present.
             let t = T::try_from(ty).unwrap_or(T::Undefined);
@@ -132,13 +171,25 @@ impl Ctx<'_> {
                 T::String => AttrValue::String(a.s.unwrap_or_default()),
                 T::Tensor => AttrValue::Tensor(Box::new(self.tensor(a.t.unwrap_or_default())?)),
                 T::Graph => AttrValue::Graph(Box::new(self.graph(a.g.unwrap_or_default())?)),
-                T::SparseTensor => AttrValue::SparseTensor(Box::new(a.sparse_tensor.unwrap_or_default())),
+                T::SparseTensor => {
+                    AttrValue::SparseTensor(Box::new(a.sparse_tensor.unwrap_or_default()))
+                }
                 T::TypeProto => AttrValue::TypeProto(Box::new(a.tp.unwrap_or_default())),
                 T::Floats => AttrValue::Floats(a.floats),
                 T::Ints => AttrValue::Ints(a.ints),
                 T::Strings => AttrValue::Strings(a.strings),
-                T::Tensors => AttrValue::Tensors(a.tensors.into_iter().map(|t| self.tensor(t)).collect::<Result<_>>()?),
-                T::Graphs => AttrValue::Graphs(a.graphs.into_iter().map(|g| self.graph(g)).collect::<Result<_>>()?),
+                T::Tensors => AttrValue::Tensors(
+                    a.tensors
+                        .into_iter()
+                        .map(|t| self.tensor(t))
+                        .collect::<Result<_>>()?,
+                ),
+                T::Graphs => AttrValue::Graphs(
+                    a.graphs
+                        .into_iter()
+                        .map(|g| self.graph(g))
+                        .collect::<Result<_>>()?,
+                ),
                 T::SparseTensors => AttrValue::SparseTensors(a.sparse_tensors),
                 T::TypeProtos => AttrValue::TypeProtos(a.type_protos),
                 T::Undefined => {
@@ -159,7 +210,12 @@ impl Ctx<'_> {
                     } else if !a.strings.is_empty() {
                         AttrValue::Strings(a.strings)
                     } else if !a.graphs.is_empty() {
-                        AttrValue::Graphs(a.graphs.into_iter().map(|g| self.graph(g)).collect::<Result<_>>()?)
+                        AttrValue::Graphs(
+                            a.graphs
+                                .into_iter()
+                                .map(|g| self.graph(g))
+                                .collect::<Result<_>>()?,
+                        )
                     } else {
                         return Err(GraphError::Invalid {
                             path: self.path.into(),
@@ -169,7 +225,11 @@ impl Ctx<'_> {
                 }
             }
         };
-        Ok(Attribute { name, value, doc_string: a.doc_string.unwrap_or_default() })
+        Ok(Attribute {
+            name,
+            value,
+            doc_string: a.doc_string.unwrap_or_default(),
+        })
     }
 
     fn tensor(&self, t: pb::TensorProto) -> Result<Tensor> {
@@ -183,31 +243,65 @@ impl Ctx<'_> {
 
     fn external(&self, t: &pb::TensorProto) -> Result<ExternalData> {
         let tensor = t.name.clone().unwrap_or_default();
-        let invalid = |reason: String| GraphError::ExternalInvalid { path: self.path.into(), tensor: tensor.clone(), reason };
-        let get = |k: &str| t.external_data.iter().find(|e| e.key.as_deref() == Some(k)).and_then(|e| e.value.clone());
+        let invalid = |reason: String| GraphError::ExternalInvalid {
+            path: self.path.into(),
+            tensor: tensor.clone(),
+            reason,
+        };
+        let get = |k: &str| {
+            t.external_data
+                .iter()
+                .find(|e| e.key.as_deref() == Some(k))
+                .and_then(|e| e.value.clone())
+        };
         let location = get("location").ok_or_else(|| invalid("no `location` key".into()))?;
         let num = |k: &str| -> Result<Option<u64>> {
-            get(k).map(|v| v.parse::<u64>().map_err(|_| invalid(format!("`{k}` is not a number: {v}")))).transpose()
+            get(k)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| invalid(format!("`{k}` is not a number: {v}")))
+                })
+                .transpose()
         };
         let offset = num("offset")?.unwrap_or(0);
         let length = num("length")?;
-        let escapes = || GraphError::ExternalEscapes { path: self.path.into(), tensor: tensor.clone(), location: location.clone() };
+        let escapes = || GraphError::ExternalEscapes {
+            path: self.path.into(),
+            tensor: tensor.clone(),
+            location: location.clone(),
+        };
         let rel = Path::new(&location);
         if location.is_empty() {
             return Err(invalid("empty `location`".into()));
         }
-        if rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        if rel
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
             return Err(escapes());
         }
-        let base = self.base_dir.ok_or_else(|| invalid("the model was not read from a file, so external data cannot be resolved".into()))?;
+        let base = self.base_dir.ok_or_else(|| {
+            invalid(
+                "the model was not read from a file, so external data cannot be resolved".into(),
+            )
+        })?;
         let resolved = base.join(rel);
         // A symlink inside the folder can still point out of it.
-        let real = resolved.canonicalize().map_err(|e| invalid(format!("`{}`: {e}", resolved.display())))?;
-        let real_base = base.canonicalize().map_err(|e| invalid(format!("`{}`: {e}", base.display())))?;
+        let real = resolved
+            .canonicalize()
+            .map_err(|e| invalid(format!("`{}`: {e}", resolved.display())))?;
+        let real_base = base
+            .canonicalize()
+            .map_err(|e| invalid(format!("`{}`: {e}", base.display())))?;
         if !real.starts_with(&real_base) {
             return Err(escapes());
         }
-        Ok(ExternalData { location, resolved: real, offset, length })
+        Ok(ExternalData {
+            location,
+            resolved: real,
+            offset,
+            length,
+        })
     }
 }
 
@@ -223,16 +317,24 @@ fn value_info(v: pb::ValueInfoProto) -> ValueInfo {
 fn value_type(t: pb::TypeProto) -> Option<ValueType> {
     use pb::type_proto::Value;
     Some(match t.value? {
-        Value::TensorType(t) => ValueType::Tensor { dtype: DataType::from_code(t.elem_type.unwrap_or(0)), shape: t.shape.map(shape) },
-        Value::SparseTensorType(t) => {
-            ValueType::SparseTensor { dtype: DataType::from_code(t.elem_type.unwrap_or(0)), shape: t.shape.map(shape) }
-        }
-        Value::SequenceType(s) => ValueType::Sequence { elem: s.elem_type.and_then(|e| value_type(*e)).map(Box::new) },
+        Value::TensorType(t) => ValueType::Tensor {
+            dtype: DataType::from_code(t.elem_type.unwrap_or(0)),
+            shape: t.shape.map(shape),
+        },
+        Value::SparseTensorType(t) => ValueType::SparseTensor {
+            dtype: DataType::from_code(t.elem_type.unwrap_or(0)),
+            shape: t.shape.map(shape),
+        },
+        Value::SequenceType(s) => ValueType::Sequence {
+            elem: s.elem_type.and_then(|e| value_type(*e)).map(Box::new),
+        },
         Value::MapType(m) => ValueType::Map {
             key: DataType::from_code(m.key_type.unwrap_or(0)),
             value: m.value_type.and_then(|e| value_type(*e)).map(Box::new),
         },
-        Value::OptionalType(o) => ValueType::Optional { elem: o.elem_type.and_then(|e| value_type(*e)).map(Box::new) },
+        Value::OptionalType(o) => ValueType::Optional {
+            elem: o.elem_type.and_then(|e| value_type(*e)).map(Box::new),
+        },
     })
 }
 

@@ -22,12 +22,20 @@ impl ShapeMap {
                 }
             }
             for t in &g.initializers {
-                m.insert(t.name().to_string(), t.dims().iter().map(|d| (*d).max(0) as u64).collect());
+                m.insert(
+                    t.name().to_string(),
+                    t.dims().iter().map(|d| (*d).max(0) as u64).collect(),
+                );
             }
             for n in &g.nodes {
                 if n.op_type == "Constant" && n.domain.is_empty() {
-                    if let (Some(AttrValue::Tensor(t)), Some(out)) = (n.attr("value"), n.outputs.first()) {
-                        m.insert(out.clone(), t.dims().iter().map(|d| (*d).max(0) as u64).collect());
+                    if let (Some(AttrValue::Tensor(t)), Some(out)) =
+                        (n.attr("value"), n.outputs.first())
+                    {
+                        m.insert(
+                            out.clone(),
+                            t.dims().iter().map(|d| (*d).max(0) as u64).collect(),
+                        );
                     }
                 }
             }
@@ -98,7 +106,11 @@ pub struct Summary {
 
 /// The op key used in histograms.
 pub fn op_key(n: &Node) -> String {
-    if n.domain.is_empty() { n.op_type.clone() } else { format!("{}::{}", n.domain, n.op_type) }
+    if n.domain.is_empty() {
+        n.op_type.clone()
+    } else {
+        format!("{}::{}", n.domain, n.op_type)
+    }
 }
 
 /// Summarises a model; `shapes` feeds the FLOP estimate.
@@ -140,8 +152,23 @@ pub fn summarize(model: &Model, shapes: &ShapeMap) -> Summary {
     let total_param_bytes = params.values().map(|p| p.bytes).sum();
     Summary {
         ir_version: model.ir_version,
-        producer: format!("{} {}", model.producer_name, model.producer_version).trim().to_string(),
-        opset_imports: model.opset_imports.iter().map(|(d, v)| (if d.is_empty() { "ai.onnx".into() } else { d.clone() }, *v)).collect(),
+        producer: format!("{} {}", model.producer_name, model.producer_version)
+            .trim()
+            .to_string(),
+        opset_imports: model
+            .opset_imports
+            .iter()
+            .map(|(d, v)| {
+                (
+                    if d.is_empty() {
+                        "ai.onnx".into()
+                    } else {
+                        d.clone()
+                    },
+                    *v,
+                )
+            })
+            .collect(),
         inputs: model.graph.runtime_inputs().into_iter().cloned().collect(),
         outputs: model.graph.outputs.clone(),
         main_graph_nodes: model.graph.nodes.len(),
@@ -186,7 +213,10 @@ pub fn estimate_flops(model: &Model, shapes: &ShapeMap) -> FlopEstimate {
 }
 
 fn input<'a>(n: &Node, shapes: &'a ShapeMap, i: usize) -> Option<&'a [u64]> {
-    n.inputs.get(i).filter(|s| !s.is_empty()).and_then(|s| shapes.get(s))
+    n.inputs
+        .get(i)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| shapes.get(s))
 }
 
 fn output<'a>(n: &Node, shapes: &'a ShapeMap) -> Option<&'a [u64]> {
@@ -217,8 +247,16 @@ fn gemm_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
     if a.len() != 2 || b.len() != 2 {
         return None;
     }
-    let (m, k) = if n.attr_int("transA").unwrap_or(0) != 0 { (a[1], a[0]) } else { (a[0], a[1]) };
-    let nn = if n.attr_int("transB").unwrap_or(0) != 0 { b[0] } else { b[1] };
+    let (m, k) = if n.attr_int("transA").unwrap_or(0) != 0 {
+        (a[1], a[0])
+    } else {
+        (a[0], a[1])
+    };
+    let nn = if n.attr_int("transB").unwrap_or(0) != 0 {
+        b[0]
+    } else {
+        b[1]
+    };
     Some(m * k * nn)
 }
 
@@ -229,4 +267,3 @@ fn matmul_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
     // Output elements x K covers broadcasting and 1-D operands alike.
     Some(y.iter().product::<u64>().max(1) * k)
 }
-

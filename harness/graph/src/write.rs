@@ -15,7 +15,10 @@ pub fn encode(model: &Model) -> std::io::Result<Vec<u8>> {
 /// Writes a model to `path` atomically: a temp file in the same folder, then a rename. An existing file at `path`
 /// is replaced only once the new one is complete.
 pub fn save(model: &Model, path: &Path) -> Result<()> {
-    let io = |source| GraphError::Io { path: path.to_path_buf(), source };
+    let io = |source| GraphError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let bytes = encode(model).map_err(io)?;
     write_atomic(path, &bytes).map_err(io)
 }
@@ -41,7 +44,10 @@ pub fn to_proto(m: &Model) -> std::io::Result<pb::ModelProto> {
         opset_import: m
             .opset_imports
             .iter()
-            .map(|(d, v)| pb::OperatorSetIdProto { domain: Some(d.clone()), version: Some(*v) })
+            .map(|(d, v)| pb::OperatorSetIdProto {
+                domain: Some(d.clone()),
+                version: Some(*v),
+            })
             .collect(),
         producer_name: Some(m.producer_name.clone()),
         producer_version: Some(m.producer_version.clone()),
@@ -52,7 +58,10 @@ pub fn to_proto(m: &Model) -> std::io::Result<pb::ModelProto> {
         metadata_props: m
             .metadata
             .iter()
-            .map(|(k, v)| pb::StringStringEntryProto { key: Some(k.clone()), value: Some(v.clone()) })
+            .map(|(k, v)| pb::StringStringEntryProto {
+                key: Some(k.clone()),
+                value: Some(v.clone()),
+            })
             .collect(),
         training_info: m.training_info.clone(),
         functions: m.functions.clone(),
@@ -68,7 +77,11 @@ fn graph(g: &Graph) -> std::io::Result<pb::GraphProto> {
     Ok(pb::GraphProto {
         node: g.nodes.iter().map(node).collect::<std::io::Result<_>>()?,
         name: Some(g.name.clone()),
-        initializer: g.initializers.iter().map(tensor).collect::<std::io::Result<_>>()?,
+        initializer: g
+            .initializers
+            .iter()
+            .map(tensor)
+            .collect::<std::io::Result<_>>()?,
         sparse_initializer: g.sparse_initializers.clone(),
         doc_string: non_empty(&g.doc_string),
         input: g.inputs.iter().map(value_info).collect(),
@@ -87,7 +100,11 @@ fn node(n: &Node) -> std::io::Result<pb::NodeProto> {
         op_type: Some(n.op_type.clone()),
         domain: non_empty(&n.domain),
         overload: n.overload.clone(),
-        attribute: n.attributes.iter().map(attribute).collect::<std::io::Result<_>>()?,
+        attribute: n
+            .attributes
+            .iter()
+            .map(attribute)
+            .collect::<std::io::Result<_>>()?,
         doc_string: non_empty(&n.doc_string),
         metadata_props: n.metadata.clone(),
         device_configurations: n.device_configurations.clone(),
@@ -168,7 +185,10 @@ fn attribute(a: &Attribute) -> std::io::Result<pb::AttributeProto> {
             p.type_protos = v.clone();
             T::TypeProtos
         }
-        AttrValue::Ref { ref_attr_name, type_code } => {
+        AttrValue::Ref {
+            ref_attr_name,
+            type_code,
+        } => {
             p.ref_attr_name = Some(ref_attr_name.clone());
             p.r#type = Some(*type_code);
             return Ok(p);
@@ -190,24 +210,29 @@ fn value_info(v: &ValueInfo) -> pb::ValueInfoProto {
 fn value_type(t: &ValueType) -> pb::TypeProto {
     use pb::type_proto::{self as tp, Value};
     let value = match t {
-        ValueType::Tensor { dtype, shape: s } => {
-            Value::TensorType(tp::Tensor { elem_type: Some(dtype.code()), shape: s.as_deref().map(shape) })
-        }
-        ValueType::SparseTensor { dtype, shape: s } => {
-            Value::SparseTensorType(tp::SparseTensor { elem_type: Some(dtype.code()), shape: s.as_deref().map(shape) })
-        }
-        ValueType::Sequence { elem } => {
-            Value::SequenceType(Box::new(tp::Sequence { elem_type: elem.as_deref().map(|e| Box::new(value_type(e))) }))
-        }
+        ValueType::Tensor { dtype, shape: s } => Value::TensorType(tp::Tensor {
+            elem_type: Some(dtype.code()),
+            shape: s.as_deref().map(shape),
+        }),
+        ValueType::SparseTensor { dtype, shape: s } => Value::SparseTensorType(tp::SparseTensor {
+            elem_type: Some(dtype.code()),
+            shape: s.as_deref().map(shape),
+        }),
+        ValueType::Sequence { elem } => Value::SequenceType(Box::new(tp::Sequence {
+            elem_type: elem.as_deref().map(|e| Box::new(value_type(e))),
+        })),
         ValueType::Map { key, value } => Value::MapType(Box::new(tp::Map {
             key_type: Some(key.code()),
             value_type: value.as_deref().map(|e| Box::new(value_type(e))),
         })),
-        ValueType::Optional { elem } => {
-            Value::OptionalType(Box::new(tp::Optional { elem_type: elem.as_deref().map(|e| Box::new(value_type(e))) }))
-        }
+        ValueType::Optional { elem } => Value::OptionalType(Box::new(tp::Optional {
+            elem_type: elem.as_deref().map(|e| Box::new(value_type(e))),
+        })),
     };
-    pb::TypeProto { denotation: None, value: Some(value) }
+    pb::TypeProto {
+        denotation: None,
+        value: Some(value),
+    }
 }
 
 fn shape(dims: &[Dim]) -> pb::TensorShapeProto {

@@ -33,7 +33,11 @@ pub struct FeedError(pub String);
 impl FeedSpec {
     /// Parses `NAME=DTYPE[D0,D1,...]`, optionally followed by `:V` or `:LO..HI`. `[]` is a scalar.
     pub fn parse(s: &str) -> Result<FeedSpec, FeedError> {
-        let bad = |why: &str| FeedError(format!("feed `{s}`: {why} (expected NAME=DTYPE[SHAPE], e.g. x=float32[1,3,224,224])"));
+        let bad = |why: &str| {
+            FeedError(format!(
+                "feed `{s}`: {why} (expected NAME=DTYPE[SHAPE], e.g. x=float32[1,3,224,224])"
+            ))
+        };
         let (name, rest) = s.rsplit_once('=').ok_or_else(|| bad("no `=`"))?;
         // Input names may contain `=`? No: but they may contain `:` (e.g. `onnx::Flatten_0`), so split at the last `=`.
         if name.is_empty() {
@@ -45,13 +49,21 @@ impl FeedSpec {
             return Err(bad("`]` before `[`"));
         }
         let dtype_s = &rest[..open];
-        let dtype = DataType::parse(dtype_s).ok_or_else(|| bad(&format!("unknown dtype `{dtype_s}`")))?;
+        let dtype =
+            DataType::parse(dtype_s).ok_or_else(|| bad(&format!("unknown dtype `{dtype_s}`")))?;
         let dims = rest[open + 1..close].trim();
         let shape = if dims.is_empty() {
             vec![]
         } else {
             dims.split(',')
-                .map(|d| d.trim().parse::<usize>().map_err(|_| bad(&format!("dimension `{}` is not a non-negative integer", d.trim()))))
+                .map(|d| {
+                    d.trim().parse::<usize>().map_err(|_| {
+                        bad(&format!(
+                            "dimension `{}` is not a non-negative integer",
+                            d.trim()
+                        ))
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?
         };
         let tail = &rest[close + 1..];
@@ -59,19 +71,31 @@ impl FeedSpec {
             Fill::Random
         } else if let Some(f) = tail.strip_prefix(':') {
             if let Some((lo, hi)) = f.split_once("..") {
-                let lo: i64 = lo.parse().map_err(|_| bad(&format!("range start `{lo}` is not an integer")))?;
-                let hi: i64 = hi.parse().map_err(|_| bad(&format!("range end `{hi}` is not an integer")))?;
+                let lo: i64 = lo
+                    .parse()
+                    .map_err(|_| bad(&format!("range start `{lo}` is not an integer")))?;
+                let hi: i64 = hi
+                    .parse()
+                    .map_err(|_| bad(&format!("range end `{hi}` is not an integer")))?;
                 if hi <= lo {
                     return Err(bad("empty range"));
                 }
                 Fill::Range(lo, hi)
             } else {
-                Fill::Const(f.parse().map_err(|_| bad(&format!("fill value `{f}` is not a number")))?)
+                Fill::Const(
+                    f.parse()
+                        .map_err(|_| bad(&format!("fill value `{f}` is not a number")))?,
+                )
             }
         } else {
             return Err(bad(&format!("unexpected `{tail}` after the shape")));
         };
-        Ok(FeedSpec { name: name.to_string(), dtype, shape, fill })
+        Ok(FeedSpec {
+            name: name.to_string(),
+            dtype,
+            shape,
+            fill,
+        })
     }
 }
 
@@ -118,19 +142,35 @@ pub fn make_feed(spec: &FeedSpec, seed: u64) -> Result<HostTensor, FeedError> {
     let data = match spec.dtype {
         DataType::Float => Data::F32((0..n).map(|_| floats(&mut rng) as f32).collect()),
         DataType::Double => Data::F64((0..n).map(|_| floats(&mut rng)).collect()),
-        DataType::Float16 => Data::F16((0..n).map(|_| half::f16::from_f64(floats(&mut rng))).collect()),
+        DataType::Float16 => Data::F16(
+            (0..n)
+                .map(|_| half::f16::from_f64(floats(&mut rng)))
+                .collect(),
+        ),
         DataType::Int64 => Data::I64((0..n).map(|_| ints(&mut rng)).collect()),
         DataType::Int32 => Data::I32((0..n).map(|_| ints(&mut rng) as i32).collect()),
         DataType::Int16 => Data::I16((0..n).map(|_| ints(&mut rng) as i16).collect()),
         DataType::Int8 => Data::I8((0..n).map(|_| ints(&mut rng) as i8).collect()),
         DataType::Uint8 => Data::U8((0..n).map(|_| ints(&mut rng) as u8).collect()),
-        DataType::Bool => Data::Bool((0..n).map(|_| match spec.fill {
-            Fill::Const(v) => v != 0.0,
-            _ => rng.random_bool(0.5),
-        }).collect()),
-        other => return Err(FeedError(format!("input `{}`: cannot generate {other} data", spec.name))),
+        DataType::Bool => Data::Bool(
+            (0..n)
+                .map(|_| match spec.fill {
+                    Fill::Const(v) => v != 0.0,
+                    _ => rng.random_bool(0.5),
+                })
+                .collect(),
+        ),
+        other => {
+            return Err(FeedError(format!(
+                "input `{}`: cannot generate {other} data",
+                spec.name
+            )));
+        }
     };
-    Ok(HostTensor { shape: spec.shape.clone(), data })
+    Ok(HostTensor {
+        shape: spec.shape.clone(),
+        data,
+    })
 }
 
 #[cfg(test)]
@@ -142,9 +182,23 @@ mod tests {
         let s = FeedSpec::parse("onnx::Flatten_0=float32[1,25,96]").unwrap();
         assert_eq!(s.name, "onnx::Flatten_0");
         assert_eq!(s.shape, vec![1, 25, 96]);
-        assert_eq!(FeedSpec::parse("sr=int64[]:16000").unwrap().fill, Fill::Const(16000.0));
-        assert_eq!(FeedSpec::parse("b=int32[1,4]:0..257").unwrap().fill, Fill::Range(0, 257));
-        for bad in ["x", "x=float32", "x=nope[1]", "x=float32[a]", "x=float32[1]:5..2", "=float32[1]", "x=float32[1]junk"] {
+        assert_eq!(
+            FeedSpec::parse("sr=int64[]:16000").unwrap().fill,
+            Fill::Const(16000.0)
+        );
+        assert_eq!(
+            FeedSpec::parse("b=int32[1,4]:0..257").unwrap().fill,
+            Fill::Range(0, 257)
+        );
+        for bad in [
+            "x",
+            "x=float32",
+            "x=nope[1]",
+            "x=float32[a]",
+            "x=float32[1]:5..2",
+            "=float32[1]",
+            "x=float32[1]junk",
+        ] {
             assert!(FeedSpec::parse(bad).is_err(), "{bad} parsed");
         }
         assert_eq!(s.to_string(), "onnx::Flatten_0=float32[1,25,96]");

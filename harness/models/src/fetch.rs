@@ -10,13 +10,32 @@ use std::process::Command;
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("{what}: `{command}` failed ({status}): {stderr}")]
-    Tool { what: String, command: String, status: String, stderr: String },
+    Tool {
+        what: String,
+        command: String,
+        status: String,
+        stderr: String,
+    },
     #[error("{what}: `{archive}` has no member `{member}`")]
-    MemberMissing { what: String, archive: PathBuf, member: String },
-    #[error("{what}: sha256 mismatch: expected {expected}, got {actual}; the downloaded file was discarded")]
-    Sha256Mismatch { what: String, expected: String, actual: String },
+    MemberMissing {
+        what: String,
+        archive: PathBuf,
+        member: String,
+    },
+    #[error(
+        "{what}: sha256 mismatch: expected {expected}, got {actual}; the downloaded file was discarded"
+    )]
+    Sha256Mismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{what}: {path}: {source}")]
-    Io { what: String, path: PathBuf, source: std::io::Error },
+    Io {
+        what: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{what}: {message}")]
     Archive { what: String, message: String },
 }
@@ -94,7 +113,11 @@ impl Fetcher {
     /// Makes sure the model is in the cache with the right sha256; downloads it if not.
     pub fn fetch(&self, m: &ZooModel) -> Result<FetchOutcome, FetchError> {
         let what = m.name.clone();
-        let io = |path: &Path, source| FetchError::Io { what: what.clone(), path: path.to_path_buf(), source };
+        let io = |path: &Path, source| FetchError::Io {
+            what: what.clone(),
+            path: path.to_path_buf(),
+            source,
+        };
         let dest = self.model_path(m);
         if dest.is_file() && sha256_file(&dest).map_err(|e| io(&dest, e))? == m.sha256 {
             return Ok(FetchOutcome::Cached(dest));
@@ -106,37 +129,72 @@ impl Fetcher {
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, e))?;
         let mut hasher = Sha256::new();
         {
-            let mut w = HashingWriter { inner: tmp.as_file_mut(), hasher: &mut hasher };
+            let mut w = HashingWriter {
+                inner: tmp.as_file_mut(),
+                hasher: &mut hasher,
+            };
             extract_member(&what, &archive, &m.member, &mut w)?;
         }
         let actual = hex::encode(hasher.finalize());
         if actual != m.sha256 {
-            return Err(FetchError::Sha256Mismatch { what, expected: m.sha256.clone(), actual });
+            return Err(FetchError::Sha256Mismatch {
+                what,
+                expected: m.sha256.clone(),
+                actual,
+            });
         }
         tmp.persist(&dest).map_err(|e| io(&dest, e.error))?;
         Ok(FetchOutcome::Downloaded(dest))
     }
 
     /// Downloads a package archive into `cache/archives` (once) and returns its path.
-    fn download(&self, what: &str, registry: &Registry, package: &str, version: &str) -> Result<PathBuf, FetchError> {
-        let archives = self.cache.join("archives").join(format!("{package}-{version}"));
+    fn download(
+        &self,
+        what: &str,
+        registry: &Registry,
+        package: &str,
+        version: &str,
+    ) -> Result<PathBuf, FetchError> {
+        let archives = self
+            .cache
+            .join("archives")
+            .join(format!("{package}-{version}"));
         if let Some(p) = first_archive(&archives) {
             return Ok(p);
         }
-        let io = |path: &Path, source| FetchError::Io { what: what.into(), path: path.to_path_buf(), source };
+        let io = |path: &Path, source| FetchError::Io {
+            what: what.into(),
+            path: path.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(&self.cache).map_err(|e| io(&self.cache, e))?;
         let staging = tempfile::tempdir_in(&self.cache).map_err(|e| io(&self.cache, e))?;
         let mut cmd = match registry {
             Registry::Pypi => {
                 let mut c = Command::new(&self.python);
-                c.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", "-d"])
-                    .arg(staging.path())
-                    .arg(format!("{package}=={version}"));
+                c.args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--disable-pip-version-check",
+                    "-q",
+                    "-d",
+                ])
+                .arg(staging.path())
+                .arg(format!("{package}=={version}"));
                 c
             }
             Registry::Npm => {
                 let mut c = Command::new(&self.npm);
-                c.args(["pack", &format!("{package}@{version}"), "--silent", "--pack-destination"]).arg(staging.path());
+                c.args([
+                    "pack",
+                    &format!("{package}@{version}"),
+                    "--silent",
+                    "--pack-destination",
+                ])
+                .arg(staging.path());
                 c
             }
         };
@@ -154,7 +212,14 @@ impl Fetcher {
                 what: what.into(),
                 command: shown,
                 status: out.status.to_string(),
-                stderr: tail.iter().rev().take(3).rev().cloned().collect::<Vec<_>>().join(" | "),
+                stderr: tail
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .rev()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" | "),
             });
         }
         let got = first_archive(staging.path()).ok_or_else(|| FetchError::Archive {
@@ -177,24 +242,50 @@ impl Fetcher {
         let node_dir = root.join("node");
         let light_dir = root.join("light");
         let count = |node: &Path, light: &Path| -> (usize, usize) {
-            let n = std::fs::read_dir(node).map(|r| r.flatten().filter(|e| e.path().join("model.onnx").is_file()).count()).unwrap_or(0);
+            let n = std::fs::read_dir(node)
+                .map(|r| {
+                    r.flatten()
+                        .filter(|e| e.path().join("model.onnx").is_file())
+                        .count()
+                })
+                .unwrap_or(0);
             let l = std::fs::read_dir(light)
-                .map(|r| r.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "onnx")).count())
+                .map(|r| {
+                    r.flatten()
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "onnx"))
+                        .count()
+                })
                 .unwrap_or(0);
             (n, l)
         };
         let (n, l) = count(&node_dir, &light_dir);
         if n == src.node_tests && l == src.light_models {
-            return Ok(Conformance { node_dir, light_dir, node_tests: n, light_models: l, downloaded: false });
+            return Ok(Conformance {
+                node_dir,
+                light_dir,
+                node_tests: n,
+                light_models: l,
+                downloaded: false,
+            });
         }
         let wheel = self.download(&what, &Registry::Pypi, &src.package, &src.version)?;
-        let io = |path: &Path, source| FetchError::Io { what: what.clone(), path: path.to_path_buf(), source };
+        let io = |path: &Path, source| FetchError::Io {
+            what: what.clone(),
+            path: path.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(&self.cache).map_err(|e| io(&self.cache, e))?;
         let staging = tempfile::tempdir_in(&self.cache).map_err(|e| io(&self.cache, e))?;
         let f = std::fs::File::open(&wheel).map_err(|e| io(&wheel, e))?;
-        let mut zip = zip::ZipArchive::new(f).map_err(|e| FetchError::Archive { what: what.clone(), message: e.to_string() })?;
+        let mut zip = zip::ZipArchive::new(f).map_err(|e| FetchError::Archive {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
         for i in 0..zip.len() {
-            let mut entry = zip.by_index(i).map_err(|e| FetchError::Archive { what: what.clone(), message: e.to_string() })?;
+            let mut entry = zip.by_index(i).map_err(|e| FetchError::Archive {
+                what: what.clone(),
+                message: e.to_string(),
+            })?;
             let name = entry.name().to_string();
             let (sub, rel) = if let Some(r) = name.strip_prefix(&src.node_dir) {
                 ("node", r)
@@ -207,8 +298,12 @@ impl Fetcher {
                 continue;
             }
             // enclosed_name refuses absolute paths and `..`; re-check the relative part the same way.
-            if entry.enclosed_name().is_none() || rel.split('/').any(|c| c == ".." || c.is_empty()) {
-                return Err(FetchError::Archive { what: what.clone(), message: format!("unsafe member path `{name}`") });
+            if entry.enclosed_name().is_none() || rel.split('/').any(|c| c == ".." || c.is_empty())
+            {
+                return Err(FetchError::Archive {
+                    what: what.clone(),
+                    message: format!("unsafe member path `{name}`"),
+                });
             }
             let out = staging.path().join(sub).join(rel);
             if let Some(p) = out.parent() {
@@ -221,7 +316,10 @@ impl Fetcher {
         if n != src.node_tests || l != src.light_models {
             return Err(FetchError::Archive {
                 what,
-                message: format!("expected {} node tests and {} light models, found {n} and {l}", src.node_tests, src.light_models),
+                message: format!(
+                    "expected {} node tests and {} light models, found {n} and {l}",
+                    src.node_tests, src.light_models
+                ),
             });
         }
         if root.exists() {
@@ -229,7 +327,13 @@ impl Fetcher {
         }
         let staged = staging.keep();
         std::fs::rename(&staged, &root).map_err(|e| io(&root, e))?;
-        Ok(Conformance { node_dir, light_dir, node_tests: n, light_models: l, downloaded: true })
+        Ok(Conformance {
+            node_dir,
+            light_dir,
+            node_tests: n,
+            light_models: l,
+            downloaded: true,
+        })
     }
 }
 
@@ -258,12 +362,25 @@ impl Write for HashingWriter<'_> {
 }
 
 /// Copies one member of a wheel (zip) or npm tarball (tgz) into `out`.
-fn extract_member(what: &str, archive: &Path, member: &str, out: &mut dyn Write) -> Result<(), FetchError> {
-    let io = |source| FetchError::Io { what: what.into(), path: archive.to_path_buf(), source };
-    let bad = |message: String| FetchError::Archive { what: what.into(), message };
+fn extract_member(
+    what: &str,
+    archive: &Path,
+    member: &str,
+    out: &mut dyn Write,
+) -> Result<(), FetchError> {
+    let io = |source| FetchError::Io {
+        what: what.into(),
+        path: archive.to_path_buf(),
+        source,
+    };
+    let bad = |message: String| FetchError::Archive {
+        what: what.into(),
+        message,
+    };
     let f = std::fs::File::open(archive).map_err(io)?;
     if archive.extension().is_some_and(|x| x == "whl") {
-        let mut zip = zip::ZipArchive::new(f).map_err(|e| bad(format!("{}: {e}", archive.display())))?;
+        let mut zip =
+            zip::ZipArchive::new(f).map_err(|e| bad(format!("{}: {e}", archive.display())))?;
         let mut entry = zip.by_name(member).map_err(|_| FetchError::MemberMissing {
             what: what.into(),
             archive: archive.into(),
@@ -280,5 +397,9 @@ fn extract_member(what: &str, archive: &Path, member: &str, out: &mut dyn Write)
             return Ok(());
         }
     }
-    Err(FetchError::MemberMissing { what: what.into(), archive: archive.into(), member: member.into() })
+    Err(FetchError::MemberMissing {
+        what: what.into(),
+        archive: archive.into(),
+        member: member.into(),
+    })
 }

@@ -69,7 +69,8 @@ pub struct Manifest {
 impl Manifest {
     /// The embedded manifest. It is validated by a unit test, so this cannot fail in a released build.
     pub fn embedded() -> Manifest {
-        Self::parse(MANIFEST_TOML).unwrap_or_else(|e| panic!("models/zoo.toml embedded in this build is invalid: {e}"))
+        Self::parse(MANIFEST_TOML)
+            .unwrap_or_else(|e| panic!("models/zoo.toml embedded in this build is invalid: {e}"))
     }
 
     pub fn parse(text: &str) -> Result<Manifest, toml::de::Error> {
@@ -93,7 +94,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("XDG_CACHE_HOME").filter(|p| !p.is_empty()) {
         return PathBuf::from(p).join("edgebench");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("edgebench")
 }
 

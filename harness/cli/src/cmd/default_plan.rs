@@ -23,10 +23,20 @@ pub const REFERENCES: &[&str] = &["ort", "tract"];
 #[derive(Serialize, Debug)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 enum Outcome {
-    Ok { report: serde_json::Value },
-    Failed { exit_code: i32, message: String },
-    Crashed { signal: Option<i32>, message: String },
-    Timeout { seconds: u64 },
+    Ok {
+        report: serde_json::Value,
+    },
+    Failed {
+        exit_code: i32,
+        message: String,
+    },
+    Crashed {
+        signal: Option<i32>,
+        message: String,
+    },
+    Timeout {
+        seconds: u64,
+    },
 }
 
 #[derive(Serialize, Debug, Default)]
@@ -36,6 +46,19 @@ struct VsReference {
     worst_abs_error: f64,
     worst_rel_error: f64,
     min_cosine: f64,
+    error: Option<String>,
+}
+
+/// The `inspect` facts of one model of the plan.
+#[derive(Serialize, Debug)]
+struct ModelFacts {
+    model: String,
+    origin: &'static str,
+    nodes: usize,
+    params: u64,
+    macs: u64,
+    /// Conv/Gemm/MatMul nodes whose shapes are unknown, so not in `macs`.
+    macs_unknown_nodes: usize,
     error: Option<String>,
 }
 
@@ -55,14 +78,23 @@ struct Plan {
     backends: Vec<serde_json::Value>,
     uncached_zoo_models: Vec<String>,
     tolerance: (f64, f64),
+    models: Vec<ModelFacts>,
     cells: Vec<Cell>,
 }
 
-pub fn run(registry: &Registry, ort_lib: Option<&Path>, seed: u64, timeout: u64, json: bool) -> Result<()> {
+pub fn run(
+    registry: &Registry,
+    ort_lib: Option<&Path>,
+    seed: u64,
+    timeout: u64,
+    json: bool,
+) -> Result<()> {
     let fetcher = fetcher();
     let manifest = manifest();
-    let mut models: Vec<(String, &'static str)> =
-        edgebench_graph::fixtures::NAMES.iter().map(|n| (n.to_string(), "fixture")).collect();
+    let mut models: Vec<(String, &'static str)> = edgebench_graph::fixtures::NAMES
+        .iter()
+        .map(|n| (n.to_string(), "fixture"))
+        .collect();
     let mut uncached = vec![];
     for z in &manifest.model {
         if fetcher.cached(z).is_some() {
@@ -87,40 +119,113 @@ pub fn run(registry: &Registry, ort_lib: Option<&Path>, seed: u64, timeout: u64,
         if !json {
             println!("backend {:6} {status}: {detail}", e.name());
         }
-        backends.push(serde_json::json!({ "backend": e.name(), "status": status, "detail": detail }));
+        backends
+            .push(serde_json::json!({ "backend": e.name(), "status": status, "detail": detail }));
     }
     if !json && !uncached.is_empty() {
-        println!("zoo models not cached (run `edgebench models fetch`): {}", uncached.join(", "));
+        println!(
+            "zoo models not cached (run `edgebench models fetch`): {}",
+            uncached.join(", ")
+        );
     }
     let exe = std::env::current_exe()?;
     let scratch = tempfile::tempdir()?;
     let mut cells = vec![];
+    let mut facts = vec![];
     for (model, origin) in &models {
+        let f = match super::inspect::analyse(model, &[], registry, true) {
+            Ok(r) => ModelFacts {
+                model: model.clone(),
+                origin,
+                nodes: r.summary.total_nodes,
+                params: r.summary.total_params,
+                macs: r.summary.flops.total_macs,
+                macs_unknown_nodes: r.summary.flops.unknown_shape_nodes.len(),
+                error: None,
+            },
+            Err(e) => ModelFacts {
+                model: model.clone(),
+                origin,
+                nodes: 0,
+                params: 0,
+                macs: 0,
+                macs_unknown_nodes: 0,
+                error: Some(crate::exit::classify(&e).1),
+            },
+        };
+        if !json {
+            match &f.error {
+                None => println!(
+                    "{model} ({origin}): {} nodes, {} params, {}MAC{}",
+                    f.nodes,
+                    super::si(f.params as f64),
+                    super::si(f.macs as f64),
+                    if f.macs_unknown_nodes > 0 {
+                        format!(" + {} nodes of unknown shape", f.macs_unknown_nodes)
+                    } else {
+                        String::new()
+                    }
+                ),
+                Some(e) => println!("{model} ({origin}): {e}"),
+            }
+        }
+        facts.push(f);
         let mut row: Vec<(Cell, Option<PathBuf>)> = vec![];
         for b in &usable {
             let out = scratch.path().join(format!("{model}.{b}.pb"));
             let mut cmd = Command::new(&exe);
-            cmd.args(["run", model, "--backend", b, "--json", "--seed", &seed.to_string(), "--save-outputs"]).arg(&out);
+            cmd.args([
+                "run",
+                model,
+                "--backend",
+                b,
+                "--json",
+                "--seed",
+                &seed.to_string(),
+                "--save-outputs",
+            ])
+            .arg(&out);
             if let Some(l) = ort_lib {
                 cmd.arg("--ort-lib").arg(l);
             }
             let outcome = run_cell(cmd, timeout);
             let saved = matches!(outcome, Outcome::Ok { .. }).then_some(out);
-            row.push((Cell { model: model.clone(), origin, backend: b.clone(), outcome, vs_reference: None }, saved));
+            row.push((
+                Cell {
+                    model: model.clone(),
+                    origin,
+                    backend: b.clone(),
+                    outcome,
+                    vs_reference: None,
+                },
+                saved,
+            ));
         }
         compare_row(&mut row);
         for (cell, _) in row {
             if !json {
-                println!("{}", line(&cell));
+                println!("  {}", line(&cell));
             }
             cells.push(cell);
         }
     }
     if json {
-        return print_json(&Plan { backends, uncached_zoo_models: uncached, tolerance: (ABS_TOL, REL_TOL), cells });
+        return print_json(&Plan {
+            backends,
+            uncached_zoo_models: uncached,
+            tolerance: (ABS_TOL, REL_TOL),
+            models: facts,
+            cells,
+        });
     }
-    let ok = cells.iter().filter(|c| matches!(c.outcome, Outcome::Ok { .. })).count();
-    let differ = cells.iter().filter(|c| c.vs_reference.as_ref().is_some_and(|v| !v.agree)).count();
+    let ok = cells
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Ok { .. }))
+        .count();
+    let differ = cells
+        .iter()
+        .filter(|c| c.vs_reference.as_ref().is_some_and(|v| !v.agree))
+        .count();
     println!(
         "{} cells: {ok} ran ({differ} disagree with their reference beyond abs {ABS_TOL:e} / rel {REL_TOL:e}), {} did not run",
         cells.len(),
@@ -144,13 +249,26 @@ fn compare_row(row: &mut [(Cell, Option<PathBuf>)]) {
         }
         cell.vs_reference = Some(match load_tensors(p) {
             Ok(outs) => agreement(&ref_name, &outs, &ref_outs),
-            Err(e) => VsReference { reference: ref_name.clone(), error: Some(e), ..Default::default() },
+            Err(e) => VsReference {
+                reference: ref_name.clone(),
+                error: Some(e),
+                ..Default::default()
+            },
         });
     }
 }
 
-fn agreement(reference: &str, outs: &[(String, HostTensor)], refs: &[(String, HostTensor)]) -> VsReference {
-    let mut v = VsReference { reference: reference.into(), agree: true, min_cosine: 1.0, ..Default::default() };
+fn agreement(
+    reference: &str,
+    outs: &[(String, HostTensor)],
+    refs: &[(String, HostTensor)],
+) -> VsReference {
+    let mut v = VsReference {
+        reference: reference.into(),
+        agree: true,
+        min_cosine: 1.0,
+        ..Default::default()
+    };
     for (name, r) in refs {
         let Some((_, t)) = outs.iter().find(|(n, _)| n == name) else {
             v.agree = false;
@@ -174,10 +292,17 @@ fn agreement(reference: &str, outs: &[(String, HostTensor)], refs: &[(String, Ho
 }
 
 fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Outcome::Failed { exit_code: -1, message: format!("could not start: {e}") },
+        Err(e) => {
+            return Outcome::Failed {
+                exit_code: -1,
+                message: format!("could not start: {e}"),
+            };
+        }
     };
     // Drain both pipes on threads so a chatty child cannot block on a full pipe while we wait.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
@@ -189,8 +314,18 @@ fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
             s
         })
     };
-    let t_out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let t_err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let t_out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let t_err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let status = match child.wait_timeout(Duration::from_secs(timeout)) {
         Ok(Some(s)) => s,
         Ok(None) | Err(_) => {
@@ -201,22 +336,38 @@ fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
     };
     let stdout = t_out.join().unwrap_or_default();
     let stderr = t_err.join().unwrap_or_default();
-    let last = stderr.lines().rev().find(|l| l.starts_with("edgebench: ")).or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
-    let last = last.unwrap_or("").trim_start_matches("edgebench: error: ").to_string();
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("edgebench: "))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
+    let last = last
+        .unwrap_or("")
+        .trim_start_matches("edgebench: error: ")
+        .to_string();
     if status.success() {
         return match serde_json::from_str::<serde_json::Value>(&stdout) {
             Ok(report) => Outcome::Ok { report },
-            Err(e) => Outcome::Failed { exit_code: 0, message: format!("unreadable report: {e}") },
+            Err(e) => Outcome::Failed {
+                exit_code: 0,
+                message: format!("unreadable report: {e}"),
+            },
         };
     }
     match status.code() {
-        Some(code) => Outcome::Failed { exit_code: code, message: last },
+        Some(code) => Outcome::Failed {
+            exit_code: code,
+            message: last,
+        },
         None => {
             #[cfg(unix)]
             let signal = std::os::unix::process::ExitStatusExt::signal(&status);
             #[cfg(not(unix))]
             let signal = None;
-            Outcome::Crashed { signal, message: last }
+            Outcome::Crashed {
+                signal,
+                message: last,
+            }
         }
     }
 }
@@ -228,18 +379,27 @@ fn line(c: &Cell) -> String {
             Some(e) => format!("ok, not comparable with {}: {e}", v.reference),
             None => format!(
                 "ok, {} {} (max abs err {:.2e}, max rel err {:.2e}, min cosine {:.6})",
-                if v.agree { "agrees with" } else { "DIFFERS from" },
+                if v.agree {
+                    "agrees with"
+                } else {
+                    "DIFFERS from"
+                },
                 v.reference,
                 v.worst_abs_error,
                 v.worst_rel_error,
                 v.min_cosine
             ),
         },
-        (Outcome::Failed { exit_code, message }, _) => format!("failed (exit {exit_code}): {message}"),
+        (Outcome::Failed { exit_code, message }, _) => {
+            format!("failed (exit {exit_code}): {message}")
+        }
         (Outcome::Crashed { signal, message }, _) => {
-            format!("crashed (signal {}): {message}", signal.map(|s| s.to_string()).unwrap_or("?".into()))
+            format!(
+                "crashed (signal {}): {message}",
+                signal.map(|s| s.to_string()).unwrap_or("?".into())
+            )
         }
         (Outcome::Timeout { seconds }, _) => format!("timeout after {seconds} s"),
     };
-    format!("{:<22} {:<8} {:<6} {what}", c.model, c.origin, c.backend)
+    format!("{:<6} {what}", c.backend)
 }

@@ -40,7 +40,12 @@ pub fn host() -> Host {
     s.refresh_cpu_all();
     s.refresh_memory();
     Host {
-        cpu: s.cpus().first().map(|c| c.brand().trim().to_string()).filter(|b| !b.is_empty()).unwrap_or_else(|| "unknown".into()),
+        cpu: s
+            .cpus()
+            .first()
+            .map(|c| c.brand().trim().to_string())
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "unknown".into()),
         logical_cores: s.cpus().len(),
         physical_cores: System::physical_core_count(),
         memory_bytes: s.total_memory(),
@@ -93,8 +98,19 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         })
         .collect();
     let f = fetcher();
-    let cached_models = manifest().model.iter().filter(|z| f.cached(z).is_some()).map(|z| z.name.clone()).collect();
-    let d = Doctor { edgebench: env!("CARGO_PKG_VERSION"), backends, host: host(), cache: f.cache.display().to_string(), cached_models };
+    let cached_models = manifest()
+        .model
+        .iter()
+        .filter(|z| f.cached(z).is_some())
+        .map(|z| z.name.clone())
+        .collect();
+    let d = Doctor {
+        edgebench: env!("CARGO_PKG_VERSION"),
+        backends,
+        host: host(),
+        cache: f.cache.display().to_string(),
+        cached_models,
+    };
     if a.json {
         return print_json(&d);
     }
@@ -102,7 +118,10 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     for b in &d.backends {
         let state = match (b.compiled_in, b.available) {
             (false, _) => "compiled in: no ".to_string(),
-            (true, true) => format!("compiled in: yes  available: yes  version {}", b.version.as_deref().unwrap_or("?")),
+            (true, true) => format!(
+                "compiled in: yes  available: yes  version {}",
+                b.version.as_deref().unwrap_or("?")
+            ),
             (true, false) => "compiled in: yes  available: no ".to_string(),
         };
         println!("backend {:6} {state}", b.name);
@@ -118,12 +137,19 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         "host    {} ({} logical / {} physical cores), {} RAM, {} ({}), kernel {}",
         h.cpu,
         h.logical_cores,
-        h.physical_cores.map(|c| c.to_string()).unwrap_or("?".into()),
+        h.physical_cores
+            .map(|c| c.to_string())
+            .unwrap_or("?".into()),
         bytes(h.memory_bytes),
         h.os,
         h.arch,
         h.kernel
     );
-    println!("cache   {} ({} of {} zoo models cached)", d.cache, d.cached_models.len(), manifest().model.len());
+    println!(
+        "cache   {} ({} of {} zoo models cached)",
+        d.cache,
+        d.cached_models.len(),
+        manifest().model.len()
+    );
     Ok(())
 }

@@ -23,26 +23,34 @@ pub struct Args {
     json: bool,
 }
 
+/// What `inspect --json` prints.
 #[derive(serde::Serialize)]
-struct Report<'a> {
-    model: &'a str,
-    path: String,
-    origin: resolve::Origin,
-    file_bytes: u64,
-    shape_sources: Vec<String>,
+pub struct Report {
+    pub model: String,
+    pub path: String,
+    pub origin: resolve::Origin,
+    pub file_bytes: u64,
+    pub shape_sources: Vec<String>,
     #[serde(flatten)]
-    summary: edgebench_graph::stats::Summary,
+    pub summary: edgebench_graph::stats::Summary,
 }
 
-pub fn run(a: Args, registry: &Registry) -> Result<()> {
-    let m = resolve::model(&a.model, &fetcher(), &manifest())?;
+/// Resolves, loads and summarises a model; shapes come from the model, the feed and (unless `infer` is false) the
+/// reference backend's shape inference.
+pub fn analyse(
+    model_arg: &str,
+    feed_flags: &[String],
+    registry: &Registry,
+    infer: bool,
+) -> Result<Report> {
+    let m = resolve::model(model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
     let mut sources = vec!["model annotations".to_string()];
     // A feed only serves the FLOP estimate: without one, dynamic inputs just leave some FLOPs unknown. A feed the
     // user gave must still be right.
-    let feed = match resolve::feed(&model, &m, &a.feed) {
+    let feed = match resolve::feed(&model, &m, feed_flags) {
         Ok(f) => Some(f),
-        Err(_) if a.feed.is_empty() => None,
+        Err(_) if feed_flags.is_empty() => None,
         Err(e) => return Err(e),
     };
     let mut overrides = HashMap::new();
@@ -51,11 +59,17 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
             overrides.insert(s.name.clone(), s.shape.iter().map(|d| *d as u64).collect());
         }
         if !f.is_empty() {
-            sources.push(format!("feed {}", f.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" ")));
+            sources.push(format!(
+                "feed {}",
+                f.iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
         }
     }
     let mut shapes = ShapeMap::from_model(&model, &overrides);
-    if !a.no_infer {
+    if infer {
         if let (Some(f), Ok(b)) = (&feed, registry.get(registry::REFERENCE)) {
             if let Some(res) = b.infer_shapes(&m.path, &resolve::input_specs(f)) {
                 match res {
@@ -68,26 +82,55 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
             }
         }
     }
-    let summary = summarize(&model, &shapes);
-    let report = Report {
-        model: &m.label,
+    Ok(Report {
+        model: m.label.clone(),
         path: m.path.display().to_string(),
         origin: m.origin.clone(),
         file_bytes: std::fs::metadata(&m.path).map(|x| x.len()).unwrap_or(0),
         shape_sources: sources,
-        summary,
-    };
+        summary: summarize(&model, &shapes),
+    })
+}
+
+pub fn run(a: Args, registry: &Registry) -> Result<()> {
+    let report = analyse(&a.model, &a.feed, registry, !a.no_infer)?;
     if a.json {
         return print_json(&report);
     }
     let s = &report.summary;
     let vi = |v: &ValueInfo| match v.ty.as_ref().and_then(|t| t.as_tensor()) {
         Some((dt, shape)) => format!("{} {} {}", v.name, dt, shape_string(shape)),
-        None => format!("{} {}", v.name, v.ty.as_ref().map(|t| format!("{t:?}")).unwrap_or_else(|| "(untyped)".into())),
+        None => format!(
+            "{} {}",
+            v.name,
+            v.ty.as_ref()
+                .map(|t| format!("{t:?}"))
+                .unwrap_or_else(|| "(untyped)".into())
+        ),
     };
-    println!("model     {} ({}, {})", report.model, report.path, bytes(report.file_bytes));
-    println!("ir        {}   producer: {}", s.ir_version, if s.producer.is_empty() { "(none)" } else { &s.producer });
-    println!("opsets    {}", s.opset_imports.iter().map(|(d, v)| format!("{d} {v}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "model     {} ({}, {})",
+        report.model,
+        report.path,
+        bytes(report.file_bytes)
+    );
+    println!(
+        "ir        {}   producer: {}",
+        s.ir_version,
+        if s.producer.is_empty() {
+            "(none)"
+        } else {
+            &s.producer
+        }
+    );
+    println!(
+        "opsets    {}",
+        s.opset_imports
+            .iter()
+            .map(|(d, v)| format!("{d} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for i in &s.inputs {
         println!("input     {}", vi(i));
     }
@@ -103,31 +146,56 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     );
     let mut ops: Vec<(&String, &usize)> = s.op_histogram.iter().collect();
     ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    println!("ops       {}", ops.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "ops       {}",
+        ops.iter()
+            .map(|(o, n)| format!("{o} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "params    {} ({}): {}",
         si(s.total_params as f64),
         bytes(s.total_param_bytes),
         s.params_by_dtype
             .iter()
-            .map(|(d, p)| format!("{d} {} tensors {} elements {}", p.tensors, si(p.elements as f64), bytes(p.bytes)))
+            .map(|(d, p)| format!(
+                "{d} {} tensors {} elements {}",
+                p.tensors,
+                si(p.elements as f64),
+                bytes(p.bytes)
+            ))
             .collect::<Vec<_>>()
             .join("; ")
     );
     if s.external_data_tensors > 0 {
-        println!("external  {} tensors with external data", s.external_data_tensors);
+        println!(
+            "external  {} tensors with external data",
+            s.external_data_tensors
+        );
     }
     let f = &s.flops;
-    let by: Vec<String> = f.macs_by_op.iter().map(|(o, m)| format!("{o} {}", si(*m as f64))).collect();
+    let by: Vec<String> = f
+        .macs_by_op
+        .iter()
+        .map(|(o, m)| format!("{o} {}", si(*m as f64)))
+        .collect();
     println!(
         "compute   {}MAC = {}FLOP{}{}",
         si(f.total_macs as f64),
         si(f.total_flops as f64),
-        if by.is_empty() { String::new() } else { format!(" ({})", by.join(", ")) },
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by.join(", "))
+        },
         if f.unknown_shape_nodes.is_empty() {
             String::new()
         } else {
-            format!("; {} nodes with unknown shapes not counted", f.unknown_shape_nodes.len())
+            format!(
+                "; {} nodes with unknown shapes not counted",
+                f.unknown_shape_nodes.len()
+            )
         }
     );
     println!("shapes    {}", report.shape_sources.join(" + "));

@@ -67,7 +67,13 @@ pub fn run(c: Command) -> Result<()> {
             }
             for n in &want {
                 if *n != CONFORMANCE && manifest.get(n).is_none() {
-                    return Err(fail(USAGE, format!("{n}: unknown zoo model (known: {}, {CONFORMANCE})", manifest.names().join(", "))));
+                    return Err(fail(
+                        USAGE,
+                        format!(
+                            "{n}: unknown zoo model (known: {}, {CONFORMANCE})",
+                            manifest.names().join(", ")
+                        ),
+                    ));
                 }
             }
             let mut failures = vec![];
@@ -79,7 +85,10 @@ pub fn run(c: Command) -> Result<()> {
                             if c.downloaded { "fetched" } else { "cached " },
                             c.node_tests,
                             c.light_models,
-                            c.node_dir.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                            c.node_dir
+                                .parent()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_default()
                         ),
                         Err(e) => {
                             eprintln!("edgebench: {e}");
@@ -88,17 +97,28 @@ pub fn run(c: Command) -> Result<()> {
                     }
                     continue;
                 }
-                let z = manifest.get(n).ok_or_else(|| fail(USAGE, format!("{n}: unknown zoo model")))?;
+                let z = manifest
+                    .get(n)
+                    .ok_or_else(|| fail(USAGE, format!("{n}: unknown zoo model")))?;
                 match f.fetch(z) {
                     Ok(FetchOutcome::Cached(p)) => println!("{n:22} cached  {}", p.display()),
-                    Ok(FetchOutcome::Downloaded(p)) => println!("{n:22} fetched {} (sha256 ok)", p.display()),
+                    Ok(FetchOutcome::Downloaded(p)) => {
+                        println!("{n:22} fetched {} (sha256 ok)", p.display())
+                    }
                     Err(e) => {
                         eprintln!("edgebench: {e}");
                         failures.push(n.to_string());
                     }
                 }
             }
-            if failures.is_empty() { Ok(()) } else { Err(fail(FETCH_FAILED, format!("could not fetch: {}", failures.join(", ")))) }
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(fail(
+                    FETCH_FAILED,
+                    format!("could not fetch: {}", failures.join(", ")),
+                ))
+            }
         }
     }
 }

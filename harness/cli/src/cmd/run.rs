@@ -81,7 +81,10 @@ pub fn available<'r>(registry: &'r Registry, name: &str) -> Result<(&'r dyn Back
     })?;
     match b.availability() {
         Availability::Available { version, .. } => Ok((b, version)),
-        Availability::Unavailable { reason } => Err(fail(UNAVAILABLE, format!("backend `{}` is not available: {reason}", b.name()))),
+        Availability::Unavailable { reason } => Err(fail(
+            UNAVAILABLE,
+            format!("backend `{}` is not available: {reason}", b.name()),
+        )),
     }
 }
 
@@ -92,8 +95,12 @@ fn infer(
     specs: &[edgebench_backend_api::InputSpec],
     feed: &[(String, HostTensor)],
 ) -> Result<Vec<(String, HostTensor)>> {
-    let mut session = b.load(path, specs).map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))?;
-    session.run(feed).map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))
+    let mut session = b
+        .load(path, specs)
+        .map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))?;
+    session
+        .run(feed)
+        .map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> Result<()> {
@@ -104,12 +111,17 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
     let model = resolve::load(&m)?;
     let specs = resolve::feed(&model, &m, &a.feed)?;
     let (backend, version) = available(registry, &a.backend)?;
-    let other = a.compare.as_deref().map(|c| available(registry, c)).transpose()?;
+    let other = a
+        .compare
+        .as_deref()
+        .map(|c| available(registry, c))
+        .transpose()?;
     let feed = resolve::tensors(&specs, a.seed)?;
     let inputs = resolve::input_specs(&specs);
     let outs = infer(backend, &m.label, &m.path, &inputs, &feed)?;
     if let Some(p) = &a.save_outputs {
-        edgebench_backend_api::save_tensors(p, &outs).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        edgebench_backend_api::save_tensors(p, &outs)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
     }
     let compare = match other {
         None => None,
@@ -119,16 +131,27 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
                 .iter()
                 .map(|(n, t)| {
                     let (agreement, error) = match theirs.iter().find(|(tn, _)| tn == n) {
-                        None => (None, Some(format!("{} produced no output `{n}`", ob.name()))),
+                        None => (
+                            None,
+                            Some(format!("{} produced no output `{n}`", ob.name())),
+                        ),
                         Some((_, r)) => match compare(t, r) {
                             Ok(ag) => (Some(ag), None),
                             Err(e) => (None, Some(e)),
                         },
                     };
-                    OutputAgreement { name: n.clone(), agreement, error }
+                    OutputAgreement {
+                        name: n.clone(),
+                        agreement,
+                        error,
+                    }
                 })
                 .collect();
-            Some(Comparison { backend: ob.name().into(), version: over, outputs })
+            Some(Comparison {
+                backend: ob.name().into(),
+                version: over,
+                outputs,
+            })
         }
     };
     let report = RunReport {
@@ -140,14 +163,26 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
         feed: specs.iter().map(|s| s.to_string()).collect(),
         outputs: outs
             .iter()
-            .map(|(n, t)| OutputReport { name: n.clone(), dtype: t.dtype().name(), shape: t.shape.clone(), summary: t.summary() })
+            .map(|(n, t)| OutputReport {
+                name: n.clone(),
+                dtype: t.dtype().name(),
+                shape: t.shape.clone(),
+                summary: t.summary(),
+            })
             .collect(),
         compare,
     };
     if a.json {
         return print_json(&report);
     }
-    println!("{} on {} {} (seed {}; feed {})", report.model, report.backend, report.version, report.seed, report.feed.join(" "));
+    println!(
+        "{} on {} {} (seed {}; feed {})",
+        report.model,
+        report.backend,
+        report.version,
+        report.seed,
+        report.feed.join(" ")
+    );
     for o in &report.outputs {
         let s = &o.summary;
         println!(
@@ -160,7 +195,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
             s.mean,
             s.std,
             s.argmax.map(|i| format!(" argmax {i}")).unwrap_or_default(),
-            if s.non_finite > 0 { format!(" non-finite {}", s.non_finite) } else { String::new() }
+            if s.non_finite > 0 {
+                format!(" non-finite {}", s.non_finite)
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(c) = &report.compare {
@@ -169,7 +208,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
             match (&o.agreement, &o.error) {
                 (Some(ag), _) => println!(
                     "  {}  max abs err {:.3e}  max rel err {:.3e}  cosine {:.9}  same argmax {}",
-                    o.name, ag.max_abs_error, ag.max_rel_error, ag.cosine_similarity, ag.same_argmax
+                    o.name,
+                    ag.max_abs_error,
+                    ag.max_rel_error,
+                    ag.cosine_similarity,
+                    ag.same_argmax
                 ),
                 (None, Some(e)) => println!("  {}  not comparable: {e}", o.name),
                 (None, None) => {}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything edgebench's build, tests and backends need on a Debian machine:
+#   apt: Mesa lavapipe (software Vulkan) for wonnx, the aarch64 cross linker + libc, qemu-user for emulated runs;
+#   rustup: the aarch64-unknown-linux-gnu target;
+#   .venv: the onnxruntime==1.31.1 wheel, whose libonnxruntime.so the `ort` backend loads (no CDN download).
+# Re-running it changes nothing that is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ORT_VERSION=1.31.1
+APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross qemu-user)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  echo "setup: rustup target add aarch64-unknown-linux-gnu"
+  rustup target add aarch64-unknown-linux-gnu
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: python3 -m venv .venv"
+  python3 -m venv .venv
+fi
+if ! ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.${ORT_VERSION} >/dev/null 2>&1; then
+  echo "setup: pip install onnxruntime==${ORT_VERSION} into .venv (only its shared library is used)"
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps "onnxruntime==${ORT_VERSION}"
+fi
+echo "setup: ok"
