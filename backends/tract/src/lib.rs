@@ -187,6 +187,14 @@ fn to_tract(t: &HostTensor) -> TractResult<Tensor> {
 }
 
 fn from_tract(t: &Tensor) -> Result<HostTensor, String> {
+    // Shape-like outputs (Shape, Size) come out as symbolic dims; they are concrete by now.
+    let cast;
+    let t = if t.datum_type() == TDim::datum_type() {
+        cast = t.cast_to::<i64>().map_err(|e| e.to_string())?.into_owned();
+        &cast
+    } else {
+        t
+    };
     let shape = t.shape().to_vec();
     let dt = t.datum_type();
     let t = t.try_as_plain_ram().map_err(|e| e.to_string())?;

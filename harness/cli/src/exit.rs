@@ -15,6 +15,10 @@ pub const UNAVAILABLE: u8 = 4;
 pub const BACKEND_FAILED: u8 = 5;
 /// Fetching a model or the conformance data failed (download, sha256).
 pub const FETCH_FAILED: u8 = 6;
+/// `check`: some model does not run (fully) on some requested backend.
+pub const NOT_ALL_RUN: u8 = 7;
+/// `check --verify`: some prediction did not hold.
+pub const PREDICTION_WRONG: u8 = 8;
 
 /// An error that carries its exit code.
 #[derive(Debug)]

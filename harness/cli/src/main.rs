@@ -30,6 +30,13 @@ enum Command {
     Run(cmd::run::Args),
     /// Every backend: compiled in, available here (or why not), version; and the host.
     Doctor(cmd::doctor::Args),
+    /// Will each model run on each backend? Predicted from the support tables; `--verify` also runs them.
+    Check(cmd::check::Args),
+    /// Runs the ONNX conformance node tests on one backend and regenerates its support table.
+    Probe(cmd::probe::Args),
+    /// One conformance test in this process (used by `probe`, one child per test).
+    #[command(hide = true)]
+    ProbeOne(cmd::probe::OneArgs),
     /// The model zoo: list, fetch into the cache.
     #[command(subcommand)]
     Models(cmd::models::Command),
@@ -55,6 +62,9 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => cmd::run::run(a, &registry, cli.ort_lib.as_deref()),
         Command::Doctor(a) => cmd::doctor::run(a, &registry),
         Command::Models(c) => cmd::models::run(c),
+        Command::Check(a) => cmd::check::run(a, &registry, cli.ort_lib.as_deref()),
+        Command::Probe(a) => cmd::probe::run(a, &registry, cli.ort_lib.as_deref()),
+        Command::ProbeOne(a) => cmd::probe::probe_one(a, &registry),
     };
     match result {
         Ok(()) => std::process::ExitCode::from(exit::OK),

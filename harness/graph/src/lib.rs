@@ -10,10 +10,11 @@ mod ir;
 mod load;
 pub mod pb;
 pub mod stats;
+pub mod validate;
 mod write;
 
 pub use dtype::DataType;
 pub use error::{GraphError, Result};
 pub use ir::*;
-pub use load::{decode, load};
+pub use load::{decode, decode_tensor, load};
 pub use write::{encode, save, to_proto, write_atomic};

@@ -349,3 +349,12 @@ fn shape(s: pb::TensorShapeProto) -> Vec<Dim> {
         })
         .collect()
 }
+
+/// Decodes a serialised `TensorProto` (the conformance suite's `input_0.pb`, `output_0.pb`).
+pub fn decode_tensor(bytes: Bytes, path: &Path) -> Result<Tensor> {
+    let proto = pb::TensorProto::decode(bytes).map_err(|e| classify_decode_error(path, &e))?;
+    Ok(Tensor {
+        proto,
+        external: None,
+    })
+}

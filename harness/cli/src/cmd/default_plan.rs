@@ -4,40 +4,19 @@
 //! run. Outputs are saved by the cells and compared afterwards with the reference: ONNX Runtime where it ran the
 //! model, else tract.
 
+use super::cells::{IntoOutcome, Outcome, run_cell};
 use super::{fetcher, manifest, print_json};
 use anyhow::Result;
 use edgebench_backend_api::{Availability, Entry, HostTensor, Registry, compare, load_tensors};
 use serde::Serialize;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-use wait_timeout::ChildExt;
+use std::process::Command;
 
 /// Outputs agree with the reference when, per output, max abs error <= ABS_TOL or max rel error <= REL_TOL.
 pub const ABS_TOL: f64 = 1e-4;
 pub const REL_TOL: f64 = 1e-3;
 /// Reference backends in order of preference.
 pub const REFERENCES: &[&str] = &["ort", "tract"];
-
-#[derive(Serialize, Debug)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-enum Outcome {
-    Ok {
-        report: serde_json::Value,
-    },
-    Failed {
-        exit_code: i32,
-        message: String,
-    },
-    Crashed {
-        signal: Option<i32>,
-        message: String,
-    },
-    Timeout {
-        seconds: u64,
-    },
-}
 
 #[derive(Serialize, Debug, Default)]
 struct VsReference {
@@ -188,7 +167,7 @@ pub fn run(
             if let Some(l) = ort_lib {
                 cmd.arg("--ort-lib").arg(l);
             }
-            let outcome = run_cell(cmd, timeout);
+            let outcome = run_cell(cmd, timeout).into_json_outcome();
             let saved = matches!(outcome, Outcome::Ok { .. }).then_some(out);
             row.push((
                 Cell {
@@ -289,87 +268,6 @@ fn agreement(
         }
     }
     v
-}
-
-fn run_cell(mut cmd: Command, timeout: u64) -> Outcome {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::Failed {
-                exit_code: -1,
-                message: format!("could not start: {e}"),
-            };
-        }
-    };
-    // Drain both pipes on threads so a chatty child cannot block on a full pipe while we wait.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_string(&mut s);
-            }
-            s
-        })
-    };
-    let t_out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let t_err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let status = match child.wait_timeout(Duration::from_secs(timeout)) {
-        Ok(Some(s)) => s,
-        Ok(None) | Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Outcome::Timeout { seconds: timeout };
-        }
-    };
-    let stdout = t_out.join().unwrap_or_default();
-    let stderr = t_err.join().unwrap_or_default();
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("edgebench: "))
-        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()));
-    let last = last
-        .unwrap_or("")
-        .trim_start_matches("edgebench: error: ")
-        .to_string();
-    if status.success() {
-        return match serde_json::from_str::<serde_json::Value>(&stdout) {
-            Ok(report) => Outcome::Ok { report },
-            Err(e) => Outcome::Failed {
-                exit_code: 0,
-                message: format!("unreadable report: {e}"),
-            },
-        };
-    }
-    match status.code() {
-        Some(code) => Outcome::Failed {
-            exit_code: code,
-            message: last,
-        },
-        None => {
-            #[cfg(unix)]
-            let signal = std::os::unix::process::ExitStatusExt::signal(&status);
-            #[cfg(not(unix))]
-            let signal = None;
-            Outcome::Crashed {
-                signal,
-                message: last,
-            }
-        }
-    }
 }
 
 fn line(c: &Cell) -> String {

@@ -1,7 +1,10 @@
+pub mod cells;
+pub mod check;
 pub mod default_plan;
 pub mod doctor;
 pub mod inspect;
 pub mod models;
+pub mod probe;
 pub mod run;
 
 use edgebench_models::{Fetcher, Manifest};

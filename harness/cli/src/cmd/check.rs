@@ -1,0 +1,431 @@
+//! `edgebench check MODEL...`: will each model run on each backend, predicted from the support tables; with
+//! `--verify`, also run every cell (each in its own process) and report where the prediction did not hold.
+
+use super::cells::{IntoOutcome, Outcome, run_cell};
+use super::{fetcher, manifest, print_json};
+use crate::exit::{BAD_MODEL, USAGE, fail};
+use crate::resolve;
+use anyhow::Result;
+use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_compat::{ModelCheck, SupportTable, Verdict, check};
+use edgebench_graph::stats::ShapeMap;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Version of the `check --json` document (docs/check-json.md).
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model files, zoo names (cached) or fixture names.
+    models: Vec<String>,
+    /// Backends to check (default: every backend available here).
+    #[arg(long, short)]
+    backend: Vec<String>,
+    /// Also check every cached zoo model.
+    #[arg(long)]
+    zoo: bool,
+    /// Also check the 9 `light` architectures of the conformance data.
+    #[arg(long)]
+    light: bool,
+    /// Use this table for a backend instead of the embedded one: `BACKEND=PATH` (repeatable).
+    #[arg(long, value_name = "BACKEND=PATH")]
+    table: Vec<String>,
+    /// Also run each model on each backend and report where the prediction was wrong.
+    #[arg(long)]
+    verify: bool,
+    /// `--verify`: seconds before a run is stopped.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Machine-readable output (docs/check-json.md).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Whether a prediction held.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(tag = "verification", rename_all = "kebab-case")]
+pub enum Verification {
+    Agree { ran: bool },
+    PredictedRunsButFailed { error: String },
+    PredictedFailsButRan,
+}
+
+#[derive(Serialize, Debug)]
+struct Cell {
+    #[serde(flatten)]
+    check: ModelCheck,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    verify: Option<Verification>,
+}
+
+#[derive(Serialize, Debug)]
+struct ModelReport {
+    model: String,
+    path: String,
+    backends: Vec<Cell>,
+}
+
+#[derive(Serialize, Debug)]
+struct Document {
+    format_version: u32,
+    /// Backend -> table version used.
+    tables: BTreeMap<String, String>,
+    models: Vec<ModelReport>,
+    /// Every model runs on every backend.
+    all_run: bool,
+    /// `--verify` only: every prediction held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predictions_held: Option<bool>,
+}
+
+fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
+    let mut overrides: HashMap<String, PathBuf> = HashMap::new();
+    for t in &a.table {
+        let (b, p) = t
+            .split_once('=')
+            .ok_or_else(|| fail(USAGE, format!("--table {t}: expected BACKEND=PATH")))?;
+        overrides.insert(b.to_string(), PathBuf::from(p));
+    }
+    let names: Vec<String> = if a.backend.is_empty() {
+        registry
+            .entries()
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Compiled(b)
+                    if matches!(b.availability(), Availability::Available { .. }) =>
+                {
+                    Some(b.name().to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    } else {
+        a.backend
+            .iter()
+            .map(|b| match registry.get(b) {
+                Ok(x) => Ok(x.name().to_string()),
+                Err(edgebench_backend_api::RegistryError::NotCompiled { name, .. }) => Ok(name),
+                Err(e) => Err(fail(USAGE, e)),
+            })
+            .collect::<Result<_>>()?
+    };
+    names
+        .into_iter()
+        .map(|n| {
+            let table = match overrides.get(&n) {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p)
+                        .map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
+                    SupportTable::parse(&text, &p.display().to_string())
+                        .map_err(|e| fail(USAGE, e))?
+                }
+                None => edgebench_compat::embedded(&n)
+                    .ok_or_else(|| fail(USAGE, format!("backend `{n}` has no support table")))?
+                    .map_err(|e| fail(crate::exit::INTERNAL, e))?,
+            };
+            Ok((n, table))
+        })
+        .collect()
+}
+
+fn model_args(a: &Args) -> Result<Vec<String>> {
+    let mut out = a.models.clone();
+    let f = fetcher();
+    let m = manifest();
+    if a.zoo {
+        let missing: Vec<&str> = m
+            .model
+            .iter()
+            .filter(|z| f.cached(z).is_none())
+            .map(|z| z.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(fail(
+                BAD_MODEL,
+                format!(
+                    "--zoo: not in the cache: {} (run `edgebench models fetch`)",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        out.extend(m.model.iter().map(|z| z.name.clone()));
+    }
+    if a.light {
+        let dir = f
+            .cache
+            .join(format!("onnx-conformance-{}", m.conformance.version))
+            .join("light");
+        let mut light: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|_| {
+                fail(
+                    BAD_MODEL,
+                    format!(
+                        "--light: {} missing (run `edgebench models fetch onnx-conformance`)",
+                        dir.display()
+                    ),
+                )
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+            .map(|p| p.display().to_string())
+            .collect();
+        light.sort();
+        out.extend(light);
+    }
+    if out.is_empty() {
+        return Err(fail(USAGE, "check: give MODEL..., --zoo or --light"));
+    }
+    Ok(out)
+}
+
+fn verify(
+    model: &str,
+    backend: &str,
+    predicted: Verdict,
+    timeout: u64,
+    ort_lib: Option<&Path>,
+) -> Verification {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            return Verification::PredictedRunsButFailed {
+                error: e.to_string(),
+            };
+        }
+    };
+    let mut cmd = Command::new(exe);
+    cmd.args(["run", model, "--backend", backend, "--json"]);
+    if let Some(l) = ort_lib {
+        cmd.arg("--ort-lib").arg(l);
+    }
+    let ran = match run_cell(cmd, timeout).into_json_outcome() {
+        Outcome::Ok { .. } => Ok(()),
+        Outcome::Failed { message, .. } => Err(message),
+        Outcome::Crashed { signal, message } => {
+            Err(format!("crashed (signal {signal:?}): {message}"))
+        }
+        Outcome::Timeout { seconds } => Err(format!("timeout after {seconds} s")),
+    };
+    match (predicted == Verdict::Runs, ran) {
+        (true, Ok(())) => Verification::Agree { ran: true },
+        (false, Err(_)) => Verification::Agree { ran: false },
+        (true, Err(error)) => Verification::PredictedRunsButFailed { error },
+        (false, Ok(())) => Verification::PredictedFailsButRan,
+    }
+}
+
+pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
+    let tables = tables(&a, registry)?;
+    if a.verify {
+        for (n, _) in &tables {
+            super::run::available(registry, n)?;
+        }
+    }
+    let mut reports = vec![];
+    for arg in model_args(&a)? {
+        let m = resolve::model(&arg, &fetcher(), &manifest())?;
+        let model = resolve::load(&m)?;
+        // What the model itself states: the static-shape rule is about the file the backend will get.
+        let shapes = ShapeMap::from_model(&model, &HashMap::new());
+        let backends = tables
+            .iter()
+            .map(|(name, t)| {
+                let check = check(&model, t, &shapes);
+                let verify = a
+                    .verify
+                    .then(|| verify(&arg, name, check.verdict, a.timeout, ort_lib));
+                Cell { check, verify }
+            })
+            .collect();
+        reports.push(ModelReport {
+            model: m.label.clone(),
+            path: m.path.display().to_string(),
+            backends,
+        });
+    }
+    let all_run = reports
+        .iter()
+        .all(|r| r.backends.iter().all(|c| c.check.verdict == Verdict::Runs));
+    let held = a.verify.then(|| {
+        reports.iter().all(|r| {
+            r.backends
+                .iter()
+                .all(|c| matches!(c.verify, Some(Verification::Agree { .. })))
+        })
+    });
+    let doc = Document {
+        format_version: FORMAT_VERSION,
+        tables: tables
+            .iter()
+            .map(|(n, t)| (n.clone(), t.header.version.clone()))
+            .collect(),
+        models: reports,
+        all_run,
+        predictions_held: held,
+    };
+    if a.json {
+        print_json(&doc)?;
+    } else {
+        print_matrix(&doc);
+    }
+    if held == Some(false) {
+        return Err(fail(
+            crate::exit::PREDICTION_WRONG,
+            "check --verify: some predictions did not hold (see above)",
+        ));
+    }
+    if !all_run {
+        return Err(fail(
+            crate::exit::NOT_ALL_RUN,
+            "check: not every model runs on every backend",
+        ));
+    }
+    Ok(())
+}
+
+fn cell_text(c: &Cell) -> String {
+    let k = &c.check;
+    let mut s = match k.verdict {
+        Verdict::Runs => "runs".to_string(),
+        Verdict::Partial => format!(
+            "partial {}p {:.0}%",
+            k.partitions.count,
+            k.partitions.supported_share * 100.0
+        ),
+        Verdict::No => "no".to_string(),
+    };
+    match &c.verify {
+        Some(Verification::Agree { .. }) => s.push_str(" ✓"),
+        Some(Verification::PredictedRunsButFailed { .. }) => s.push_str(" ✗ failed"),
+        Some(Verification::PredictedFailsButRan) => s.push_str(" ✗ ran"),
+        None => {}
+    }
+    s
+}
+
+fn print_matrix(doc: &Document) {
+    let names: Vec<&String> = doc.tables.keys().collect();
+    let order: Vec<String> = doc
+        .models
+        .first()
+        .map(|m| m.backends.iter().map(|c| c.check.backend.clone()).collect())
+        .unwrap_or_default();
+    let _ = names;
+    let width = doc
+        .models
+        .iter()
+        .map(|m| m.model.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 40);
+    print!("{:width$}", "model");
+    for b in &order {
+        print!(
+            "  {:22}",
+            format!(
+                "{b} ({})",
+                doc.tables.get(b).map(String::as_str).unwrap_or("?")
+            )
+        );
+    }
+    println!();
+    for m in &doc.models {
+        let short: String = Path::new(&m.model)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or(m.model.clone());
+        print!(
+            "{:width$}",
+            if m.model.contains('/') {
+                short
+            } else {
+                m.model.clone()
+            }
+        );
+        for c in &m.backends {
+            print!("  {:22}", cell_text(c));
+        }
+        println!();
+    }
+    for m in &doc.models {
+        for c in &m.backends {
+            let k = &c.check;
+            for f in &k.findings {
+                if k.backend == order[0] {
+                    println!(
+                        "  {}: {:?}: {}{}",
+                        m.model,
+                        f.severity,
+                        f.message,
+                        f.node
+                            .as_ref()
+                            .map(|n| format!(" (node {n})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            if k.blocking.is_empty()
+                && !matches!(
+                    c.verify,
+                    Some(Verification::PredictedRunsButFailed { .. })
+                        | Some(Verification::PredictedFailsButRan)
+                )
+            {
+                continue;
+            }
+            // Group blocking nodes by reason and op: one line each, with a few node names.
+            let mut groups: BTreeMap<(String, String), Vec<&edgebench_compat::Blocking>> =
+                BTreeMap::new();
+            for b in &k.blocking {
+                groups
+                    .entry((b.reason.to_string(), b.op.clone()))
+                    .or_default()
+                    .push(b);
+            }
+            println!(
+                "  {} on {}: {} of {} nodes supported, {} partition(s), biggest {}",
+                m.model,
+                k.backend,
+                k.supported_nodes,
+                k.nodes,
+                k.partitions.count,
+                k.partitions.biggest
+            );
+            for ((reason, op), nodes) in groups.iter().take(12) {
+                let names: Vec<&str> = nodes
+                    .iter()
+                    .take(3)
+                    .map(|b| {
+                        if b.node.is_empty() {
+                            "(unnamed)"
+                        } else {
+                            b.node.as_str()
+                        }
+                    })
+                    .collect();
+                println!(
+                    "    {op} x{}: {reason} [{}{}]",
+                    nodes.len(),
+                    names.join(", "),
+                    if nodes.len() > 3 { ", ..." } else { "" }
+                );
+            }
+            if groups.len() > 12 {
+                println!("    ... {} more groups (--json for all)", groups.len() - 12);
+            }
+            match &c.verify {
+                Some(Verification::PredictedRunsButFailed { error }) => {
+                    println!("    predicted to run, but failed: {error}")
+                }
+                Some(Verification::PredictedFailsButRan) => {
+                    println!("    predicted not to run, but it ran")
+                }
+                _ => {}
+            }
+        }
+    }
+}

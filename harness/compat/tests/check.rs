@@ -1,0 +1,300 @@
+use edgebench_compat::table::SupportTable;
+use edgebench_compat::{Reason, Verdict, check};
+use edgebench_graph::fixtures::{self, Builder, int};
+use edgebench_graph::stats::ShapeMap;
+use edgebench_graph::validate::{Severity, validate};
+use edgebench_graph::*;
+use std::collections::HashMap;
+
+fn table(body: &str) -> SupportTable {
+    SupportTable::parse(
+        &format!("[header]\nbackend = \"test\"\nversion = \"0\"\n{body}"),
+        "test.toml",
+    )
+    .unwrap()
+}
+
+fn op(name: &str) -> String {
+    format!(
+        "[[op]]\nop = \"{name}\"\nsource = \"probed\"\nsupported = true\nopsets = [7, 21]\ndtypes = [\"float32\"]\n"
+    )
+}
+
+fn all_mlp_ops() -> String {
+    ["MatMul", "Add", "Relu", "Softmax"]
+        .iter()
+        .map(|o| op(o))
+        .collect()
+}
+
+fn shapes(m: &Model) -> ShapeMap {
+    ShapeMap::from_model(m, &HashMap::new())
+}
+
+#[test]
+fn a_fully_supported_model_runs_in_one_partition() {
+    let m = fixtures::tiny_mlp();
+    let c = check(&m, &table(&all_mlp_ops()), &shapes(&m));
+    assert_eq!(c.verdict, Verdict::Runs);
+    assert_eq!(
+        (
+            c.nodes,
+            c.supported_nodes,
+            c.partitions.count,
+            c.partitions.biggest
+        ),
+        (6, 6, 1, 6)
+    );
+    assert!(c.blocking.is_empty());
+}
+
+#[test]
+fn an_unsupported_middle_node_splits_the_graph_into_two_partitions() {
+    let m = fixtures::tiny_mlp(); // MatMul Add Relu MatMul Add Softmax
+    let t = table(
+        &["MatMul", "Add", "Softmax"]
+            .iter()
+            .map(|o| op(o))
+            .collect::<String>(),
+    );
+    let c = check(&m, &t, &shapes(&m));
+    assert_eq!(c.verdict, Verdict::Partial);
+    assert_eq!(c.partitions.sizes, vec![3, 2]);
+    assert_eq!(c.blocking.len(), 1);
+    assert_eq!(c.blocking[0].op, "Relu");
+    assert_eq!(c.blocking[0].reason, Reason::UnknownOp);
+    assert!((c.partitions.supported_share - 5.0 / 6.0).abs() < 1e-9);
+}
+
+#[test]
+fn every_reason_is_named() {
+    let m = fixtures::tiny_mlp();
+    // unknown domain: the table knows nothing of `com.example`
+    let mut custom = m.clone();
+    custom.graph.nodes[2].domain = "com.example".into();
+    custom.opset_imports.insert("com.example".into(), 1);
+    let c = check(&custom, &table(&all_mlp_ops()), &shapes(&custom));
+    assert_eq!(c.blocking[0].reason, Reason::UnknownDomain);
+    // tested opsets and passing dtypes are information, not limits: untested is not unsupported
+    let t = table(
+        &all_mlp_ops()
+            .replace("opsets = [7, 21]", "opsets = [14, 21]")
+            .replace("[\"float32\"]", "[\"float16\"]"),
+    );
+    assert_eq!(check(&m, &t, &shapes(&m)).verdict, Verdict::Runs);
+    // a dtype that failed and never passed blocks
+    let t = table(&all_mlp_ops().replace(
+        "dtypes = [\"float32\"]",
+        "dtypes = [\"float16\"]\nfailed_dtypes = [\"float32\"]",
+    ));
+    let c = check(&m, &t, &shapes(&m));
+    assert!(matches!(&c.blocking[0].reason, Reason::Dtype { dtype, .. } if dtype == "float32"));
+    assert_eq!(c.verdict, Verdict::No);
+    // a probed op with no passing test
+    let t = table(&all_mlp_ops().replacen("supported = true", "supported = false", 1));
+    let c = check(&m, &t, &shapes(&m));
+    assert!(
+        matches!(c.blocking[0].reason, Reason::NotSupported { .. }),
+        "{:?}",
+        c.blocking[0]
+    );
+}
+
+#[test]
+fn attribute_constraints_and_opset_bounds_from_hand_kept_rules() {
+    let m = fixtures::small_cnn();
+    let base: String = [
+        "Conv",
+        "Relu",
+        "GlobalAveragePool",
+        "Flatten",
+        "Gemm",
+        "Softmax",
+    ]
+    .iter()
+    .map(|o| op(o))
+    .collect();
+    let mut with_trans = m.clone();
+    let gemm = with_trans
+        .graph
+        .nodes
+        .iter_mut()
+        .find(|n| n.op_type == "Gemm")
+        .unwrap();
+    gemm.attributes.push(int("transB", 1));
+    let rule = "[[constraint]]\nop = \"Gemm\"\nsource = \"documented\"\nattr = \"transB\"\nallowed = [0]\ndefault = 0\nnote = \"x\"\n";
+    let c = check(
+        &with_trans,
+        &table(&(base.clone() + rule)),
+        &shapes(&with_trans),
+    );
+    assert_eq!(c.blocking.len(), 1);
+    assert_eq!(
+        c.blocking[0].reason,
+        Reason::AttributeValue {
+            attr: "transB".into(),
+            value: 1,
+            allowed: vec![0]
+        }
+    );
+    assert_eq!(
+        check(&m, &table(&(base.clone() + rule)), &shapes(&m)).verdict,
+        Verdict::Runs,
+        "default transB=0 is allowed"
+    );
+    let bound =
+        "[[constraint]]\nop = \"Softmax\"\nsource = \"documented\"\nmax_opset = 12\nnote = \"x\"\n";
+    let c = check(&m, &table(&(base + bound)), &shapes(&m));
+    assert!(matches!(
+        c.blocking[0].reason,
+        Reason::OpsetOutOfRange {
+            opset: Some(13),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn static_shape_requirement_flags_values_without_shapes() {
+    let mut m = fixtures::tiny_mlp();
+    m.graph.value_info.retain(|v| v.name != "h2");
+    let t = table(&(all_mlp_ops() + "[requires]\nstatic_shapes = true\n"));
+    let c = check(&m, &t, &shapes(&m));
+    assert_eq!(c.blocking.len(), 1);
+    assert_eq!(
+        c.blocking[0].reason,
+        Reason::DynamicShape { value: "h2".into() }
+    );
+}
+
+#[test]
+fn subgraph_nodes_count_and_block_their_parent() {
+    let mut b = Builder::new("then", 0);
+    b.output("t", &[1, 4]);
+    b.node("Relu", &["x"], "t", &[1, 4], vec![]);
+    let then_g = b.finish(13).graph;
+    let mut b = Builder::new("else", 0);
+    b.output("e", &[1, 4]);
+    b.node("Neg", &["x"], "e", &[1, 4], vec![]);
+    let else_g = b.finish(13).graph;
+    let mut b = Builder::new("main", 0);
+    b.input("x", &[1, 4]);
+    b.output("y", &[1, 4]);
+    let mut m = b.finish(13);
+    m.graph.inputs.push(ValueInfo {
+        name: "c".into(),
+        ty: Some(ValueType::Tensor {
+            dtype: DataType::Bool,
+            shape: Some(vec![]),
+        }),
+        doc_string: String::new(),
+        metadata: vec![],
+    });
+    m.graph.nodes.push(Node {
+        name: "if".into(),
+        op_type: "If".into(),
+        inputs: vec!["c".into()],
+        outputs: vec!["y".into()],
+        attributes: vec![
+            Attribute {
+                name: "then_branch".into(),
+                value: AttrValue::Graph(Box::new(then_g)),
+                doc_string: String::new(),
+            },
+            Attribute {
+                name: "else_branch".into(),
+                value: AttrValue::Graph(Box::new(else_g)),
+                doc_string: String::new(),
+            },
+        ],
+        ..Default::default()
+    });
+    let t = table(&(op("If").replace("dtypes = [\"float32\"]", "") + &op("Relu")));
+    let c = check(&m, &t, &shapes(&m));
+    assert_eq!(c.nodes, 3);
+    assert_eq!(c.blocking.len(), 1);
+    assert_eq!(c.blocking[0].op, "Neg");
+    assert_eq!(c.blocking[0].graph, "if.else_branch");
+    // the If cannot run without its else branch: only Relu is left
+    assert_eq!(c.supported_nodes, 1);
+    assert_eq!(c.verdict, Verdict::Partial);
+}
+
+#[test]
+fn structural_problems_are_precise_diagnostics() {
+    let base = fixtures::tiny_mlp();
+    let errors = |m: &Model| -> Vec<String> {
+        validate(m)
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.message)
+            .collect()
+    };
+    assert!(errors(&base).is_empty(), "{:?}", validate(&base));
+    // missing opset import
+    let mut m = base.clone();
+    m.opset_imports.clear();
+    assert!(
+        errors(&m)[0].contains("no opset import"),
+        "{:?}",
+        errors(&m)
+    );
+    // a used domain that is not imported
+    let mut m = base.clone();
+    m.graph.nodes[2].domain = "com.microsoft".into();
+    assert!(
+        errors(&m)
+            .iter()
+            .any(|e| e.contains("com.microsoft") && e.contains("does not import")),
+        "{:?}",
+        errors(&m)
+    );
+    // declared but unused domains (Paddle exports do this) are a note, not an error
+    let mut m = base.clone();
+    m.opset_imports.insert("Paddle".into(), 1);
+    assert!(errors(&m).is_empty());
+    assert!(
+        validate(&m)
+            .iter()
+            .any(|f| f.severity == Severity::Note && f.message.contains("Paddle"))
+    );
+    // empty op type
+    let mut m = base.clone();
+    m.graph.nodes[1].op_type = String::new();
+    assert!(
+        errors(&m).iter().any(|e| e.contains("empty op type")),
+        "{:?}",
+        errors(&m)
+    );
+    // dangling input
+    let mut m = base.clone();
+    m.graph.nodes[1].inputs[1] = "nowhere".into();
+    assert!(
+        errors(&m)
+            .iter()
+            .any(|e| e.contains("`nowhere`") && e.contains("not produced")),
+        "{:?}",
+        errors(&m)
+    );
+    // cycle: Relu consumes the last Add's output
+    let mut m = base.clone();
+    m.graph.nodes[2].inputs[0] = "logits".into();
+    let e = errors(&m);
+    assert!(
+        e.iter()
+            .any(|e| e.contains("cycle") && e.contains("Relu_2")),
+        "{e:?}"
+    );
+    // and check says `no` on every backend for an invalid model, without panicking
+    let c = check(&m, &table(&all_mlp_ops()), &shapes(&m));
+    assert_eq!(c.verdict, Verdict::No);
+}
+
+#[test]
+fn embedded_tables_parse() {
+    for (b, ..) in edgebench_compat::EMBEDDED {
+        edgebench_compat::embedded(b).unwrap().unwrap();
+    }
+    let e = SupportTable::parse("[header]\nbackend = 1\n", "bad.toml").unwrap_err();
+    assert!(e.to_string().starts_with("bad.toml: "), "{e}");
+}
