@@ -78,11 +78,13 @@ pub fn summary_line(outcomes: &[TestOutcome]) -> String {
 }
 
 /// Regenerates the probed part of a table from outcomes. Hand-kept `[[constraint]]`s, `requires`, and
-/// non-probed `[[op]]` entries of `previous` are kept.
+/// non-probed `[[op]]` entries of `previous` are kept. With `subset` (a filtered probe), the previous probed entries
+/// of ops this run did not test are kept too, and the previous header's summary and ceiling stay.
 pub fn table_from_probe(
     mut header: Header,
     outcomes: &[TestOutcome],
     previous: Option<&SupportTable>,
+    subset: bool,
 ) -> SupportTable {
     let default_domain = |o: &&TestOutcome| {
         o.op.as_ref()
@@ -167,6 +169,16 @@ pub fn table_from_probe(
     if let Some(p) = previous {
         constraint = p.constraint.clone();
         requires = p.requires.clone();
+        if subset {
+            for e in p.op.iter().filter(|e| e.source == Source::Probed) {
+                if !ops.iter().any(|x| x.domain == e.domain && x.op == e.op) {
+                    ops.push(e.clone());
+                }
+            }
+            header.probed_with = p.header.probed_with.clone();
+            header.probe_summary = p.header.probe_summary.clone();
+            header.max_opset = p.header.max_opset;
+        }
         for e in p.op.iter().filter(|e| e.source != Source::Probed) {
             ops.retain(|x| !(x.domain == e.domain && x.op == e.op));
             ops.push(e.clone());

@@ -188,14 +188,14 @@ pub fn probe_one(a: OneArgs, registry: &Registry) -> Result<()> {
         Err(first) => match with_params_baked(&model, backend, &feed) {
             // Tests feed weights, axes, shapes and scales as runtime inputs; real models hold them as initializers.
             Some(Ok(g)) => {
-                outcome.detail = "passes with its inputs after the first as initializers".into();
+                outcome.detail = "passes with its parameter inputs as initializers".into();
                 g
             }
             retry => {
                 outcome.status = Status::Unsupported;
                 outcome.detail = match retry {
                     Some(Err(e)) if e != first.to_string() => {
-                        format!("{first}; with its inputs after the first as initializers: {e}")
+                        format!("{first}; with its parameter inputs as initializers: {e}")
                     }
                     _ => first.to_string(),
                 };
@@ -242,20 +242,23 @@ pub fn probe_one(a: OneArgs, registry: &Registry) -> Result<()> {
     emit(&outcome)
 }
 
-/// Reruns a test with every runtime input after the first (the data) turned into an initializer holding the test's
-/// values, or None if it has a single input.
+/// Reruns a test with every runtime input after the first (the data), and the first too when it is an integer
+/// tensor (a shape, as for ConstantOfShape), turned into an initializer holding the test's values; None if that
+/// changes nothing.
 fn with_params_baked(
     model: &edgebench_graph::Model,
     backend: &dyn edgebench_backend_api::Backend,
     feed: &[(String, HostTensor)],
 ) -> Option<Result<Vec<(String, HostTensor)>, String>> {
-    if feed.len() < 2 {
+    let bake =
+        |k: usize, t: &HostTensor| k > 0 || matches!(t.dtype(), DataType::Int64 | DataType::Int32);
+    if !feed.iter().enumerate().any(|(k, (_, t))| bake(k, t)) {
         return None;
     }
     let mut m = model.clone();
     let mut rest = vec![];
     for (k, (n, t)) in feed.iter().enumerate() {
-        if k > 0 {
+        if bake(k, t) {
             m.graph.inputs.retain(|v| &v.name != n);
             m.graph.initializers.push(t.to_onnx(n));
         } else {
@@ -401,7 +404,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         probe_summary: summary_line(&outcomes),
         max_opset: None,
     };
-    let table = table_from_probe(header, &outcomes, previous.as_ref());
+    let table = table_from_probe(header, &outcomes, previous.as_ref(), a.filter.is_some());
     if let Some(p) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(p).map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
     }
