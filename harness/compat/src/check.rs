@@ -31,6 +31,11 @@ pub enum Reason {
     DynamicShape {
         value: String,
     },
+    /// An input's shape breaks a constraint (e.g. rank).
+    Shape {
+        value: String,
+        detail: String,
+    },
     /// The table says so (probe found no passing test, or a hand-kept rule).
     NotSupported {
         detail: String,
@@ -58,6 +63,7 @@ impl std::fmt::Display for Reason {
                 allowed,
             } => write!(f, "attribute {attr}={value} (allowed: {allowed:?})"),
             Reason::DynamicShape { value } => write!(f, "dynamic shape of `{value}`"),
+            Reason::Shape { value, detail } => write!(f, "shape of `{value}`: {detail}"),
             Reason::NotSupported { detail } => write!(f, "not supported: {detail}"),
         }
     }
@@ -73,6 +79,7 @@ impl Reason {
             Reason::Dtype { .. } => "dtype",
             Reason::AttributeValue { .. } => "attribute-value",
             Reason::DynamicShape { .. } => "dynamic-shape",
+            Reason::Shape { .. } => "shape",
             Reason::NotSupported { .. } => "not-supported",
         }
     }
@@ -336,6 +343,16 @@ fn node_reason(
                 return Some(Reason::NotSupported {
                     detail: c.note.clone(),
                 });
+            }
+        }
+        if let Some(max) = c.max_rank {
+            for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+                if let Some(s) = shapes.get(i).filter(|s| s.len() > max) {
+                    return Some(Reason::Shape {
+                        value: i.clone(),
+                        detail: format!("rank {} > {max}: {}", s.len(), c.note),
+                    });
+                }
             }
         }
         if let Some(attr) = &c.attr {

@@ -103,6 +103,9 @@ pub struct Constraint {
     pub min_opset: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_opset: Option<i64>,
+    /// Every input whose shape is known must have at most this rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rank: Option<usize>,
     pub note: String,
 }
 
