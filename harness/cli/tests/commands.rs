@@ -166,3 +166,33 @@ fn default_plan_runs_fixtures_on_every_available_backend_in_child_processes() {
         }
     }
 }
+
+#[test]
+fn default_plan_records_a_crashing_or_hanging_cell_and_keeps_going() {
+    let cache = tempfile::tempdir().unwrap();
+    for (fault, outcome) in [
+        ("abort", "crashed"),
+        ("hang", "timeout"),
+        ("exit", "failed"),
+    ] {
+        let out = edgebench()
+            .env("EDGEBENCH_CACHE", cache.path())
+            .env("EDGEBENCH_FAULT", fault)
+            .args(["run", "--json", "--timeout", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{fault}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let cells = j["cells"].as_array().unwrap();
+        assert!(!cells.is_empty());
+        for c in cells {
+            assert_eq!(c["outcome"], outcome, "{fault}: {c}");
+        }
+        // the plan's own facts were still gathered
+        assert_eq!(j["models"][0]["nodes"], 6);
+    }
+}

@@ -50,3 +50,17 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
+
+/// Fault injection for tests of cell isolation: with `EDGEBENCH_FAULT=hang` a cell's child sleeps forever, with
+/// `abort` it aborts, with `exit` it exits with code 70. Only the per-cell child commands (`probe-one`, and `run`
+/// with `--save-outputs`) honour it, so a parent run is not affected.
+pub fn injected_fault() {
+    match std::env::var("EDGEBENCH_FAULT").as_deref() {
+        Ok("hang") => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        Ok("abort") => std::process::abort(),
+        Ok("exit") => std::process::exit(70),
+        _ => {}
+    }
+}

@@ -125,6 +125,7 @@ fn read_tensors(dir: &Path, prefix: &str) -> Result<Vec<HostTensor>, String> {
 
 /// Runs one test in this process and classifies it (used by the child).
 pub fn probe_one(a: OneArgs, registry: &Registry) -> Result<()> {
+    super::injected_fault();
     let test = a
         .dir
         .file_name()

@@ -107,6 +107,9 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
     let Some(model_arg) = a.model.clone() else {
         return super::default_plan::run(registry, ort_lib, a.seed, a.timeout, a.json);
     };
+    if a.save_outputs.is_some() {
+        super::injected_fault();
+    }
     let m = resolve::model(&model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
     let specs = resolve::feed(&model, &m, &a.feed)?;
