@@ -28,6 +28,11 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// One inference on a backend with a seeded feed; without MODEL, the embedded default plan.
     Run(cmd::run::Args),
+    /// What a model costs: latency statistics, cold start, peak memory, energy, roofline; each cell isolated.
+    Bench(cmd::bench::Args),
+    /// One bench cell in this process (used by `bench`, one child per cell).
+    #[command(hide = true)]
+    BenchCell(cmd::bench::CellArgs),
     /// Every backend: compiled in, available here (or why not), version; and the host.
     Doctor(cmd::doctor::Args),
     /// Will each model run on each backend? Predicted from the support tables; `--verify` also runs them.
@@ -62,6 +67,8 @@ fn main() -> std::process::ExitCode {
         Command::Run(a) => cmd::run::run(a, &registry, cli.ort_lib.as_deref()),
         Command::Doctor(a) => cmd::doctor::run(a, &registry),
         Command::Models(c) => cmd::models::run(c),
+        Command::Bench(a) => cmd::bench::run(a, &registry, cli.ort_lib.as_deref()),
+        Command::BenchCell(a) => cmd::bench::cell(a, &registry),
         Command::Check(a) => cmd::check::run(a, &registry, cli.ort_lib.as_deref()),
         Command::Probe(a) => cmd::probe::run(a, &registry, cli.ort_lib.as_deref()),
         Command::ProbeOne(a) => cmd::probe::probe_one(a, &registry),

@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod cells;
 pub mod check;
 pub mod default_plan;

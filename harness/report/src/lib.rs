@@ -1,0 +1,274 @@
+//! The results schema (`results.json`, versioned, documented in docs/results-json.md) and writing a run to disk.
+//! Reports and the gate render from these types alone; nothing here measures.
+
+use edgebench_measure::energy::Energy;
+use edgebench_measure::sampling::StoppedBy;
+use edgebench_measure::stats::Stats;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Bumped on any incompatible change of the types below.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One run: a plan executed on one or more targets.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Results {
+    #[serde(rename = "format-version")]
+    pub format_version: u32,
+    pub run_id: String,
+    /// Seconds since the Unix epoch when the run started.
+    pub started_unix: u64,
+    pub edgebench_version: String,
+    pub git_commit: String,
+    pub machine: Machine,
+    pub settings: Settings,
+    pub cells: Vec<Cell>,
+}
+
+/// How the cells were measured.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub target: String,
+    pub seed: u64,
+    pub target_rel_ci: f64,
+    pub max_time_s: f64,
+    pub warmup_s: f64,
+    pub cell_timeout_s: u64,
+}
+
+/// The machine the run happened on.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    pub cpu: String,
+    pub logical_cores: usize,
+    pub physical_cores: Option<usize>,
+    pub memory_bytes: u64,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+    /// cpufreq scaling governor of cpu0, if readable.
+    pub governor: Option<String>,
+    /// Under qemu-user: timings say nothing about the board.
+    pub emulated: bool,
+    pub backends: Vec<BackendFacts>,
+}
+
+/// A backend as found on the machine.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BackendFacts {
+    pub name: String,
+    pub compiled_in: bool,
+    pub available: bool,
+    pub version: Option<String>,
+    pub reason: Option<String>,
+    /// ORT library path, wgpu adapter, driver, software flag...
+    pub details: Vec<(String, String)>,
+}
+
+/// How a cell ended.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    Ok,
+    /// The backend could not load or run the model (its message).
+    Failed {
+        exit_code: i32,
+        message: String,
+    },
+    /// The cell's process died (abort, segfault, out of memory kill).
+    Crashed {
+        signal: Option<i32>,
+        message: String,
+    },
+    Timeout {
+        seconds: u64,
+    },
+}
+
+/// Cold start: a fresh process loading, preparing and running the model once.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ColdStart {
+    pub load_ms: f64,
+    pub first_inference_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Process memory of the cell.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Memory {
+    /// RSS before the model was loaded.
+    pub baseline_rss_bytes: u64,
+    /// Peak RSS of the process over the whole cell (VmHWM).
+    pub peak_rss_bytes: u64,
+    /// RSS after loading and the first inference, minus the baseline.
+    pub model_added_bytes: i64,
+}
+
+/// Achieved compute against the target's peak.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Roofline {
+    pub model_flops: u64,
+    pub achieved_gflops: f64,
+    pub peak_gflops: f64,
+    pub share_of_peak: f64,
+}
+
+/// Agreement of the cell's outputs with the reference backend's on the same feed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Agreement {
+    pub reference: String,
+    pub max_abs_error: f64,
+    pub max_rel_error: f64,
+    pub min_cosine: f64,
+    pub agree: bool,
+    pub error: Option<String>,
+}
+
+/// One (target, backend, model, variant) measurement.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Cell {
+    pub target: String,
+    pub backend: String,
+    pub backend_version: Option<String>,
+    pub model: String,
+    /// `fp32` today; fp16/int8 come with the variants issue.
+    pub variant: String,
+    pub outcome: Outcome,
+    pub cold_start: Option<ColdStart>,
+    pub latency: Option<Stats>,
+    pub stopped_by: Option<StoppedBy>,
+    pub warmup_iterations: Option<usize>,
+    /// Raw latency samples (ns), one per line, relative to the run folder.
+    pub samples_file: Option<String>,
+    pub memory: Option<Memory>,
+    pub cpu_user_s: Option<f64>,
+    pub cpu_sys_s: Option<f64>,
+    pub energy: Option<Energy>,
+    pub roofline: Option<Roofline>,
+    pub agreement: Option<Agreement>,
+}
+
+/// Why a run could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a results file: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: format-version {found}, this edgebench reads {expected}")]
+    Version {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+}
+
+/// Writes bytes via a temp file in the same folder and a rename: a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    use std::io::Write;
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Creates a new run folder `<root>/<run_id>` (never an existing one: a suffix is added) and returns it.
+pub fn new_run_dir(root: &Path, run_id: &str) -> Result<(PathBuf, String), ReportError> {
+    std::fs::create_dir_all(root).map_err(|source| ReportError::Io {
+        path: root.into(),
+        source,
+    })?;
+    for k in 0..1000 {
+        let id = if k == 0 {
+            run_id.to_string()
+        } else {
+            format!("{run_id}-{k}")
+        };
+        let dir = root.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((dir, id)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(ReportError::Io { path: dir, source }),
+        }
+    }
+    Err(ReportError::Io {
+        path: root.into(),
+        source: std::io::Error::other("no free run id"),
+    })
+}
+
+/// Writes `results.json` into a run folder.
+pub fn save(dir: &Path, r: &Results) -> Result<PathBuf, ReportError> {
+    let p = dir.join("results.json");
+    let text = serde_json::to_string_pretty(r).map_err(|e| ReportError::Parse {
+        path: p.clone(),
+        message: e.to_string(),
+    })?;
+    write_atomic(&p, text.as_bytes())?;
+    Ok(p)
+}
+
+/// Reads a results file, refusing other format versions.
+pub fn load(path: &Path) -> Result<Results, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| ReportError::Parse {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let found = v
+        .get("format-version")
+        .and_then(|x| x.as_u64())
+        .unwrap_or(0) as u32;
+    if found != FORMAT_VERSION {
+        return Err(ReportError::Version {
+            path: path.into(),
+            found,
+            expected: FORMAT_VERSION,
+        });
+    }
+    serde_json::from_value(v).map_err(|e| ReportError::Parse {
+        path: path.into(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_dirs_are_never_reused_and_writes_are_atomic() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, ida) = new_run_dir(t.path(), "r1").unwrap();
+        let (b, idb) = new_run_dir(t.path(), "r1").unwrap();
+        assert_ne!(a, b);
+        assert_eq!((ida.as_str(), idb.as_str()), ("r1", "r1-1"));
+        let p = a.join("x.json");
+        write_atomic(&p, b"{\"a\":1}").unwrap();
+        // an interrupted write (here: a failing one) leaves the old content, and no temp file behind
+        let dir_as_file = a.join("x.json/nope");
+        assert!(write_atomic(&dir_as_file, b"zzz").is_err());
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"a\":1}");
+        assert_eq!(std::fs::read_dir(&a).unwrap().count(), 1);
+        std::fs::write(a.join("old.json"), "{\"format-version\": 0}").unwrap();
+        assert!(matches!(
+            load(&a.join("old.json")),
+            Err(ReportError::Version { found: 0, .. })
+        ));
+    }
+}
