@@ -1,0 +1,185 @@
+//! `edgebench bench`: results that can be trusted and re-read, isolated cells, clear errors.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn bench(out: &Path, extra: &[&str], env: &[(&str, &str)]) -> (i32, serde_json::Value, String) {
+    let mut c = edgebench();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c
+        .args([
+            "bench",
+            "--json",
+            "--max-time",
+            "0.5",
+            "--warmup",
+            "0.05",
+            "--out",
+        ])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (o.status.code().unwrap_or(-1), v, err)
+}
+
+#[test]
+fn a_run_is_saved_with_raw_samples_and_never_overwrites_another() {
+    let out = tempfile::tempdir().unwrap();
+    let (code, j, err) = bench(
+        out.path(),
+        &[
+            "tiny_mlp",
+            "small_cnn",
+            "--backend",
+            "tract",
+            "--backend",
+            "ort",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["format-version"], 1);
+    let run_dir = out.path().join(j["run_id"].as_str().unwrap());
+    let saved = edgebench_report::load(&run_dir.join("results.json")).unwrap();
+    assert_eq!(
+        serde_json::to_value(&saved).unwrap(),
+        j,
+        "stdout and the saved file agree"
+    );
+    let m = &saved.machine;
+    assert!(
+        !m.cpu.is_empty() && m.logical_cores >= 1 && m.memory_bytes > 0 && !m.kernel.is_empty()
+    );
+    assert!(!m.emulated);
+    assert!(m.backends.iter().any(|b| b.name == "tract" && b.available));
+    assert!(!saved.git_commit.is_empty());
+    let with_ort = backend_available("ort");
+    assert_eq!(saved.cells.len(), if with_ort { 4 } else { 2 });
+    for c in &saved.cells {
+        assert_eq!(c.outcome, edgebench_report::Outcome::Ok, "{c:?}");
+        let l = c.latency.as_ref().unwrap();
+        assert!(
+            l.count >= 30 && l.min_ns <= l.p50_ns && l.p50_ns <= l.p99_ns && l.p99_ns <= l.max_ns,
+            "{l:?}"
+        );
+        assert!(l.median_ci95_ns[0] <= l.p50_ns && l.p50_ns <= l.median_ci95_ns[1]);
+        // raw samples: one per line, as many as the statistics say; recomputing them gives the same statistics
+        let text = std::fs::read_to_string(run_dir.join(c.samples_file.as_ref().unwrap())).unwrap();
+        let samples: Vec<f64> = text.lines().map(|s| s.parse().unwrap()).collect();
+        assert_eq!(samples.len(), l.count);
+        assert_eq!(
+            edgebench_measure::stats::Stats::from_samples(&samples).p50_ns,
+            l.p50_ns
+        );
+        let cs = c.cold_start.as_ref().unwrap();
+        assert!(cs.total_ms >= cs.load_ms && cs.load_ms > 0.0);
+        let mem = c.memory.as_ref().unwrap();
+        assert!(mem.peak_rss_bytes >= mem.baseline_rss_bytes && mem.baseline_rss_bytes > 0);
+        let e = c.energy.as_ref().unwrap();
+        assert!(e.joules_per_inference > 0.0);
+        let r = c.roofline.as_ref().unwrap();
+        assert!(r.model_flops > 0 && r.achieved_gflops > 0.0 && r.peak_gflops > 0.0);
+        if with_ort && c.backend == "tract" {
+            assert!(c.agreement.as_ref().unwrap().agree, "{c:?}");
+        }
+    }
+    let (code, j2, err) = bench(out.path(), &["tiny_mlp", "--backend", "tract"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(j2["run_id"], j["run_id"]);
+    assert!(
+        run_dir.join("results.json").is_file(),
+        "the first run is still there"
+    );
+}
+
+#[test]
+fn crashing_hanging_and_failing_cells_are_outcomes_and_the_run_goes_on() {
+    let out = tempfile::tempdir().unwrap();
+    for (fault, status) in [
+        ("abort", "crashed"),
+        ("hang", "timeout"),
+        ("exit", "failed"),
+    ] {
+        let (code, j, err) = bench(
+            out.path(),
+            &[
+                "tiny_mlp",
+                "small_cnn",
+                "--backend",
+                "tract",
+                "--timeout",
+                "3",
+            ],
+            &[("EDGEBENCH_FAULT", fault)],
+        );
+        assert_eq!(code, 0, "{fault}: {err}");
+        let cells = j["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), 2);
+        for c in cells {
+            assert_eq!(c["outcome"]["status"], status, "{fault}: {c}");
+        }
+    }
+    // a model one backend cannot load is that cell's outcome; the others are measured
+    if backend_available("wonnx") {
+        let (code, j, err) = bench(
+            out.path(),
+            &[
+                "attention_block",
+                "--backend",
+                "wonnx",
+                "--backend",
+                "tract",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        let cells = j["cells"].as_array().unwrap();
+        assert_eq!(cells[0]["outcome"]["status"], "failed");
+        assert!(
+            cells[0]["outcome"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("MatMul")
+        );
+        assert_eq!(cells[1]["outcome"]["status"], "ok");
+    }
+}
+
+#[test]
+fn target_errors_are_one_line_and_coded() {
+    let out = tempfile::tempdir().unwrap();
+    let bad = out.path().join("targets.toml");
+    std::fs::write(&bad, "[target.x]\ntriple = \"a\"\ncores = \"many\"\n").unwrap();
+    for (args, code, needle) in [
+        (vec!["--target", "pi4"], 4, "ssh"),
+        (vec!["--target", "mars"], 2, "mars"),
+        (
+            vec!["--targets", bad.to_str().unwrap(), "--target", "x"],
+            2,
+            "targets.toml:3",
+        ),
+        (
+            vec!["tiny_mlp", "small_cnn", "--feed", "x=float32[1,64]"],
+            2,
+            "exactly one model",
+        ),
+        (vec!["/no/model.onnx"], 3, "/no/model.onnx"),
+    ] {
+        let (c, _, err) = bench(out.path(), &args, &[]);
+        let lines = error_lines(&err);
+        assert_eq!(lines.len(), 1, "{args:?}: {err}");
+        assert!(lines[0].contains(needle), "{args:?}: {}", lines[0]);
+        assert_eq!(c, code, "{args:?}: {}", lines[0]);
+    }
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        1,
+        "no run folder for a run that did not start"
+    );
+}
