@@ -8,15 +8,14 @@ use super::{fetcher, manifest, print_json};
 use crate::exit::{BACKEND_FAILED, UNAVAILABLE, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
-use edgebench_backend_api::{Availability, Entry, Registry, compare, load_tensors};
+use edgebench_backend_api::Registry;
 use edgebench_measure::energy::{PowerModel, Sensor};
 use edgebench_measure::process;
 use edgebench_measure::sampling::{self, StoppedBy};
 use edgebench_measure::stats::Stats;
 use edgebench_measure::targets::{Runner, SensorChoice, Target, Targets};
 use edgebench_report::{
-    self as report, Agreement, BackendFacts, Cell, ColdStart, Machine, Memory, Outcome, Results,
-    Roofline, Settings,
+    self as report, Cell, ColdStart, Machine, Memory, Outcome, Results, Roofline, Settings,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -262,38 +261,7 @@ pub fn machine(registry: &Registry, emulated: bool) -> Machine {
     let governor = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
         .ok()
         .map(|s| s.trim().to_string());
-    let backends = registry
-        .entries()
-        .iter()
-        .map(|e| match e {
-            Entry::NotCompiled { name, reason } => BackendFacts {
-                name: name.to_string(),
-                compiled_in: false,
-                available: false,
-                version: None,
-                reason: Some(reason.clone()),
-                details: vec![],
-            },
-            Entry::Compiled(b) => match b.availability() {
-                Availability::Available { version, details } => BackendFacts {
-                    name: b.name().into(),
-                    compiled_in: true,
-                    available: true,
-                    version: Some(version),
-                    reason: None,
-                    details,
-                },
-                Availability::Unavailable { reason } => BackendFacts {
-                    name: b.name().into(),
-                    compiled_in: true,
-                    available: false,
-                    version: None,
-                    reason: Some(reason),
-                    details: vec![],
-                },
-            },
-        })
-        .collect();
+    let backends = super::doctor::backend_facts(registry);
     Machine {
         cpu: h.cpu,
         logical_cores: h.logical_cores,
@@ -313,22 +281,7 @@ fn models(a: &Args) -> Result<Vec<String>> {
     let m = manifest();
     let mut out = a.models.clone();
     if a.zoo {
-        let missing: Vec<&str> = m
-            .model
-            .iter()
-            .filter(|z| f.cached(z).is_none())
-            .map(|z| z.name.as_str())
-            .collect();
-        if !missing.is_empty() {
-            return Err(fail(
-                crate::exit::BAD_MODEL,
-                format!(
-                    "--zoo: not in the cache: {} (run `edgebench models fetch`)",
-                    missing.join(", ")
-                ),
-            ));
-        }
-        out.extend(m.model.iter().map(|z| z.name.clone()));
+        out.extend(super::zoo_names()?);
     }
     if out.is_empty() {
         out.extend(
@@ -569,59 +522,14 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Compares each cell's outputs with the reference (ONNX Runtime where it ran, else tract).
+/// Compares each cell's outputs with the reference.
 fn agree(row: &mut [(Cell, Option<PathBuf>)]) {
-    let Some((reference, refs)) = super::default_plan::REFERENCES.iter().find_map(|r| {
-        let (c, p) = row.iter().find(|(c, p)| c.backend == *r && p.is_some())?;
-        Some((c.backend.clone(), load_tensors(p.as_deref()?).ok()?))
-    }) else {
-        return;
-    };
-    for (cell, saved) in row.iter_mut() {
-        let Some(p) = saved else { continue };
-        if cell.backend == reference {
-            continue;
-        }
-        let mut ag = Agreement {
-            reference: reference.clone(),
-            max_abs_error: 0.0,
-            max_rel_error: 0.0,
-            min_cosine: 1.0,
-            agree: true,
-            error: None,
-        };
-        match load_tensors(p) {
-            Err(e) => {
-                ag.agree = false;
-                ag.error = Some(e);
-            }
-            Ok(outs) => {
-                for (name, r) in &refs {
-                    match outs
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, t)| compare(t, r))
-                    {
-                        Some(Ok(x)) => {
-                            ag.agree &= x.max_abs_error <= super::default_plan::ABS_TOL
-                                || x.max_rel_error <= super::default_plan::REL_TOL;
-                            ag.max_abs_error = ag.max_abs_error.max(x.max_abs_error);
-                            ag.max_rel_error = ag.max_rel_error.max(x.max_rel_error);
-                            ag.min_cosine = ag.min_cosine.min(x.cosine_similarity);
-                        }
-                        Some(Err(e)) => {
-                            ag.agree = false;
-                            ag.error = Some(format!("output `{name}`: {e}"));
-                        }
-                        None => {
-                            ag.agree = false;
-                            ag.error = Some(format!("no output `{name}`"));
-                        }
-                    }
-                }
-            }
-        }
-        cell.agreement = Some(ag);
+    let saved: Vec<(String, Option<PathBuf>)> = row
+        .iter()
+        .map(|(c, p)| (c.backend.clone(), p.clone()))
+        .collect();
+    for ((cell, _), ag) in row.iter_mut().zip(super::agreement::row(&saved)) {
+        cell.agreement = ag;
     }
 }
 

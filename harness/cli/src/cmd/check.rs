@@ -136,22 +136,7 @@ fn model_args(a: &Args) -> Result<Vec<String>> {
     let f = fetcher();
     let m = manifest();
     if a.zoo {
-        let missing: Vec<&str> = m
-            .model
-            .iter()
-            .filter(|z| f.cached(z).is_none())
-            .map(|z| z.name.as_str())
-            .collect();
-        if !missing.is_empty() {
-            return Err(fail(
-                BAD_MODEL,
-                format!(
-                    "--zoo: not in the cache: {} (run `edgebench models fetch`)",
-                    missing.join(", ")
-                ),
-            ));
-        }
-        out.extend(m.model.iter().map(|z| z.name.clone()));
+        out.extend(super::zoo_names()?);
     }
     if a.light {
         let dir = f

@@ -7,26 +7,12 @@
 use super::cells::{IntoOutcome, Outcome, run_cell};
 use super::{fetcher, manifest, print_json};
 use anyhow::Result;
-use edgebench_backend_api::{Availability, Entry, HostTensor, Registry, compare, load_tensors};
+use edgebench_backend_api::{Availability, Entry, Registry};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Outputs agree with the reference when, per output, max abs error <= ABS_TOL or max rel error <= REL_TOL.
-pub const ABS_TOL: f64 = 1e-4;
-pub const REL_TOL: f64 = 1e-3;
-/// Reference backends in order of preference.
-pub const REFERENCES: &[&str] = &["ort", "tract"];
-
-#[derive(Serialize, Debug, Default)]
-struct VsReference {
-    reference: String,
-    agree: bool,
-    worst_abs_error: f64,
-    worst_rel_error: f64,
-    min_cosine: f64,
-    error: Option<String>,
-}
+use super::agreement::{ABS_TOL, REL_TOL};
 
 /// The `inspect` facts of one model of the plan.
 #[derive(Serialize, Debug)]
@@ -49,7 +35,7 @@ struct Cell {
     #[serde(flatten)]
     outcome: Outcome,
     /// None for the reference itself, or when nothing could serve as reference.
-    vs_reference: Option<VsReference>,
+    vs_reference: Option<edgebench_report::Agreement>,
 }
 
 #[derive(Serialize, Debug)]
@@ -215,59 +201,13 @@ pub fn run(
 
 /// Compares every cell that ran with the row's reference.
 fn compare_row(row: &mut [(Cell, Option<PathBuf>)]) {
-    let Some((ref_name, ref_outs)) = REFERENCES.iter().find_map(|r| {
-        let (c, p) = row.iter().find(|(c, p)| c.backend == *r && p.is_some())?;
-        Some((c.backend.clone(), load_tensors(p.as_deref()?).ok()?))
-    }) else {
-        return;
-    };
-    for (cell, saved) in row.iter_mut() {
-        let Some(p) = saved else { continue };
-        if cell.backend == ref_name {
-            continue;
-        }
-        cell.vs_reference = Some(match load_tensors(p) {
-            Ok(outs) => agreement(&ref_name, &outs, &ref_outs),
-            Err(e) => VsReference {
-                reference: ref_name.clone(),
-                error: Some(e),
-                ..Default::default()
-            },
-        });
+    let saved: Vec<(String, Option<PathBuf>)> = row
+        .iter()
+        .map(|(c, p)| (c.backend.clone(), p.clone()))
+        .collect();
+    for ((cell, _), ag) in row.iter_mut().zip(super::agreement::row(&saved)) {
+        cell.vs_reference = ag;
     }
-}
-
-fn agreement(
-    reference: &str,
-    outs: &[(String, HostTensor)],
-    refs: &[(String, HostTensor)],
-) -> VsReference {
-    let mut v = VsReference {
-        reference: reference.into(),
-        agree: true,
-        min_cosine: 1.0,
-        ..Default::default()
-    };
-    for (name, r) in refs {
-        let Some((_, t)) = outs.iter().find(|(n, _)| n == name) else {
-            v.agree = false;
-            v.error = Some(format!("no output `{name}`"));
-            continue;
-        };
-        match compare(t, r) {
-            Ok(a) => {
-                v.agree &= a.max_abs_error <= ABS_TOL || a.max_rel_error <= REL_TOL;
-                v.worst_abs_error = v.worst_abs_error.max(a.max_abs_error);
-                v.worst_rel_error = v.worst_rel_error.max(a.max_rel_error);
-                v.min_cosine = v.min_cosine.min(a.cosine_similarity);
-            }
-            Err(e) => {
-                v.agree = false;
-                v.error = Some(format!("output `{name}`: {e}"));
-            }
-        }
-    }
-    v
 }
 
 fn line(c: &Cell) -> String {
@@ -283,8 +223,8 @@ fn line(c: &Cell) -> String {
                     "DIFFERS from"
                 },
                 v.reference,
-                v.worst_abs_error,
-                v.worst_rel_error,
+                v.max_abs_error,
+                v.max_rel_error,
                 v.min_cosine
             ),
         },

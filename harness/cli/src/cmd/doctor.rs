@@ -3,6 +3,7 @@
 use super::{bytes, fetcher, manifest, print_json};
 use anyhow::Result;
 use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_report::BackendFacts;
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
@@ -10,16 +11,6 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Serialize)]
-struct BackendFacts {
-    name: String,
-    compiled_in: bool,
-    available: bool,
-    version: Option<String>,
-    reason: Option<String>,
-    details: Vec<(String, String)>,
 }
 
 /// The machine, from sysinfo.
@@ -32,6 +23,39 @@ pub struct Host {
     pub os: String,
     pub kernel: String,
     pub arch: String,
+}
+
+/// The three facts of every backend: compiled in, available here (or why not), version and details.
+pub fn backend_facts(registry: &Registry) -> Vec<BackendFacts> {
+    registry
+        .entries()
+        .iter()
+        .map(|e| {
+            let (compiled_in, availability) = match e {
+                Entry::NotCompiled { reason, .. } => (
+                    false,
+                    Availability::Unavailable {
+                        reason: reason.clone(),
+                    },
+                ),
+                Entry::Compiled(b) => (true, b.availability()),
+            };
+            let (available, version, reason, details) = match availability {
+                Availability::Available { version, details } => {
+                    (true, Some(version), None, details)
+                }
+                Availability::Unavailable { reason } => (false, None, Some(reason), vec![]),
+            };
+            BackendFacts {
+                name: e.name().to_string(),
+                compiled_in,
+                available,
+                version,
+                reason,
+                details,
+            }
+        })
+        .collect()
 }
 
 pub fn host() -> Host {
@@ -58,6 +82,7 @@ pub fn host() -> Host {
 #[derive(Serialize)]
 struct Doctor {
     edgebench: &'static str,
+    git_commit: &'static str,
     backends: Vec<BackendFacts>,
     host: Host,
     cache: String,
@@ -65,38 +90,7 @@ struct Doctor {
 }
 
 pub fn run(a: Args, registry: &Registry) -> Result<()> {
-    let backends: Vec<BackendFacts> = registry
-        .entries()
-        .iter()
-        .map(|e| match e {
-            Entry::NotCompiled { name, reason } => BackendFacts {
-                name: name.to_string(),
-                compiled_in: false,
-                available: false,
-                version: None,
-                reason: Some(reason.clone()),
-                details: vec![],
-            },
-            Entry::Compiled(b) => match b.availability() {
-                Availability::Available { version, details } => BackendFacts {
-                    name: b.name().into(),
-                    compiled_in: true,
-                    available: true,
-                    version: Some(version),
-                    reason: None,
-                    details,
-                },
-                Availability::Unavailable { reason } => BackendFacts {
-                    name: b.name().into(),
-                    compiled_in: true,
-                    available: false,
-                    version: None,
-                    reason: Some(reason),
-                    details: vec![],
-                },
-            },
-        })
-        .collect();
+    let backends = backend_facts(registry);
     let f = fetcher();
     let cached_models = manifest()
         .model
@@ -106,6 +100,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         .collect();
     let d = Doctor {
         edgebench: env!("CARGO_PKG_VERSION"),
+        git_commit: env!("EDGEBENCH_GIT_COMMIT"),
         backends,
         host: host(),
         cache: f.cache.display().to_string(),
@@ -114,7 +109,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     if a.json {
         return print_json(&d);
     }
-    println!("edgebench {}", d.edgebench);
+    println!("edgebench {} ({})", d.edgebench, d.git_commit);
     for b in &d.backends {
         let state = match (b.compiled_in, b.available) {
             (false, _) => "compiled in: no ".to_string(),

@@ -1,3 +1,4 @@
+pub mod agreement;
 pub mod bench;
 pub mod cells;
 pub mod check;
@@ -18,6 +19,28 @@ pub fn fetcher() -> Fetcher {
 /// The embedded manifest.
 pub fn manifest() -> Manifest {
     Manifest::embedded()
+}
+
+/// Every zoo model name for `--zoo`; all must be cached.
+pub fn zoo_names() -> anyhow::Result<Vec<String>> {
+    let f = fetcher();
+    let m = manifest();
+    let missing: Vec<&str> = m
+        .model
+        .iter()
+        .filter(|z| f.cached(z).is_none())
+        .map(|z| z.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(crate::exit::fail(
+            crate::exit::BAD_MODEL,
+            format!(
+                "--zoo: not in the cache: {} (run `edgebench models fetch`)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(m.model.iter().map(|z| z.name.clone()).collect())
 }
 
 /// Human-readable count: 1.2k, 3.4M, 5.6G.

@@ -1,0 +1,81 @@
+//! Agreement of a row of cells (one model, several backends) with the reference backend's outputs on the same
+//! feed: ONNX Runtime where it ran the model, else tract.
+
+use edgebench_backend_api::{HostTensor, compare, load_tensors};
+use edgebench_report::Agreement;
+use std::path::PathBuf;
+
+/// Outputs agree with the reference when, per output, max abs error <= ABS_TOL or max rel error <= REL_TOL.
+pub const ABS_TOL: f64 = 1e-4;
+pub const REL_TOL: f64 = 1e-3;
+/// Reference backends in order of preference.
+pub const REFERENCES: &[&str] = &["ort", "tract"];
+
+/// For each `(backend, saved outputs)` of a row, its agreement with the reference; `None` for the reference
+/// itself, for cells that saved nothing, and for every cell when no reference ran.
+pub fn row(cells: &[(String, Option<PathBuf>)]) -> Vec<Option<Agreement>> {
+    let reference = REFERENCES.iter().find_map(|r| {
+        let (b, p) = cells.iter().find(|(b, p)| b == r && p.is_some())?;
+        Some((b.clone(), load_tensors(p.as_deref()?).ok()?))
+    });
+    cells
+        .iter()
+        .map(|(b, saved)| {
+            let (name, refs) = reference.as_ref()?;
+            if b == name {
+                return None;
+            }
+            let p = saved.as_ref()?;
+            Some(match load_tensors(p) {
+                Ok(outs) => against(name, &outs, refs),
+                Err(e) => Agreement {
+                    reference: name.clone(),
+                    max_abs_error: f64::INFINITY,
+                    max_rel_error: f64::INFINITY,
+                    min_cosine: f64::NAN,
+                    agree: false,
+                    error: Some(e),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Agreement of `outs` with `refs`, output by output.
+pub fn against(
+    reference: &str,
+    outs: &[(String, HostTensor)],
+    refs: &[(String, HostTensor)],
+) -> Agreement {
+    let mut a = Agreement {
+        reference: reference.into(),
+        max_abs_error: 0.0,
+        max_rel_error: 0.0,
+        min_cosine: 1.0,
+        agree: true,
+        error: None,
+    };
+    for (name, r) in refs {
+        match outs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| compare(t, r))
+        {
+            Some(Ok(x)) => {
+                a.agree &= x.max_abs_error <= ABS_TOL || x.max_rel_error <= REL_TOL;
+                a.max_abs_error = a.max_abs_error.max(x.max_abs_error);
+                a.max_rel_error = a.max_rel_error.max(x.max_rel_error);
+                a.min_cosine = a.min_cosine.min(x.cosine_similarity);
+            }
+            Some(Err(e)) => {
+                a.agree = false;
+                a.error = Some(format!("output `{name}`: {e}"));
+            }
+            None => {
+                a.agree = false;
+                a.error = Some(format!("no output `{name}`"));
+            }
+        }
+    }
+    a
+}
