@@ -125,7 +125,29 @@ fn crashing_hanging_and_failing_cells_are_outcomes_and_the_run_goes_on() {
             assert_eq!(c["outcome"]["status"], status, "{fault}: {c}");
         }
     }
-    // a model one backend cannot load is that cell's outcome; the others are measured
+    // a model the backend cannot load is that cell's outcome; the other models are measured
+    let mut m = edgebench_graph::fixtures::tiny_mlp();
+    m.graph.nodes[2].op_type = "NoSuchOp".into();
+    let bad = out.path().join("unknown_op.onnx");
+    edgebench_graph::save(&m, &bad).unwrap();
+    let (code, j, err) = bench(
+        out.path(),
+        &[bad.to_str().unwrap(), "tiny_mlp", "--backend", "tract"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let cells = j["cells"].as_array().unwrap();
+    assert_eq!(cells[0]["outcome"]["status"], "failed", "{}", cells[0]);
+    assert!(
+        cells[0]["outcome"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NoSuchOp"),
+        "{}",
+        cells[0]
+    );
+    assert_eq!(cells[1]["outcome"]["status"], "ok");
+    assert!(cells[1]["latency"]["count"].as_u64().unwrap() >= 30);
     if backend_available("wonnx") {
         let (code, j, err) = bench(
             out.path(),

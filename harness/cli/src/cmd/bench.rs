@@ -479,7 +479,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 Ended::Signalled { signal, stderr } => {
                     cell.outcome = Outcome::Crashed {
                         signal,
-                        message: last_error(&stderr),
+                        message: super::cells::crash_message(signal, &stderr),
                     }
                 }
                 Ended::TimedOut => cell.outcome = Outcome::Timeout { seconds: timeout },

@@ -53,6 +53,38 @@ pub fn last_error(stderr: &str) -> String {
     last.trim_start_matches("edgebench: error: ").to_string()
 }
 
+/// What a signalled child's end means: SIGKILL from outside is most often the kernel's out-of-memory killer.
+pub fn crash_message(signal: Option<i32>, stderr: &str) -> String {
+    let last = last_error(stderr);
+    match signal {
+        Some(9) => format!(
+            "killed by SIGKILL (out of memory?){}",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            }
+        ),
+        Some(6) => format!(
+            "aborted (SIGABRT){}",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            }
+        ),
+        Some(11) => format!(
+            "segmentation fault (SIGSEGV){}",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            }
+        ),
+        _ => last,
+    }
+}
+
 /// Spawns `cmd`, drains its pipes, and waits at most `timeout` seconds (then kills it).
 pub fn run_cell(mut cmd: Command, timeout: u64) -> (Ended, u64) {
     cmd.stdin(Stdio::null())
@@ -143,7 +175,7 @@ impl IntoOutcome for (Ended, u64) {
             },
             Ended::Signalled { signal, stderr } => Outcome::Crashed {
                 signal,
-                message: last_error(&stderr),
+                message: crash_message(signal, &stderr),
             },
             Ended::TimedOut => Outcome::Timeout { seconds: self.1 },
         }

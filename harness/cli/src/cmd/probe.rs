@@ -464,7 +464,7 @@ fn classify(dir: &Path, ended: Ended, timeout: u64) -> TestOutcome {
             format!(
                 "signal {}: {}",
                 signal.map(|s| s.to_string()).unwrap_or("?".into()),
-                last_error(&stderr)
+                super::cells::crash_message(signal, &stderr)
             ),
         ),
         Ended::TimedOut => base(Status::Timeout, format!("no result within {timeout} s")),
