@@ -30,6 +30,8 @@ enum Command {
     Run(cmd::run::Args),
     /// What a model costs: latency statistics, cold start, peak memory, energy, roofline; each cell isolated.
     Bench(cmd::bench::Args),
+    /// Builds the runner for a target of targets.toml (cross-compiling), with that target's backends.
+    Build(cmd::build::Args),
     /// One bench cell in this process (used by `bench`, one child per cell).
     #[command(hide = true)]
     BenchCell(cmd::bench::CellArgs),
@@ -69,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Models(c) => cmd::models::run(c),
         Command::Bench(a) => cmd::bench::run(a, &registry, cli.ort_lib.as_deref()),
         Command::BenchCell(a) => cmd::bench::cell(a, &registry),
+        Command::Build(a) => cmd::build::run(a),
         Command::Check(a) => cmd::check::run(a, &registry, cli.ort_lib.as_deref()),
         Command::Probe(a) => cmd::probe::run(a, &registry, cli.ort_lib.as_deref()),
         Command::ProbeOne(a) => cmd::probe::probe_one(a, &registry),

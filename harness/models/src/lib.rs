@@ -5,7 +5,7 @@ mod feed;
 mod fetch;
 
 pub use feed::{FeedError, FeedSpec, Fill, make_feed};
-pub use fetch::{Conformance, FetchError, FetchOutcome, Fetcher};
+pub use fetch::{Conformance, FetchError, FetchOutcome, Fetcher, extract_to};
 
 use serde::Deserialize;
 use std::path::PathBuf;

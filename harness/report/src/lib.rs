@@ -20,7 +20,10 @@ pub struct Results {
     pub started_unix: u64,
     pub edgebench_version: String,
     pub git_commit: String,
+    /// The machine edgebench ran on (the host; an emulated target runs on it too).
     pub machine: Machine,
+    /// Every target of the run, with its backends as its runner reported them.
+    pub targets: Vec<TargetRecord>,
     pub settings: Settings,
     pub cells: Vec<Cell>,
 }
@@ -28,12 +31,24 @@ pub struct Results {
 /// How the cells were measured.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
-    pub target: String,
+    pub targets: Vec<String>,
     pub seed: u64,
     pub target_rel_ci: f64,
     pub max_time_s: f64,
     pub warmup_s: f64,
     pub cell_timeout_s: u64,
+}
+
+/// One target of a run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TargetRecord {
+    pub name: String,
+    pub triple: String,
+    /// local | qemu | ssh
+    pub runner: String,
+    /// Under qemu-user: timings say nothing about the board.
+    pub emulated: bool,
+    pub backends: Vec<BackendFacts>,
 }
 
 /// The machine the run happened on.
@@ -128,6 +143,8 @@ pub struct Agreement {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Cell {
     pub target: String,
+    /// Ran under emulation (qemu-user): correctness only, timings mean nothing about the board.
+    pub emulated: bool,
     pub backend: String,
     pub backend_version: Option<String>,
     pub model: String,

@@ -35,9 +35,9 @@ pub struct Args {
     /// Backends (default: the target's backends that are available here).
     #[arg(long, short)]
     backend: Vec<String>,
-    /// Target from targets.toml.
-    #[arg(long, default_value = "host")]
-    target: String,
+    /// Targets from targets.toml (repeatable; default `host`). Cells of all targets land in one results.json.
+    #[arg(long)]
+    target: Vec<String>,
     /// The targets file (default: ./targets.toml if present, else the one built in).
     #[arg(long, value_name = "FILE")]
     targets: Option<PathBuf>,
@@ -203,8 +203,9 @@ pub fn cell(a: CellArgs, registry: &Registry) -> Result<()> {
     Ok(())
 }
 
-fn load_targets(a: &Args) -> Result<Target> {
-    let (text, file) = match &a.targets {
+/// Parses the targets file (printing its warnings) and returns the named target.
+pub fn find_target(name: &str, file: Option<&Path>) -> Result<Target> {
+    let (text, file) = match file {
         Some(p) => (
             std::fs::read_to_string(p).map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?,
             p.display().to_string(),
@@ -223,12 +224,11 @@ fn load_targets(a: &Args) -> Result<Target> {
     for w in warnings {
         eprintln!("edgebench: warning: {w}");
     }
-    let t = targets.target.get(&a.target).cloned().ok_or_else(|| {
+    targets.target.get(name).cloned().ok_or_else(|| {
         fail(
             USAGE,
             format!(
-                "{file}: no target `{}` (targets: {})",
-                a.target,
+                "{file}: no target `{name}` (targets: {})",
                 targets
                     .target
                     .keys()
@@ -237,22 +237,154 @@ fn load_targets(a: &Args) -> Result<Target> {
                     .join(", ")
             ),
         )
-    })?;
-    if t.runner != Runner::Local {
-        return Err(fail(
+    })
+}
+
+/// Where and how the cells of one target run.
+struct Site {
+    name: String,
+    target: Target,
+    /// The cell command's program and leading arguments: this binary, or the target's runner under qemu.
+    program: Vec<std::ffi::OsString>,
+    /// Environment for cell commands (None: removed).
+    env: Vec<(String, Option<std::ffi::OsString>)>,
+    emulated: bool,
+    facts: Vec<report::BackendFacts>,
+}
+
+/// The qemu-user binary and sysroot for a triple.
+fn qemu_for(triple: &str) -> Option<(&'static str, &'static str)> {
+    match triple {
+        "aarch64-unknown-linux-gnu" => Some(("qemu-aarch64", "/usr/aarch64-linux-gnu")),
+        _ => None,
+    }
+}
+
+/// Backend facts as the runner of a target reports them (`doctor --json`, under its runner).
+fn remote_facts(
+    program: &[std::ffi::OsString],
+    env: &[(String, Option<std::ffi::OsString>)],
+) -> Result<Vec<report::BackendFacts>, String> {
+    let mut cmd = Command::new(&program[0]);
+    cmd.args(&program[1..]).args(["doctor", "--json"]);
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    match run_cell(cmd, 120).0 {
+        Ended::Exited {
+            code: 0, stdout, ..
+        } => {
+            let v: serde_json::Value = serde_json::from_str(&stdout)
+                .map_err(|e| format!("unreadable doctor report: {e}"))?;
+            serde_json::from_value(v["backends"].clone())
+                .map_err(|e| format!("unreadable doctor report: {e}"))
+        }
+        Ended::Exited { code, stderr, .. } => Err(format!("exit {code}: {}", last_error(&stderr))),
+        Ended::Signalled { signal, stderr } => Err(super::cells::crash_message(signal, &stderr)),
+        Ended::TimedOut => Err("no answer within 120 s".into()),
+    }
+}
+
+fn prepare(
+    name: &str,
+    target: Target,
+    registry: &Registry,
+    ort_lib: Option<&Path>,
+) -> Result<Site> {
+    match target.runner {
+        Runner::Local => {
+            let mut program = vec![std::env::current_exe()?.into_os_string()];
+            if let Some(l) = ort_lib {
+                program.push("--ort-lib".into());
+                program.push(l.into());
+            }
+            Ok(Site {
+                name: name.into(),
+                target,
+                program,
+                env: vec![],
+                emulated: false,
+                facts: super::doctor::backend_facts(registry),
+            })
+        }
+        Runner::Qemu => {
+            let (qemu, sysroot) = qemu_for(&target.triple).ok_or_else(|| {
+                fail(
+                    UNAVAILABLE,
+                    format!(
+                        "target `{name}`: no qemu-user runner known for {}",
+                        target.triple
+                    ),
+                )
+            })?;
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let dir = root.join("target").join(&target.triple).join("release");
+            let bin = dir.join("edgebench");
+            if !bin.is_file() {
+                return Err(fail(
+                    UNAVAILABLE,
+                    format!(
+                        "target `{name}`: no runner at {}; run `edgebench build --target {name}` first",
+                        bin.display()
+                    ),
+                ));
+            }
+            let program: Vec<std::ffi::OsString> = vec![
+                qemu.into(),
+                "-L".into(),
+                sysroot.into(),
+                bin.into_os_string(),
+            ];
+            let lib = dir.join(format!("libonnxruntime.so.{}", super::build::ORT_VERSION));
+            let mut env = vec![(
+                "ORT_DYLIB_PATH".to_string(),
+                lib.is_file().then(|| lib.clone().into_os_string()),
+            )];
+            let facts = match remote_facts(&program, &env) {
+                Ok(f) => f,
+                Err(crash) => {
+                    // The backend that brought the runner down at start-up is ONNX Runtime (its CPU detection needs
+                    // qemu >= 10): report it unavailable with the reason, keep the others.
+                    let off = vec![(
+                        "ORT_DYLIB_PATH".to_string(),
+                        Some(std::ffi::OsString::from("/nonexistent/ort-disabled")),
+                    )];
+                    let mut f = remote_facts(&program, &off).map_err(|e| {
+                        fail(
+                            UNAVAILABLE,
+                            format!("target `{name}`: the runner fails under {qemu}: {e}"),
+                        )
+                    })?;
+                    for b in f.iter_mut().filter(|b| b.name == "ort") {
+                        b.available = false;
+                        b.version = None;
+                        b.reason = Some(format!(
+                            "ONNX Runtime crashed while starting under {qemu} ({crash}); its CPU detection needs qemu >= 10 (Debian bookworm-backports)"
+                        ));
+                    }
+                    env = off;
+                    f
+                }
+            };
+            Ok(Site {
+                name: name.into(),
+                target,
+                program,
+                env,
+                emulated: true,
+                facts,
+            })
+        }
+        Runner::Ssh => Err(fail(
             UNAVAILABLE,
             format!(
-                "target `{}` uses the `{}` runner, which is not implemented yet (cross-compiled runs come with the qemu/ssh issue); use a local target such as `host`",
-                a.target,
-                if t.runner == Runner::Qemu {
-                    "qemu"
-                } else {
-                    "ssh"
-                }
+                "target `{name}` uses the ssh runner, which is not implemented yet; use `host` or a qemu target"
             ),
-        ));
+        )),
     }
-    Ok(t)
 }
 
 /// The machine record.
@@ -303,57 +435,80 @@ fn models(a: &Args) -> Result<Vec<String>> {
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
-    let target = load_targets(&a)?;
-    let machine = machine(registry, false);
-    let wanted: Vec<String> = if a.backend.is_empty() {
-        target.backends.clone()
+    let names: Vec<String> = if a.target.is_empty() {
+        vec!["host".into()]
     } else {
-        a.backend.clone()
+        a.target.clone()
     };
-    let mut backends = vec![];
-    for b in &wanted {
-        let name = registry
-            .get(b)
-            .map_err(|e| fail(USAGE, e))?
-            .name()
-            .to_string();
-        match machine.backends.iter().find(|f| f.name == name) {
-            Some(f) if f.available => backends.push(name),
-            Some(f) => {
-                if !a.json {
-                    eprintln!(
-                        "edgebench: backend {name} is unavailable here: {}",
-                        f.reason.clone().unwrap_or_default()
-                    );
-                }
-            }
-            None => {}
-        }
+    let mut sites = vec![];
+    for n in &names {
+        let t = find_target(n, a.targets.as_deref())?;
+        sites.push(prepare(n, t, registry, ort_lib)?);
     }
-    if backends.is_empty() {
-        return Err(fail(
-            UNAVAILABLE,
-            format!("none of the backends {wanted:?} is available here (see `edgebench doctor`)"),
-        ));
-    }
+    let machine = machine(registry, false);
     let models = models(&a)?;
     // Resolve every model first: a bad argument fails before anything is measured.
     let mut flops = vec![];
     for m in &models {
-        let r = super::inspect::analyse(m, &a.feed, registry, true)?;
-        flops.push(r.summary.flops.total_flops);
+        flops.push(
+            super::inspect::analyse(m, &a.feed, registry, true)?
+                .summary
+                .flops
+                .total_flops,
+        );
+    }
+    let mut plan: Vec<(usize, String)> = vec![];
+    for (si, s) in sites.iter().enumerate() {
+        let wanted: Vec<String> = if a.backend.is_empty() {
+            s.target.backends.clone()
+        } else {
+            a.backend.clone()
+        };
+        for b in &wanted {
+            let name = registry
+                .get(b)
+                .map(|x| x.name().to_string())
+                .or_else(|e| match e {
+                    edgebench_backend_api::RegistryError::NotCompiled { name, .. } => Ok(name),
+                    e => Err(fail(USAGE, e)),
+                })?;
+            match s.facts.iter().find(|f| f.name == name) {
+                Some(f) if f.available => plan.push((si, name)),
+                Some(f) => {
+                    if !a.json {
+                        eprintln!(
+                            "edgebench: {}: backend {name} is unavailable: {}",
+                            s.name,
+                            f.reason.clone().unwrap_or_default()
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
+        if s.emulated && !a.json {
+            eprintln!(
+                "edgebench: {}: runs under qemu-user emulation: its timings say nothing about the board",
+                s.name
+            );
+        }
+    }
+    if plan.is_empty() {
+        return Err(fail(
+            UNAVAILABLE,
+            "no requested backend is available on any requested target (see `edgebench doctor`)",
+        ));
     }
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (dir, run_id) = report::new_run_dir(&a.out, &format!("{started}-{}", a.target))
+    let (dir, run_id) = report::new_run_dir(&a.out, &format!("{started}-{}", names.join("+")))
         .map_err(|e| fail(USAGE, e))?;
     std::fs::create_dir_all(dir.join("samples"))
         .map_err(|e| fail(USAGE, format!("{}: {e}", dir.display())))?;
     let scratch = tempfile::tempdir()?;
-    let exe = std::env::current_exe()?;
-    let bar = indicatif::ProgressBar::new((models.len() * backends.len()) as u64);
+    let bar = indicatif::ProgressBar::new((models.len() * plan.len()) as u64);
     if a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -364,54 +519,60 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let mut cells = vec![];
     for (mi, m) in models.iter().enumerate() {
         let mut row: Vec<(Cell, Option<PathBuf>)> = vec![];
-        for b in &backends {
-            bar.set_message(format!("{m} on {b}"));
+        for (si, b) in &plan {
+            let site = &sites[*si];
+            bar.set_message(format!("{m} on {b} ({})", site.name));
             let safe = |s: &str| s.replace(['/', '\\', ' '], "_");
-            let samples_rel = format!("samples/{}.{}.{}.txt", safe(&a.target), b, safe(m));
-            let outputs = scratch.path().join(format!("{mi}.{b}.pb"));
-            let mut cmd = Command::new(&exe);
-            cmd.args([
-                "bench-cell",
-                m,
-                "--backend",
-                b,
-                "--seed",
-                &a.seed.to_string(),
-            ])
-            .args([
-                "--ci",
-                &a.ci.to_string(),
-                "--max-time",
-                &a.max_time.to_string(),
-                "--warmup",
-                &a.warmup.to_string(),
-            ])
-            .arg("--samples")
-            .arg(dir.join(&samples_rel))
-            .arg("--outputs")
-            .arg(&outputs)
-            .args(["--idle-watts", &target.power.idle_watts.to_string()])
-            .args([
-                "--active-watts-per-core",
-                &target.power.active_watts_per_core.to_string(),
-                "--target",
-                &a.target,
-            ]);
-            if target.sensor == SensorChoice::Auto {
+            let samples_rel = format!("samples/{}.{}.{}.txt", safe(&site.name), b, safe(m));
+            let outputs = scratch.path().join(format!("{mi}.{si}.{b}.pb"));
+            let mut cmd = Command::new(&site.program[0]);
+            cmd.args(&site.program[1..])
+                .args([
+                    "bench-cell",
+                    m,
+                    "--backend",
+                    b,
+                    "--seed",
+                    &a.seed.to_string(),
+                ])
+                .args([
+                    "--ci",
+                    &a.ci.to_string(),
+                    "--max-time",
+                    &a.max_time.to_string(),
+                    "--warmup",
+                    &a.warmup.to_string(),
+                ])
+                .arg("--samples")
+                .arg(dir.join(&samples_rel))
+                .arg("--outputs")
+                .arg(&outputs)
+                .args(["--idle-watts", &site.target.power.idle_watts.to_string()])
+                .args([
+                    "--active-watts-per-core",
+                    &site.target.power.active_watts_per_core.to_string(),
+                    "--target",
+                    &site.name,
+                ]);
+            if site.target.sensor == SensorChoice::Auto && !site.emulated {
                 cmd.arg("--sensor");
             }
             for f in &a.feed {
                 cmd.args(["--feed", f]);
             }
-            if let Some(l) = ort_lib {
-                cmd.arg("--ort-lib").arg(l);
+            for (k, v) in &site.env {
+                match v {
+                    Some(v) => cmd.env(k, v),
+                    None => cmd.env_remove(k),
+                };
             }
             let (ended, timeout) = run_cell(cmd, a.timeout);
             let mut cell = Cell {
-                target: a.target.clone(),
+                target: site.name.clone(),
+                emulated: site.emulated,
                 backend: b.clone(),
-                backend_version: machine
-                    .backends
+                backend_version: site
+                    .facts
                     .iter()
                     .find(|f| &f.name == b)
                     .and_then(|f| f.version.clone()),
@@ -437,9 +598,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 } => match serde_json::from_str::<Measured>(stdout.trim()) {
                     Ok(x) => {
                         let peak = if b == "wonnx" {
-                            target.gpu_peak_gflops.unwrap_or(target.peak_gflops)
+                            site.target
+                                .gpu_peak_gflops
+                                .unwrap_or(site.target.peak_gflops)
                         } else {
-                            target.peak_gflops
+                            site.target.peak_gflops
                         };
                         // No roofline when the model's FLOPs are unknown (shapes could not be inferred).
                         if flops[mi] > 0 && x.latency.p50_ns > 0.0 {
@@ -490,7 +653,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         agree(&mut row);
         for (c, _) in row {
             if !a.json {
-                bar.suspend(|| println!("{}", line(&c)));
+                bar.suspend(|| println!("{}", line(&c, sites.len() > 1)));
             }
             cells.push(c);
         }
@@ -503,8 +666,18 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         edgebench_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: env!("EDGEBENCH_GIT_COMMIT").into(),
         machine,
+        targets: sites
+            .iter()
+            .map(|s| report::TargetRecord {
+                name: s.name.clone(),
+                triple: s.target.triple.clone(),
+                runner: format!("{:?}", s.target.runner).to_lowercase(),
+                emulated: s.emulated,
+                backends: s.facts.clone(),
+            })
+            .collect(),
         settings: Settings {
-            target: a.target.clone(),
+            targets: names.clone(),
             seed: a.seed,
             target_rel_ci: a.ci,
             max_time_s: a.max_time,
@@ -533,8 +706,18 @@ fn agree(row: &mut [(Cell, Option<PathBuf>)]) {
     }
 }
 
-fn line(c: &Cell) -> String {
-    let head = format!("{:<22} {:<6}", c.model, c.backend);
+fn line(c: &Cell, show_target: bool) -> String {
+    let head = if show_target {
+        format!(
+            "{:<22} {:<10} {:<6}{}",
+            c.model,
+            c.target,
+            c.backend,
+            if c.emulated { " (emulated)" } else { "" }
+        )
+    } else {
+        format!("{:<22} {:<6}", c.model, c.backend)
+    };
     match (&c.outcome, &c.latency) {
         (Outcome::Ok, Some(l)) => {
             let ci = (l.median_ci95_ns[1] - l.median_ci95_ns[0]) / l.p50_ns * 100.0;

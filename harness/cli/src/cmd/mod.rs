@@ -1,5 +1,6 @@
 pub mod agreement;
 pub mod bench;
+pub mod build;
 pub mod cells;
 pub mod check;
 pub mod default_plan;
