@@ -44,6 +44,8 @@ enum Command {
     /// One conformance test in this process (used by `probe`, one child per test).
     #[command(hide = true)]
     ProbeOne(cmd::probe::OneArgs),
+    /// Joins results.json files of the shards of one plan (`bench --partition`).
+    Merge(cmd::merge::Args),
     /// The model zoo: list, fetch into the cache.
     #[command(subcommand)]
     Models(cmd::models::Command),
@@ -72,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(a) => cmd::bench::run(a, &registry, cli.ort_lib.as_deref()),
         Command::BenchCell(a) => cmd::bench::cell(a, &registry),
         Command::Build(a) => cmd::build::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
         Command::Check(a) => cmd::check::run(a, &registry, cli.ort_lib.as_deref()),
         Command::Probe(a) => cmd::probe::run(a, &registry, cli.ort_lib.as_deref()),
         Command::ProbeOne(a) => cmd::probe::probe_one(a, &registry),

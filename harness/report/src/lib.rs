@@ -25,7 +25,135 @@ pub struct Results {
     /// Every target of the run, with its backends as its runner reported them.
     pub targets: Vec<TargetRecord>,
     pub settings: Settings,
+    /// Identifies the plan (models, targets, backends, settings), the same for every shard of it.
+    pub plan_id: String,
+    /// Which shard of the plan this run is (`hash:M/N`), if it is one.
+    pub partition: Option<Partition>,
+    /// For a merged file: the run ids it was merged from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
     pub cells: Vec<Cell>,
+}
+
+/// One shard of a plan: cells whose key hashes to `index` (1-based) of `count`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Partition {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Partition {
+    /// Parses `hash:M/N` (1 <= M <= N).
+    pub fn parse(s: &str) -> Result<Partition, String> {
+        let bad = || format!("--partition {s}: expected hash:M/N with 1 <= M <= N");
+        let rest = s.strip_prefix("hash:").ok_or_else(bad)?;
+        let (m, n) = rest.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) =
+            (m.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Partition { index, count })
+    }
+
+    /// Whether the cell `(target, backend, model, variant)` belongs to this shard. FNV-1a of the key: stable
+    /// across machines, platforms and Rust versions (std's hasher is not).
+    pub fn contains(&self, target: &str, backend: &str, model: &str, variant: &str) -> bool {
+        let key = format!("{target}\u{1f}{backend}\u{1f}{model}\u{1f}{variant}");
+        fnv1a(key.as_bytes()) % self.count == self.index - 1
+    }
+}
+
+/// FNV-1a, 64 bits.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Why shards cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("nothing to merge")]
+    Empty,
+    #[error(
+        "{file}: from another plan ({found}) than {first_file} ({expected}); only shards of one plan merge"
+    )]
+    OtherPlan {
+        file: String,
+        found: String,
+        first_file: String,
+        expected: String,
+    },
+    #[error("{file}: shard {index}/{count} is also in {other}")]
+    DuplicateShard {
+        file: String,
+        other: String,
+        index: u64,
+        count: u64,
+    },
+}
+
+/// Joins shards of one plan. `inputs` are (file name, results, folder of the file); sample paths become relative to
+/// `out_dir` where possible, else absolute.
+pub fn merge(
+    inputs: Vec<(String, Results, PathBuf)>,
+    out_dir: &Path,
+) -> Result<Results, MergeError> {
+    let Some((first_file, first, _)) = inputs.first().cloned() else {
+        return Err(MergeError::Empty);
+    };
+    let mut seen: Vec<(Partition, String)> = vec![];
+    let mut out = first.clone();
+    out.cells.clear();
+    out.partition = None;
+    out.merged_from.clear();
+    for (file, r, dir) in inputs {
+        if r.plan_id != first.plan_id {
+            return Err(MergeError::OtherPlan {
+                file,
+                found: r.plan_id,
+                first_file,
+                expected: first.plan_id,
+            });
+        }
+        if let Some(p) = r.partition {
+            if let Some((_, other)) = seen.iter().find(|(q, _)| *q == p) {
+                return Err(MergeError::DuplicateShard {
+                    file,
+                    other: other.clone(),
+                    index: p.index,
+                    count: p.count,
+                });
+            }
+            seen.push((p, file.clone()));
+        }
+        for t in &r.targets {
+            if !out.targets.iter().any(|x| x.name == t.name) {
+                out.targets.push(t.clone());
+            }
+        }
+        out.merged_from.push(r.run_id.clone());
+        for mut c in r.cells {
+            if let Some(s) = &c.samples_file {
+                let abs = dir.join(s);
+                c.samples_file = Some(match abs.strip_prefix(out_dir) {
+                    Ok(rel) => rel.display().to_string(),
+                    Err(_) => abs.display().to_string(),
+                });
+            }
+            out.cells.push(c);
+        }
+    }
+    out.run_id = format!("merged-{}", out.merged_from.join("+"));
+    out.cells.sort_by(|a, b| {
+        (&a.model, &a.target, &a.backend, &a.variant)
+            .cmp(&(&b.model, &b.target, &b.backend, &b.variant))
+    });
+    Ok(out)
 }
 
 /// How the cells were measured.

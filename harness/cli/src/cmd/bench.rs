@@ -58,6 +58,10 @@ pub struct Args {
     /// Seconds before a cell is stopped and recorded as a timeout.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Run only this shard of the plan, `hash:M/N`: cells split deterministically by (target, backend, model,
+    /// variant), so N machines share a plan; join the results with `edgebench merge`.
+    #[arg(long, value_name = "hash:M/N")]
+    partition: Option<String>,
     /// Where run folders are created.
     #[arg(long, default_value = "reports/runs")]
     out: PathBuf,
@@ -499,6 +503,22 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             "no requested backend is available on any requested target (see `edgebench doctor`)",
         ));
     }
+    let partition = a
+        .partition
+        .as_deref()
+        .map(report::Partition::parse)
+        .transpose()
+        .map_err(|e| fail(USAGE, e))?;
+    // The plan's identity: the same for every shard of it, different for anything that changes what is measured.
+    let plan_key = serde_json::json!({
+        "models": models, "cells": plan.iter().map(|(si, b)| format!("{}/{b}", sites[*si].name)).collect::<Vec<_>>(),
+        "seed": a.seed, "ci": a.ci, "max_time": a.max_time, "warmup": a.warmup, "feed": a.feed,
+        "partitions": partition.map(|p| p.count),
+    });
+    let plan_id = format!("{:016x}", report::fnv1a(plan_key.to_string().as_bytes()));
+    let in_shard = |target: &str, backend: &str, model: &str| {
+        partition.is_none_or(|p| p.contains(target, backend, model, "fp32"))
+    };
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -508,7 +528,15 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     std::fs::create_dir_all(dir.join("samples"))
         .map_err(|e| fail(USAGE, format!("{}: {e}", dir.display())))?;
     let scratch = tempfile::tempdir()?;
-    let bar = indicatif::ProgressBar::new((models.len() * plan.len()) as u64);
+    let total = models
+        .iter()
+        .map(|m| {
+            plan.iter()
+                .filter(|(si, b)| in_shard(&sites[*si].name, b, m))
+                .count()
+        })
+        .sum::<usize>();
+    let bar = indicatif::ProgressBar::new(total as u64);
     if a.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -521,6 +549,9 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         let mut row: Vec<(Cell, Option<PathBuf>)> = vec![];
         for (si, b) in &plan {
             let site = &sites[*si];
+            if !in_shard(&site.name, b, m) {
+                continue;
+            }
             bar.set_message(format!("{m} on {b} ({})", site.name));
             let safe = |s: &str| s.replace(['/', '\\', ' '], "_");
             let samples_rel = format!("samples/{}.{}.{}.txt", safe(&site.name), b, safe(m));
@@ -684,6 +715,9 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             warmup_s: a.warmup,
             cell_timeout_s: a.timeout,
         },
+        plan_id,
+        partition,
+        merged_from: vec![],
         cells,
     };
     let path = report::save(&dir, &results).map_err(|e| fail(USAGE, e))?;

@@ -6,6 +6,7 @@ pub mod check;
 pub mod default_plan;
 pub mod doctor;
 pub mod inspect;
+pub mod merge;
 pub mod models;
 pub mod probe;
 pub mod run;
