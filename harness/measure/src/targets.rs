@@ -53,6 +53,37 @@ pub struct Target {
     /// Where the figures come from.
     #[serde(default)]
     pub source: String,
+    /// For `runner = "ssh"`: how to reach the board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<Ssh>,
+}
+
+/// How to reach a board over ssh.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ssh {
+    pub host: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Private key file (`~` is expanded); else ssh's own configuration decides.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Folder on the board where runs are staged (created, and removed after the run).
+    #[serde(default = "default_remote_dir")]
+    pub remote_dir: String,
+    /// Extra `-o` options for ssh and scp (e.g. `UserKnownHostsFile=...`).
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+fn default_port() -> u16 {
+    22
+}
+
+fn default_remote_dir() -> String {
+    "/tmp/edgebench".into()
 }
 
 /// The whole file.
@@ -82,6 +113,7 @@ const KNOWN: &[&str] = &[
     "mem_bandwidth_gbs",
     "gpu_peak_gflops",
     "source",
+    "ssh",
 ];
 const KNOWN_POWER: &[&str] = &["idle_watts", "active_watts_per_core"];
 const BACKENDS: &[&str] = &["tract", "ort", "wonnx"];

@@ -11,18 +11,23 @@ pub const REL_TOL: f64 = 1e-3;
 /// Reference backends in order of preference.
 pub const REFERENCES: &[&str] = &["ort", "tract"];
 
-/// For each `(backend, saved outputs)` of a row, its agreement with the reference; `None` for the reference
-/// itself, for cells that saved nothing, and for every cell when no reference ran.
-pub fn row(cells: &[(String, Option<PathBuf>)]) -> Vec<Option<Agreement>> {
+/// For each `(backend, may serve as reference, saved outputs)` of a row, its agreement with the reference: the
+/// first eligible cell of the first backend in [`REFERENCES`] that saved outputs. `None` for the reference itself,
+/// for cells that saved nothing, and for every cell when no reference ran.
+pub fn row(cells: &[(String, bool, Option<PathBuf>)]) -> Vec<Option<Agreement>> {
     let reference = REFERENCES.iter().find_map(|r| {
-        let (b, p) = cells.iter().find(|(b, p)| b == r && p.is_some())?;
-        Some((b.clone(), load_tensors(p.as_deref()?).ok()?))
+        let (i, (b, _, p)) = cells
+            .iter()
+            .enumerate()
+            .find(|(_, (b, eligible, p))| b == r && *eligible && p.is_some())?;
+        Some((i, b.clone(), load_tensors(p.as_deref()?).ok()?))
     });
     cells
         .iter()
-        .map(|(b, saved)| {
-            let (name, refs) = reference.as_ref()?;
-            if b == name {
+        .enumerate()
+        .map(|(i, (_, _, saved))| {
+            let (ri, name, refs) = reference.as_ref()?;
+            if i == *ri {
                 return None;
             }
             let p = saved.as_ref()?;

@@ -62,6 +62,9 @@ pub struct Args {
     /// variant), so N machines share a plan; join the results with `edgebench merge`.
     #[arg(long, value_name = "hash:M/N")]
     partition: Option<String>,
+    /// Resume this run folder: re-run only the cells that did not finish (the plan must be the same).
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
     /// Where run folders are created.
     #[arg(long, default_value = "reports/runs")]
     out: PathBuf,
@@ -254,6 +257,12 @@ struct Site {
     env: Vec<(String, Option<std::ffi::OsString>)>,
     emulated: bool,
     facts: Vec<report::BackendFacts>,
+    /// ssh targets: the board's settings, the runner and ORT library to copy there, the staged run folder, and why
+    /// it could not be reached.
+    ssh: Option<edgebench_measure::targets::Ssh>,
+    upload: Vec<(PathBuf, String)>,
+    remote: Option<super::remote::Remote>,
+    unreachable: Option<String>,
 }
 
 /// The qemu-user binary and sysroot for a triple.
@@ -312,6 +321,10 @@ fn prepare(
                 env: vec![],
                 emulated: false,
                 facts: super::doctor::backend_facts(registry),
+                ssh: None,
+                upload: vec![],
+                remote: None,
+                unreachable: None,
             })
         }
         Runner::Qemu => {
@@ -380,15 +393,119 @@ fn prepare(
                 env,
                 emulated: true,
                 facts,
+                ssh: None,
+                upload: vec![],
+                remote: None,
+                unreachable: None,
             })
         }
-        Runner::Ssh => Err(fail(
-            UNAVAILABLE,
-            format!(
-                "target `{name}` uses the ssh runner, which is not implemented yet; use `host` or a qemu target"
-            ),
-        )),
+        Runner::Ssh => {
+            let cfg = target.ssh.clone().ok_or_else(|| {
+                fail(
+                    USAGE,
+                    format!("target `{name}`: runner ssh without an ssh table"),
+                )
+            })?;
+            // The runner: this very binary when the board has this machine's triple, else the cross-built one.
+            let (bin, ort) = if target.triple == env!("EDGEBENCH_HOST_TRIPLE") {
+                let ort = edgebench_backend_ort_lib(ort_lib);
+                (std::env::current_exe()?, ort)
+            } else {
+                let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../..")
+                    .join("target")
+                    .join(&target.triple)
+                    .join("release");
+                let lib = dir.join(format!("libonnxruntime.so.{}", super::build::ORT_VERSION));
+                (dir.join("edgebench"), lib.is_file().then_some(lib))
+            };
+            if !bin.is_file() {
+                return Err(fail(
+                    UNAVAILABLE,
+                    format!(
+                        "target `{name}`: no runner at {}; run `edgebench build --target {name}` first",
+                        bin.display()
+                    ),
+                ));
+            }
+            let mut upload = vec![(bin, "edgebench".to_string())];
+            if let Some(l) = ort.filter(|_| target.backends.iter().any(|b| b == "ort")) {
+                upload.push((
+                    l,
+                    format!("libonnxruntime.so.{}", super::build::ORT_VERSION),
+                ));
+            }
+            Ok(Site {
+                name: name.into(),
+                target,
+                program: vec![],
+                env: vec![],
+                emulated: false,
+                facts: vec![],
+                ssh: Some(cfg),
+                upload,
+                remote: None,
+                unreachable: None,
+            })
+        }
     }
+}
+
+/// The ONNX Runtime library this process would load, to ship to a board of the same platform.
+fn edgebench_backend_ort_lib(explicit: Option<&Path>) -> Option<PathBuf> {
+    #[cfg(feature = "ort")]
+    {
+        edgebench_backend_ort::locate(explicit).ok().map(|l| l.path)
+    }
+    #[cfg(not(feature = "ort"))]
+    {
+        let _ = explicit;
+        None
+    }
+}
+
+/// Copies the runner, the ORT library and the models to an ssh target and asks its runner for its backends.
+fn stage(site: &mut Site, run_id: &str, models: &[(PathBuf, Vec<String>)]) {
+    let Some(cfg) = &site.ssh else { return };
+    let remote = super::remote::Remote::new(cfg, run_id, &site.name);
+    let mut files: Vec<(&Path, String)> = site
+        .upload
+        .iter()
+        .map(|(p, n)| (p.as_path(), n.clone()))
+        .collect();
+    for (mi, (p, _)) in models.iter().enumerate() {
+        files.push((p.as_path(), format!("models/{mi}.onnx")));
+    }
+    let staged = remote.put(&files).and_then(|()| {
+        let cmd = remote.command(&[
+            format!("{}/edgebench", remote.root),
+            "doctor".into(),
+            "--json".into(),
+        ]);
+        match run_cell(cmd, 120).0 {
+            Ended::Exited {
+                code: 0, stdout, ..
+            } => serde_json::from_str::<serde_json::Value>(&stdout)
+                .ok()
+                .and_then(|v| {
+                    serde_json::from_value::<Vec<report::BackendFacts>>(v["backends"].clone()).ok()
+                })
+                .ok_or_else(|| "unreadable doctor report from the board".to_string()),
+            Ended::Exited { code, stderr, .. } => Err(format!(
+                "the runner's doctor failed on the board (exit {code}): {}",
+                last_error(&stderr)
+            )),
+            Ended::Signalled { signal, stderr } => {
+                Err(super::cells::crash_message(signal, &stderr))
+            }
+            Ended::TimedOut => Err("the runner's doctor did not answer within 120 s".into()),
+        }
+    });
+    match staged {
+        Ok(facts) => site.facts = facts,
+        Err(e) => site.unreachable = Some(e),
+    }
+    site.remote = Some(remote);
 }
 
 /// The machine record.
@@ -451,8 +568,9 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     }
     let machine = machine(registry, false);
     let models = models(&a)?;
-    // Resolve every model first: a bad argument fails before anything is measured.
+    // Resolve every model and its feed first: a bad argument fails before anything is measured.
     let mut flops = vec![];
+    let mut local: Vec<(PathBuf, Vec<String>)> = vec![];
     for m in &models {
         flops.push(
             super::inspect::analyse(m, &a.feed, registry, true)?
@@ -460,8 +578,15 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 .flops
                 .total_flops,
         );
+        let r = resolve::model(m, &fetcher(), &manifest())?;
+        let ir = resolve::load(&r)?;
+        let specs = resolve::feed(&ir, &r, &a.feed)?;
+        local.push((
+            r.path.clone(),
+            specs.iter().map(|s| s.to_string()).collect(),
+        ));
     }
-    let mut plan: Vec<(usize, String)> = vec![];
+    let mut requested: Vec<(usize, String)> = vec![];
     for (si, s) in sites.iter().enumerate() {
         let wanted: Vec<String> = if a.backend.is_empty() {
             s.target.backends.clone()
@@ -476,20 +601,85 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                     edgebench_backend_api::RegistryError::NotCompiled { name, .. } => Ok(name),
                     e => Err(fail(USAGE, e)),
                 })?;
-            match s.facts.iter().find(|f| f.name == name) {
-                Some(f) if f.available => plan.push((si, name)),
-                Some(f) => {
-                    if !a.json {
-                        eprintln!(
-                            "edgebench: {}: backend {name} is unavailable: {}",
-                            s.name,
-                            f.reason.clone().unwrap_or_default()
-                        );
-                    }
-                }
-                None => {}
-            }
+            requested.push((si, name));
         }
+    }
+    let partition = a
+        .partition
+        .as_deref()
+        .map(report::Partition::parse)
+        .transpose()
+        .map_err(|e| fail(USAGE, e))?;
+    // The plan's identity: the same for every shard of it and across resumes, different for anything that
+    // changes what is measured. Availability is not part of it: a board that was unreachable may be back.
+    let plan_key = serde_json::json!({
+        "models": models, "cells": requested.iter().map(|(si, b)| format!("{}/{b}", sites[*si].name)).collect::<Vec<_>>(),
+        "seed": a.seed, "ci": a.ci, "max_time": a.max_time, "warmup": a.warmup, "feed": a.feed,
+        "partitions": partition.map(|p| p.count),
+    });
+    let plan_id = format!("{:016x}", report::fnv1a(plan_key.to_string().as_bytes()));
+    let in_shard = |target: &str, backend: &str, model: &str| {
+        partition.is_none_or(|p| p.contains(target, backend, model, "fp32"))
+    };
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (dir, run_id, kept) = match &a.resume {
+        Some(d) => {
+            let prev = report::load(&d.join("results.json")).map_err(|e| fail(USAGE, e))?;
+            if prev.plan_id != plan_id || prev.partition != partition {
+                return Err(fail(
+                    USAGE,
+                    format!(
+                        "{}: a run of another plan; resume it with the same models, targets, backends and settings",
+                        d.display()
+                    ),
+                ));
+            }
+            let done: Vec<Cell> = prev
+                .cells
+                .into_iter()
+                .filter(|c| c.outcome == Outcome::Ok)
+                .collect();
+            (d.clone(), prev.run_id, done)
+        }
+        None => {
+            let (d, id) = report::new_run_dir(&a.out, &format!("{started}-{}", names.join("+")))
+                .map_err(|e| fail(USAGE, e))?;
+            (d, id, vec![])
+        }
+    };
+    for sub in ["samples", "outputs"] {
+        std::fs::create_dir_all(dir.join(sub))
+            .map_err(|e| fail(USAGE, format!("{}: {e}", dir.display())))?;
+    }
+    for s in sites.iter_mut() {
+        stage(s, &run_id, &local);
+        if let (Some(why), false) = (&s.unreachable, a.json) {
+            eprintln!("edgebench: {}: cannot use the board: {why}", s.name);
+        }
+    }
+    let mut plan: Vec<(usize, String)> = vec![];
+    for (si, b) in &requested {
+        let s = &sites[*si];
+        match s.facts.iter().find(|f| &f.name == b) {
+            Some(f) if f.available => plan.push((*si, b.clone())),
+            Some(f) => {
+                if !a.json {
+                    eprintln!(
+                        "edgebench: {}: backend {b} is unavailable: {}",
+                        s.name,
+                        f.reason.clone().unwrap_or_default()
+                    );
+                }
+            }
+            // An unreachable board: its cells are recorded with the reason.
+            None if s.unreachable.is_some() => plan.push((*si, b.clone())),
+            None => {}
+        }
+    }
+    for s in &sites {
         if s.emulated && !a.json {
             eprintln!(
                 "edgebench: {}: runs under qemu-user emulation: its timings say nothing about the board",
@@ -503,31 +693,6 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             "no requested backend is available on any requested target (see `edgebench doctor`)",
         ));
     }
-    let partition = a
-        .partition
-        .as_deref()
-        .map(report::Partition::parse)
-        .transpose()
-        .map_err(|e| fail(USAGE, e))?;
-    // The plan's identity: the same for every shard of it, different for anything that changes what is measured.
-    let plan_key = serde_json::json!({
-        "models": models, "cells": plan.iter().map(|(si, b)| format!("{}/{b}", sites[*si].name)).collect::<Vec<_>>(),
-        "seed": a.seed, "ci": a.ci, "max_time": a.max_time, "warmup": a.warmup, "feed": a.feed,
-        "partitions": partition.map(|p| p.count),
-    });
-    let plan_id = format!("{:016x}", report::fnv1a(plan_key.to_string().as_bytes()));
-    let in_shard = |target: &str, backend: &str, model: &str| {
-        partition.is_none_or(|p| p.contains(target, backend, model, "fp32"))
-    };
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (dir, run_id) = report::new_run_dir(&a.out, &format!("{started}-{}", names.join("+")))
-        .map_err(|e| fail(USAGE, e))?;
-    std::fs::create_dir_all(dir.join("samples"))
-        .map_err(|e| fail(USAGE, format!("{}: {e}", dir.display())))?;
-    let scratch = tempfile::tempdir()?;
     let total = models
         .iter()
         .map(|m| {
@@ -544,7 +709,37 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         indicatif::ProgressStyle::with_template("bench [{bar:30}] {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut cells = vec![];
+    let results = |cells: Vec<Cell>| Results {
+        format_version: report::FORMAT_VERSION,
+        run_id: run_id.clone(),
+        started_unix: started,
+        edgebench_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: env!("EDGEBENCH_GIT_COMMIT").into(),
+        machine: machine.clone(),
+        targets: sites
+            .iter()
+            .map(|s| report::TargetRecord {
+                name: s.name.clone(),
+                triple: s.target.triple.clone(),
+                runner: format!("{:?}", s.target.runner).to_lowercase(),
+                emulated: s.emulated,
+                backends: s.facts.clone(),
+            })
+            .collect(),
+        settings: Settings {
+            targets: names.clone(),
+            seed: a.seed,
+            target_rel_ci: a.ci,
+            max_time_s: a.max_time,
+            warmup_s: a.warmup,
+            cell_timeout_s: a.timeout,
+        },
+        plan_id: plan_id.clone(),
+        partition,
+        merged_from: vec![],
+        cells,
+    };
+    let mut cells: Vec<Cell> = vec![];
     for (mi, m) in models.iter().enumerate() {
         let mut row: Vec<(Cell, Option<PathBuf>)> = vec![];
         for (si, b) in &plan {
@@ -552,52 +747,20 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             if !in_shard(&site.name, b, m) {
                 continue;
             }
-            bar.set_message(format!("{m} on {b} ({})", site.name));
             let safe = |s: &str| s.replace(['/', '\\', ' '], "_");
+            if let Some(done) = kept
+                .iter()
+                .find(|c| c.target == site.name && &c.backend == b && &c.model == m)
+            {
+                // Its outputs stay in the run folder, so cells re-run now are still compared with it.
+                let saved = dir.join(format!("outputs/{}.{}.{}.pb", safe(&site.name), b, safe(m)));
+                row.push((done.clone(), saved.is_file().then_some(saved)));
+                bar.inc(1);
+                continue;
+            }
+            bar.set_message(format!("{m} on {b} ({})", site.name));
             let samples_rel = format!("samples/{}.{}.{}.txt", safe(&site.name), b, safe(m));
-            let outputs = scratch.path().join(format!("{mi}.{si}.{b}.pb"));
-            let mut cmd = Command::new(&site.program[0]);
-            cmd.args(&site.program[1..])
-                .args([
-                    "bench-cell",
-                    m,
-                    "--backend",
-                    b,
-                    "--seed",
-                    &a.seed.to_string(),
-                ])
-                .args([
-                    "--ci",
-                    &a.ci.to_string(),
-                    "--max-time",
-                    &a.max_time.to_string(),
-                    "--warmup",
-                    &a.warmup.to_string(),
-                ])
-                .arg("--samples")
-                .arg(dir.join(&samples_rel))
-                .arg("--outputs")
-                .arg(&outputs)
-                .args(["--idle-watts", &site.target.power.idle_watts.to_string()])
-                .args([
-                    "--active-watts-per-core",
-                    &site.target.power.active_watts_per_core.to_string(),
-                    "--target",
-                    &site.name,
-                ]);
-            if site.target.sensor == SensorChoice::Auto && !site.emulated {
-                cmd.arg("--sensor");
-            }
-            for f in &a.feed {
-                cmd.args(["--feed", f]);
-            }
-            for (k, v) in &site.env {
-                match v {
-                    Some(v) => cmd.env(k, v),
-                    None => cmd.env_remove(k),
-                };
-            }
-            let (ended, timeout) = run_cell(cmd, a.timeout);
+            let outputs = dir.join(format!("outputs/{}.{}.{}.pb", safe(&site.name), b, safe(m)));
             let mut cell = Cell {
                 target: site.name.clone(),
                 emulated: site.emulated,
@@ -622,11 +785,104 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 roofline: None,
                 agreement: None,
             };
+            let common: Vec<String> = [
+                vec![
+                    "--backend".into(),
+                    b.clone(),
+                    "--seed".into(),
+                    a.seed.to_string(),
+                ],
+                vec![
+                    "--ci".into(),
+                    a.ci.to_string(),
+                    "--max-time".into(),
+                    a.max_time.to_string(),
+                    "--warmup".into(),
+                    a.warmup.to_string(),
+                ],
+                vec![
+                    "--idle-watts".into(),
+                    site.target.power.idle_watts.to_string(),
+                ],
+                vec![
+                    "--active-watts-per-core".into(),
+                    site.target.power.active_watts_per_core.to_string(),
+                    "--target".into(),
+                    site.name.clone(),
+                ],
+                if site.target.sensor == SensorChoice::Auto && !site.emulated {
+                    vec!["--sensor".into()]
+                } else {
+                    vec![]
+                },
+            ]
+            .concat();
+            let ended = if let Some(why) = &site.unreachable {
+                None.ok_or_else(|| why.clone())
+            } else if let Some(r) = &site.remote {
+                // On the board: its own paths, and the feed spelled out (the board has no zoo manifest cache).
+                let remote_out = format!("out/{mi}.{si}.{b}");
+                let mut args = vec![
+                    format!("{}/edgebench", r.root),
+                    "bench-cell".into(),
+                    format!("{}/models/{mi}.onnx", r.root),
+                ];
+                args.extend(common.clone());
+                args.extend([
+                    "--samples".into(),
+                    format!("{}/{remote_out}.txt", r.root),
+                    "--outputs".into(),
+                    format!("{}/{remote_out}.pb", r.root),
+                ]);
+                for f in &local[mi].1 {
+                    args.extend(["--feed".into(), f.clone()]);
+                }
+                let ended = run_cell(r.command(&args), a.timeout);
+                if matches!(ended.0, Ended::Exited { code: 0, .. }) {
+                    match r
+                        .get(&format!("{remote_out}.txt"), &dir.join(&samples_rel))
+                        .and_then(|()| r.get(&format!("{remote_out}.pb"), &outputs))
+                    {
+                        Ok(()) => Ok(ended),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    Ok(ended)
+                }
+            } else {
+                let mut cmd = Command::new(&site.program[0]);
+                cmd.args(&site.program[1..])
+                    .args(["bench-cell", m])
+                    .args(&common)
+                    .arg("--samples")
+                    .arg(dir.join(&samples_rel))
+                    .arg("--outputs")
+                    .arg(&outputs);
+                for f in &a.feed {
+                    cmd.args(["--feed", f]);
+                }
+                for (k, v) in &site.env {
+                    match v {
+                        Some(v) => cmd.env(k, v),
+                        None => cmd.env_remove(k),
+                    };
+                }
+                Ok(run_cell(cmd, a.timeout))
+            };
             let mut saved = None;
             match ended {
-                Ended::Exited {
-                    code: 0, stdout, ..
-                } => match serde_json::from_str::<Measured>(stdout.trim()) {
+                Err(why) => {
+                    cell.outcome = Outcome::Failed {
+                        exit_code: super::remote::SSH_CONNECTION_FAILED,
+                        message: format!("{}: {why}", site.name),
+                    }
+                }
+                Ok((
+                    Ended::Exited {
+                        code: 0, stdout, ..
+                    },
+                    _,
+                )) => match serde_json::from_str::<Measured>(stdout.trim()) {
                     Ok(x) => {
                         let peak = if b == "wonnx" {
                             site.target
@@ -664,22 +920,36 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                         }
                     }
                 },
-                Ended::Exited { code, stderr, .. } => {
+                Ok((Ended::Exited { code, stderr, .. }, _)) => {
+                    let msg = last_error(&stderr);
+                    let msg =
+                        if site.remote.is_some() && code == super::remote::SSH_CONNECTION_FAILED {
+                            format!("ssh connection to {} failed: {msg}", site.name)
+                        } else {
+                            msg
+                        };
                     cell.outcome = Outcome::Failed {
                         exit_code: code,
-                        message: last_error(&stderr),
+                        message: msg,
                     }
                 }
-                Ended::Signalled { signal, stderr } => {
+                Ok((Ended::Signalled { signal, stderr }, _)) => {
                     cell.outcome = Outcome::Crashed {
                         signal,
                         message: super::cells::crash_message(signal, &stderr),
                     }
                 }
-                Ended::TimedOut => cell.outcome = Outcome::Timeout { seconds: timeout },
+                Ok((Ended::TimedOut, t)) => cell.outcome = Outcome::Timeout { seconds: t },
             }
             bar.inc(1);
             row.push((cell, saved));
+            // Saved after every cell: an interrupted run can be resumed with --resume.
+            let so_far: Vec<Cell> = cells
+                .iter()
+                .cloned()
+                .chain(row.iter().map(|(c, _)| c.clone()))
+                .collect();
+            report::save(&dir, &results(so_far)).map_err(|e| fail(USAGE, e))?;
         }
         agree(&mut row);
         for (c, _) in row {
@@ -690,36 +960,17 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         }
     }
     bar.finish_and_clear();
-    let results = Results {
-        format_version: report::FORMAT_VERSION,
-        run_id: run_id.clone(),
-        started_unix: started,
-        edgebench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: env!("EDGEBENCH_GIT_COMMIT").into(),
-        machine,
-        targets: sites
-            .iter()
-            .map(|s| report::TargetRecord {
-                name: s.name.clone(),
-                triple: s.target.triple.clone(),
-                runner: format!("{:?}", s.target.runner).to_lowercase(),
-                emulated: s.emulated,
-                backends: s.facts.clone(),
-            })
-            .collect(),
-        settings: Settings {
-            targets: names.clone(),
-            seed: a.seed,
-            target_rel_ci: a.ci,
-            max_time_s: a.max_time,
-            warmup_s: a.warmup,
-            cell_timeout_s: a.timeout,
-        },
-        plan_id,
-        partition,
-        merged_from: vec![],
-        cells,
-    };
+    for s in &sites {
+        if let (Some(r), None) = (&s.remote, &s.unreachable) {
+            if let Err(e) = r.clean() {
+                eprintln!(
+                    "edgebench: {}: could not remove {} on the board: {e}",
+                    s.name, r.root
+                );
+            }
+        }
+    }
+    let results = results(cells);
     let path = report::save(&dir, &results).map_err(|e| fail(USAGE, e))?;
     if a.json {
         print_json(&results)?;
@@ -731,12 +982,15 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
 
 /// Compares each cell's outputs with the reference.
 fn agree(row: &mut [(Cell, Option<PathBuf>)]) {
-    let saved: Vec<(String, Option<PathBuf>)> = row
+    // Emulated cells never serve as the reference; they are compared with a real one.
+    let saved: Vec<(String, bool, Option<PathBuf>)> = row
         .iter()
-        .map(|(c, p)| (c.backend.clone(), p.clone()))
+        .map(|(c, p)| (c.backend.clone(), !c.emulated, p.clone()))
         .collect();
-    for ((cell, _), ag) in row.iter_mut().zip(super::agreement::row(&saved)) {
-        cell.agreement = ag;
+    for ((cell, p), ag) in row.iter_mut().zip(super::agreement::row(&saved)) {
+        if p.is_some() {
+            cell.agreement = ag;
+        }
     }
 }
 

@@ -201,9 +201,9 @@ pub fn run(
 
 /// Compares every cell that ran with the row's reference.
 fn compare_row(row: &mut [(Cell, Option<PathBuf>)]) {
-    let saved: Vec<(String, Option<PathBuf>)> = row
+    let saved: Vec<(String, bool, Option<PathBuf>)> = row
         .iter()
-        .map(|(c, p)| (c.backend.clone(), p.clone()))
+        .map(|(c, p)| (c.backend.clone(), true, p.clone()))
         .collect();
     for ((cell, _), ag) in row.iter_mut().zip(super::agreement::row(&saved)) {
         cell.vs_reference = ag;

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod merge;
 pub mod models;
 pub mod probe;
+pub mod remote;
 pub mod run;
 
 use edgebench_models::{Fetcher, Manifest};
