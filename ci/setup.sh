@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything edgebench's build, tests and backends need on a Debian machine:
-#   apt: Mesa lavapipe (software Vulkan) for wonnx, the aarch64 cross linker + libc, qemu-user for emulated runs;
+#   apt: Mesa lavapipe (software Vulkan) for wonnx, the aarch64 cross linker + libc, qemu-user for emulated runs,
+#        OpenSSH (the ssh runner is tested against a server on 127.0.0.1);
 #   rustup: the aarch64-unknown-linux-gnu target;
 #   .venv: the onnxruntime==1.31.1 wheel, whose libonnxruntime.so the `ort` backend loads (no CDN download).
 # Re-running it changes nothing that is already in place.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORT_VERSION=1.31.1
-APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross qemu-user)
+APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross qemu-user openssh-server openssh-client)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
