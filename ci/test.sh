@@ -9,4 +9,7 @@ cargo fmt --all -- --check
 cargo build --workspace --locked
 ./target/debug/edgebench models fetch
 ./target/debug/edgebench doctor
+# The aarch64 runner (tract + ONNX Runtime, the library from the manylinux_2_28_aarch64 wheel beside it), for the
+# qemu tests; cross-compiled with Debian's gcc-aarch64-linux-gnu.
+./target/debug/edgebench build --target pi4-qemu
 EDGEBENCH_CI=1 cargo test --workspace --locked
