@@ -23,6 +23,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# ONNX Runtime's aarch64 library crashes in its CPU detection under Debian 12's qemu 7.2 and runs under qemu 10,
+# which bookworm-backports has. The backports source is derived from this machine's own bookworm source (no mirror
+# host is hard-coded). If it cannot be had, ONNX Runtime is reported unavailable under emulation, with the reason.
+qemu_major=$(qemu-aarch64 --version 2>/dev/null | sed -n 's/.*version \([0-9]*\).*/\1/p' | head -n1)
+if [ "${qemu_major:-0}" -lt 10 ] && grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
+  uri=$( { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {u=$2} /^Suites:/ && / bookworm( |$)/ {print u; exit}';
+           grep -hE '^deb +(\[[^]]*\] +)?[a-z]+://[^ ]+ +bookworm +' /etc/apt/sources.list 2>/dev/null | sed -E 's/^deb +(\[[^]]*\] +)?([^ ]+).*/\2/'; } | head -n1)
+  if [ -n "$uri" ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "setup: qemu-user from bookworm-backports ($uri)"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" \
+      | $SUDO tee /etc/apt/sources.list.d/edgebench-backports.sources >/dev/null
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports qemu-user >/dev/null; }; then
+      echo "setup: qemu from bookworm-backports could not be installed; ONNX Runtime will be reported unavailable under qemu"
+    fi
+  fi
+fi
+
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   echo "setup: rustup target add aarch64-unknown-linux-gnu"
   rustup target add aarch64-unknown-linux-gnu
