@@ -259,13 +259,31 @@ fn ssh_runner_benches_on_the_board_records_a_lost_connection_and_resumes() {
 
 #[test]
 fn qemu_runner_runs_the_cross_built_runner_emulated_and_agrees_with_the_host() {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/aarch64-unknown-linux-gnu/release/edgebench");
-    let qemu = Command::new("qemu-aarch64").arg("--version").output().is_ok();
-    if !require("the aarch64 runner (`edgebench build --target pi4-qemu`) and qemu-user", bin.is_file() && qemu) {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/aarch64-unknown-linux-gnu/release/edgebench");
+    let qemu = Command::new("qemu-aarch64")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !require(
+        "the aarch64 runner (`edgebench build --target pi4-qemu`) and qemu-user",
+        bin.is_file() && qemu,
+    ) {
         return;
     }
     let zoo = zoo_path("oww_hello_deepa_mlp").is_some();
-    let mut args = vec!["tiny_mlp", "small_cnn", "--target", "host", "--target", "pi4-qemu", "--backend", "tract"];
+    let mut args = vec![
+        "tiny_mlp",
+        "small_cnn",
+        "--target",
+        "host",
+        "--target",
+        "pi4-qemu",
+        "--backend",
+        "tract",
+        "--backend",
+        "ort",
+    ];
     if zoo {
         args.insert(0, "oww_hello_deepa_mlp");
     }
@@ -274,17 +292,51 @@ fn qemu_runner_runs_the_cross_built_runner_emulated_and_agrees_with_the_host() {
     args.extend(["--out", &o]);
     let (code, j, err) = bench(&args);
     assert_eq!(code, 0, "{err}");
+    let t = j["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "pi4-qemu")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (t["emulated"].clone(), t["runner"].clone()),
+        (serde_json::json!(true), serde_json::json!("qemu"))
+    );
+    // ONNX Runtime for aarch64 either works under this qemu (>= 10) or is reported unavailable with the reason.
+    let ort = t["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "ort")
+        .unwrap()
+        .clone();
+    assert!(
+        ort["available"] == true || ort["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{ort}"
+    );
+    let ort_here = ort["available"] == true;
+    let host_ort = backend_available("ort");
     let cells = j["cells"].as_array().unwrap();
-    assert_eq!(cells.len(), if zoo { 6 } else { 4 });
+    let models = if zoo { 3 } else { 2 };
+    assert_eq!(
+        cells.len(),
+        models * (1 + host_ort as usize + 1 + ort_here as usize)
+    );
     for c in cells.iter().filter(|c| c["target"] == "pi4-qemu") {
         assert_eq!(c["outcome"]["status"], "ok", "{c}");
         assert_eq!(c["emulated"], true);
-        assert_eq!(c["agreement"]["agree"], true, "the aarch64 outputs agree with the host's: {c}");
-        assert_eq!(c["agreement"]["reference"], "tract");
+        assert_eq!(
+            c["agreement"]["agree"], true,
+            "the aarch64 outputs agree with the host's: {c}"
+        );
     }
-    let t = j["targets"].as_array().unwrap().iter().find(|t| t["name"] == "pi4-qemu").unwrap().clone();
-    assert_eq!((t["emulated"].clone(), t["runner"].clone()), (serde_json::json!(true), serde_json::json!("qemu")));
-    // ONNX Runtime for aarch64 either works under this qemu or is reported unavailable with the reason.
-    let ort = t["backends"].as_array().unwrap().iter().find(|b| b["name"] == "ort").unwrap().clone();
-    assert!(ort["available"] == true || ort["reason"].as_str().is_some_and(|r| !r.is_empty()), "{ort}");
+    eprintln!(
+        "ONNX Runtime under qemu: {}",
+        if ort_here {
+            "ran".to_string()
+        } else {
+            ort["reason"].to_string()
+        }
+    );
 }
