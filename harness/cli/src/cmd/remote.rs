@@ -157,16 +157,22 @@ mod tests {
 
     #[test]
     fn remote_arguments_survive_the_remote_shell() {
-        let q = quote(&[
-            "run".into(),
-            "x=float32[1,3]".into(),
-            "it's".into(),
-            "onnx::Flatten_0=f[1]".into(),
-        ]);
-        assert_eq!(
-            q,
-            "run 'x=float32[1,3]' 'it'\"'\"'s' 'onnx::Flatten_0=f[1]'"
-        );
+        let args: Vec<String> = [
+            "run",
+            "x=float32[1,3]",
+            "it's",
+            "onnx::Flatten_0=f[1]",
+            "a b",
+            "$HOME",
+            "*",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let q = quote(&args);
+        // What a POSIX shell makes of it is exactly the arguments, with nothing expanded or split.
+        assert_eq!(shlex::split(&q).unwrap(), args);
+        assert!(q.contains("'x=float32[1,3]'"), "{q}");
         let cfg = Ssh {
             host: "b".into(),
             user: Some("pi".into()),
