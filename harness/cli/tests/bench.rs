@@ -178,8 +178,27 @@ fn target_errors_are_one_line_and_coded() {
     let out = tempfile::tempdir().unwrap();
     let bad = out.path().join("targets.toml");
     std::fs::write(&bad, "[target.x]\ntriple = \"a\"\ncores = \"many\"\n").unwrap();
+    let riscv = out.path().join("riscv.toml");
+    std::fs::write(
+        &riscv,
+        "[target.board]\ntriple = \"riscv64gc-unknown-linux-gnu\"\ncores = 4\nbackends = [\"tract\"]\nrunner = \"ssh\"\n\
+         power = { idle_watts = 1.0, active_watts_per_core = 1.0 }\npeak_gflops = 1.0\nmem_bandwidth_gbs = 1.0\n\
+         ssh = { host = \"board.invalid\" }\n\n[target.emu]\ntriple = \"riscv64gc-unknown-linux-gnu\"\ncores = 4\n\
+         backends = [\"tract\"]\nrunner = \"qemu\"\npower = { idle_watts = 1.0, active_watts_per_core = 1.0 }\n\
+         peak_gflops = 1.0\nmem_bandwidth_gbs = 1.0\n",
+    )
+    .unwrap();
     for (args, code, needle) in [
-        (vec!["--target", "pi4"], 4, "ssh"),
+        (
+            vec!["--targets", riscv.to_str().unwrap(), "--target", "board"],
+            4,
+            "edgebench build --target board",
+        ),
+        (
+            vec!["--targets", riscv.to_str().unwrap(), "--target", "emu"],
+            4,
+            "no qemu-user runner",
+        ),
         (vec!["--target", "mars"], 2, "mars"),
         (
             vec!["--targets", bad.to_str().unwrap(), "--target", "x"],
@@ -199,9 +218,84 @@ fn target_errors_are_one_line_and_coded() {
         assert!(lines[0].contains(needle), "{args:?}: {}", lines[0]);
         assert_eq!(c, code, "{args:?}: {}", lines[0]);
     }
-    assert_eq!(
-        std::fs::read_dir(out.path()).unwrap().count(),
-        1,
-        "no run folder for a run that did not start"
-    );
+    let dirs = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(dirs, 0, "no run folder for a run that did not start");
+}
+
+#[test]
+fn shards_of_a_plan_cover_it_once_and_merge_and_other_plans_are_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let models = ["tiny_mlp", "small_cnn", "attention_block"];
+    let mut files = vec![];
+    let mut seen = vec![];
+    for k in 1..=2 {
+        let shard = format!("hash:{k}/2");
+        let mut args: Vec<&str> = models.to_vec();
+        args.extend(["--backend", "tract", "--partition", &shard]);
+        let (code, j, err) = bench(out.path(), &args, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(j["partition"]["index"], k);
+        for c in j["cells"].as_array().unwrap() {
+            seen.push(c["model"].as_str().unwrap().to_string());
+        }
+        files.push(
+            out.path()
+                .join(j["run_id"].as_str().unwrap())
+                .join("results.json"),
+        );
+    }
+    seen.sort();
+    let mut all: Vec<String> = models.iter().map(|s| s.to_string()).collect();
+    all.sort();
+    assert_eq!(seen, all, "every cell in exactly one shard");
+    let merged = out.path().join("all.json");
+    let o = edgebench()
+        .arg("merge")
+        .args(&files)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = edgebench_report::load(&merged).unwrap();
+    assert_eq!(m.cells.len(), 3);
+    assert_eq!(m.merged_from.len(), 2);
+    for c in &m.cells {
+        assert!(
+            out.path().join(c.samples_file.as_ref().unwrap()).is_file(),
+            "{c:?}"
+        );
+    }
+    // a run of another plan, an existing output, and the same shard twice are refused with one line each
+    let (_, j, _) = bench(out.path(), &["tiny_mlp", "--backend", "tract"], &[]);
+    let other = out
+        .path()
+        .join(j["run_id"].as_str().unwrap())
+        .join("results.json");
+    for (args, needle) in [
+        (vec![files[0].clone(), other], "another plan"),
+        (vec![files[0].clone(), files[0].clone()], "also in"),
+    ] {
+        let o = edgebench()
+            .arg("merge")
+            .args(&args)
+            .arg("-o")
+            .arg(out.path().join("x.json"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(error_lines(&err)[0].contains(needle), "{err}");
+    }
+    let o = edgebench()
+        .arg("merge")
+        .args(&files)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not overwriting"));
 }
