@@ -1,6 +1,6 @@
 use edgebench_compat::table::SupportTable;
 use edgebench_compat::{Reason, Verdict, check};
-use edgebench_graph::fixtures::{self, Builder, int};
+use edgebench_graph::fixtures::{self, int};
 use edgebench_graph::stats::ShapeMap;
 use edgebench_graph::validate::{Severity, validate};
 use edgebench_graph::*;
@@ -169,54 +169,17 @@ fn static_shape_requirement_flags_values_without_shapes() {
 
 #[test]
 fn subgraph_nodes_count_and_block_their_parent() {
-    let mut b = Builder::new("then", 0);
-    b.output("t", &[1, 4]);
-    b.node("Relu", &["x"], "t", &[1, 4], vec![]);
-    let then_g = b.finish(13).graph;
-    let mut b = Builder::new("else", 0);
-    b.output("e", &[1, 4]);
-    b.node("Neg", &["x"], "e", &[1, 4], vec![]);
-    let else_g = b.finish(13).graph;
-    let mut b = Builder::new("main", 0);
-    b.input("x", &[1, 4]);
-    b.output("y", &[1, 4]);
-    let mut m = b.finish(13);
-    m.graph.inputs.push(ValueInfo {
-        name: "c".into(),
-        ty: Some(ValueType::Tensor {
-            dtype: DataType::Bool,
-            shape: Some(vec![]),
-        }),
-        doc_string: String::new(),
-        metadata: vec![],
-    });
-    m.graph.nodes.push(Node {
-        name: "if".into(),
-        op_type: "If".into(),
-        inputs: vec!["c".into()],
-        outputs: vec!["y".into()],
-        attributes: vec![
-            Attribute {
-                name: "then_branch".into(),
-                value: AttrValue::Graph(Box::new(then_g)),
-                doc_string: String::new(),
-            },
-            Attribute {
-                name: "else_branch".into(),
-                value: AttrValue::Graph(Box::new(else_g)),
-                doc_string: String::new(),
-            },
-        ],
-        ..Default::default()
-    });
-    let t = table(&(op("If").replace("dtypes = [\"float32\"]", "") + &op("Relu")));
+    let m = fixtures::if_relu_neg();
+    let t =
+        table(&(op("If").replace("dtypes = [\"float32\"]", "") + &op("Relu") + &op("Identity")));
     let c = check(&m, &t, &shapes(&m));
-    assert_eq!(c.nodes, 3);
+    assert_eq!(c.nodes, 4, "If, Relu and Neg inside it, Identity");
     assert_eq!(c.blocking.len(), 1);
     assert_eq!(c.blocking[0].op, "Neg");
     assert_eq!(c.blocking[0].graph, "if.else_branch");
-    // the If cannot run without its else branch: only Relu is left
-    assert_eq!(c.supported_nodes, 1);
+    // the If cannot run without its else branch: Relu (inside it) and Identity (after it) are left, unconnected
+    assert_eq!(c.supported_nodes, 2);
+    assert_eq!(c.partitions.sizes, vec![1, 1]);
     assert_eq!(c.verdict, Verdict::Partial);
 }
 

@@ -238,3 +238,51 @@ pub fn attention_block() -> Model {
     b.node("Add", &[&o, &x], "y", &[1, 16, 32], vec![]);
     b.finish(13)
 }
+
+/// A model with control flow, for tests: `y = If(cond) { Relu(x) } else { Neg(x) }`, then `z = Identity(y)`;
+/// the branches read `x` from the enclosing graph. Inputs x[1,4] float32, cond bool scalar.
+pub fn if_relu_neg() -> Model {
+    let branch = |op: &str| {
+        let mut b = Builder::new(op, 0);
+        b.output(&format!("{op}_out"), &[1, 4]);
+        b.node(op, &["x"], &format!("{op}_out"), &[1, 4], vec![]);
+        b.finish(13).graph
+    };
+    let graph_attr = |name: &str, op: &str| Attribute {
+        name: name.into(),
+        value: AttrValue::Graph(Box::new(branch(op))),
+        doc_string: String::new(),
+    };
+    let mut b = Builder::new("if_relu_neg", 0);
+    b.input("x", &[1, 4]);
+    b.output("z", &[1, 4]);
+    let mut m = b.finish(13);
+    m.graph.inputs.push(ValueInfo {
+        name: "cond".into(),
+        ty: Some(ValueType::Tensor {
+            dtype: DataType::Bool,
+            shape: Some(vec![]),
+        }),
+        doc_string: String::new(),
+        metadata: vec![],
+    });
+    m.graph.nodes.push(Node {
+        name: "if".into(),
+        op_type: "If".into(),
+        inputs: vec!["cond".into()],
+        outputs: vec!["y".into()],
+        attributes: vec![
+            graph_attr("then_branch", "Relu"),
+            graph_attr("else_branch", "Neg"),
+        ],
+        ..Default::default()
+    });
+    m.graph.nodes.push(Node {
+        name: "id".into(),
+        op_type: "Identity".into(),
+        inputs: vec!["y".into()],
+        outputs: vec!["z".into()],
+        ..Default::default()
+    });
+    m
+}

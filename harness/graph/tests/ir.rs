@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use edgebench_graph::fixtures::{self, Builder, int};
+use edgebench_graph::fixtures::{self, int};
 use edgebench_graph::pb;
 use edgebench_graph::stats::{ShapeMap, summarize};
 use edgebench_graph::*;
@@ -81,51 +81,7 @@ fn symbolic_dims_keep_their_names_and_minus_one_is_unknown() {
 #[test]
 fn subgraphs_are_walked_and_counted() {
     // y = If(cond) { then: Relu(x) } else { Neg(x) }, plus one Identity in the main graph.
-    let branch = |op: &str| {
-        let mut b = Builder::new(op, 0);
-        b.output(&format!("{op}_out"), &[1, 4]);
-        b.node(op, &["x"], &format!("{op}_out"), &[1, 4], vec![]);
-        b.finish(13).graph
-    };
-    let mut b = Builder::new("main", 0);
-    b.input("x", &[1, 4]);
-    b.output("z", &[1, 4]);
-    let mut m = b.finish(13);
-    m.graph.inputs.push(ValueInfo {
-        name: "cond".into(),
-        ty: Some(ValueType::Tensor {
-            dtype: DataType::Bool,
-            shape: Some(vec![]),
-        }),
-        doc_string: String::new(),
-        metadata: vec![],
-    });
-    m.graph.nodes.push(Node {
-        name: "if".into(),
-        op_type: "If".into(),
-        inputs: vec!["cond".into()],
-        outputs: vec!["y".into()],
-        attributes: vec![
-            Attribute {
-                name: "then_branch".into(),
-                value: AttrValue::Graph(Box::new(branch("Relu"))),
-                doc_string: String::new(),
-            },
-            Attribute {
-                name: "else_branch".into(),
-                value: AttrValue::Graph(Box::new(branch("Neg"))),
-                doc_string: String::new(),
-            },
-        ],
-        ..Default::default()
-    });
-    m.graph.nodes.push(Node {
-        name: "id".into(),
-        op_type: "Identity".into(),
-        inputs: vec!["y".into()],
-        outputs: vec!["z".into()],
-        ..Default::default()
-    });
+    let m = fixtures::if_relu_neg();
     let mut seen = vec![];
     m.graph
         .walk(&mut |scope, n| seen.push((scope.depth(), n.op_type.clone())));
