@@ -1,58 +1,127 @@
 #!/usr/bin/env bash
-# Idempotent set-up of everything edgebench's build, tests and backends need on a Debian machine:
-#   apt: Mesa lavapipe (software Vulkan) for wonnx, the aarch64 cross linker + libc, qemu-user for emulated runs,
-#        OpenSSH (the ssh runner is tested against a server on 127.0.0.1);
-#   rustup: the aarch64-unknown-linux-gnu target;
-#   .venv: the onnxruntime==1.31.1 wheel, whose libonnxruntime.so the `ort` backend loads (no CDN download).
-# Re-running it changes nothing that is already in place.
-set -euo pipefail
+# Idempotent set-up of everything edgebench's build, tests and backends need on a Debian/Ubuntu machine.
+# Every step prints what it does. A required step that fails names itself and exits non-zero; an optional step that
+# cannot be done prints one line saying what is lost, and the script goes on. Re-running it changes nothing that is
+# already in place.
+#
+# Required (the build, the cross link, the tests):
+#   apt  mesa-vulkan-drivers libvulkan1      Mesa lavapipe (software Vulkan) + the loader, for wonnx
+#        gcc-aarch64-linux-gnu               the aarch64 cross linker
+#        libc6-arm64-cross libc6-dev-arm64-cross
+#                                            the aarch64 C library and its crt files / libdl stubs (the linker needs
+#                                            Scrt1.o, crti.o, -ldl; a Recommends of the cross gcc, so named here)
+#        qemu-user                           runs the aarch64 runner in tests (emulated cells)
+#        openssh-server openssh-client       the ssh runner is tested against a server on 127.0.0.1
+#        the shellcheck linter               lints ci/*.sh in the test command
+#        python3-venv                        only when this python3 cannot make a venv with pip
+#   rustup target aarch64-unknown-linux-gnu
+#   .venv with onnxruntime==1.31.1           its libonnxruntime.so is what the `ort` backend loads (no CDN download)
+# Optional:
+#   qemu-user >= 10 (bookworm: from bookworm-backports, derived from this machine's own Debian mirror). ONNX Runtime's
+#   aarch64 library crashes in its CPU detection under qemu 7.2; without qemu 10 it is reported unavailable under
+#   emulation, with that reason.
+#
+# EDGEBENCH_APT_ROOT (default /) is read for os-release and APT sources; tests point it at fixture trees.
+set -Eeuo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib/apt-sources.sh
+. ci/lib/apt-sources.sh
 
 ORT_VERSION=1.31.1
-APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross qemu-user openssh-server openssh-client)
+APT_ROOT=${EDGEBENCH_APT_ROOT:-/}
+APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross libc6-dev-arm64-cross
+  qemu-user openssh-server openssh-client shellcheck)
 
+step="start"
+on_error() {
+  local rc=$?
+  echo "setup: FAILED (exit $rc) in required step: $step" >&2
+  exit "$rc"
+}
+trap on_error ERR
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+apt_updated=""
+apt_update() {
+  if [ -z "$apt_updated" ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+}
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# The installed qemu-aarch64's major version, 0 when there is none.
+qemu_major() {
+  local v
+  v=$({ qemu-aarch64 --version 2>/dev/null || true; } | sed -n 's/.*version \([0-9]*\).*/\1/p' | awk 'NR == 1')
+  echo "${v:-0}"
+}
+
+step="python3 can make a venv"
+venv_ok=1
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || venv_ok=""
+if [ -z "$venv_ok" ]; then APT_PACKAGES+=(python3-venv); fi
+
+step="apt packages"
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "setup: apt-get install ${missing[*]}"
-  $SUDO apt-get update -qq
+  apt_update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: apt packages present (${APT_PACKAGES[*]})"
 fi
 
-# ONNX Runtime's aarch64 library crashes in its CPU detection under Debian 12's qemu 7.2 and runs under qemu 10,
-# which bookworm-backports has. The backports source is derived from this machine's own bookworm source (no mirror
-# host is hard-coded). If it cannot be had, ONNX Runtime is reported unavailable under emulation, with the reason.
-qemu_major=$(qemu-aarch64 --version 2>/dev/null | sed -n 's/.*version \([0-9]*\).*/\1/p' | head -n1)
-if [ "${qemu_major:-0}" -lt 10 ] && grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
-  uri=$( { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {u=$2} /^Suites:/ && / bookworm( |$)/ {print u; exit}';
-           grep -hE '^deb +(\[[^]]*\] +)?[a-z]+://[^ ]+ +bookworm +' /etc/apt/sources.list 2>/dev/null | sed -E 's/^deb +(\[[^]]*\] +)?([^ ]+).*/\2/'; } | head -n1)
-  if [ -n "$uri" ]; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    echo "setup: qemu-user from bookworm-backports ($uri)"
-    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" \
-      | $SUDO tee /etc/apt/sources.list.d/edgebench-backports.sources >/dev/null
-    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -t bookworm-backports qemu-user >/dev/null; }; then
-      echo "setup: qemu from bookworm-backports could not be installed; ONNX Runtime will be reported unavailable under qemu"
-    fi
-  fi
-fi
+step="qemu-user >= 10 (optional)"
+lost="ONNX Runtime under qemu (pi4-qemu) will be reported unavailable; tract still runs there"
+plan=$(qemu_plan "$(qemu_major)" "$APT_ROOT")
+case "$plan" in
+  ok)
+    echo "setup: qemu-user $(qemu_major) present" ;;
+  distro)
+    echo "setup: qemu-user $(qemu_major) is this distribution's; not bookworm, so no backports are tried"
+    if [ "$(qemu_major)" -lt 10 ]; then echo "setup: qemu < 10: $lost"; fi ;;
+  no-backports)
+    echo "setup: bookworm-backports cannot be derived (no Debian bookworm mirror in $APT_ROOT/etc/apt); $lost" ;;
+  backports\ *)
+    uri=${plan#backports }
+    echo "setup: qemu-user from bookworm-backports ($uri, the mirror this machine already uses for bookworm)"
+    if printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" \
+         | $SUDO tee /etc/apt/sources.list.d/edgebench-backports.sources >/dev/null \
+       && $SUDO apt-get update -qq \
+       && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-user >/dev/null; then
+      echo "setup: qemu-user $(qemu_major) installed from bookworm-backports"
+    else
+      echo "setup: qemu-user from bookworm-backports could not be installed; $lost"
+    fi ;;
+esac
 
-if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+step="rustup target aarch64-unknown-linux-gnu"
+if rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  echo "setup: rustup target aarch64-unknown-linux-gnu present"
+else
   echo "setup: rustup target add aarch64-unknown-linux-gnu"
   rustup target add aarch64-unknown-linux-gnu
 fi
 
-if [ ! -x .venv/bin/python ]; then
+step="python venv .venv"
+if [ -x .venv/bin/python ]; then
+  echo "setup: .venv present"
+else
   echo "setup: python3 -m venv .venv"
   python3 -m venv .venv
 fi
-if ! ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.${ORT_VERSION} >/dev/null 2>&1; then
+
+step="onnxruntime==${ORT_VERSION} wheel into .venv"
+if compgen -G ".venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.${ORT_VERSION}" >/dev/null; then
+  echo "setup: onnxruntime ${ORT_VERSION} present in .venv"
+else
   echo "setup: pip install onnxruntime==${ORT_VERSION} into .venv (only its shared library is used)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps "onnxruntime==${ORT_VERSION}"
 fi
+
+step="done"
 echo "setup: ok"

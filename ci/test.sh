@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ci/setup.sh
+# The set-up script's own logic (APT source derivation, qemu plan) against fixture trees, and a lint of every script.
+ci/test-setup.sh
+shellcheck -x ci/*.sh ci/lib/*.sh .ci/run
 cargo fmt --all -- --check
 cargo build --workspace --locked
 ./target/debug/edgebench models fetch
