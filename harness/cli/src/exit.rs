@@ -45,8 +45,14 @@ pub fn fail(code: u8, message: impl fmt::Display) -> anyhow::Error {
 
 /// The code and one-line message for any error.
 pub fn classify(e: &anyhow::Error) -> (u8, String) {
-    match e.downcast_ref::<Coded>() {
-        Some(c) => (c.code, c.message.replace('\n', " ")),
-        None => (INTERNAL, format!("{e:#}").replace('\n', " ")),
-    }
+    use edgebench_bench::Error as B;
+    let code = match (e.downcast_ref::<Coded>(), e.downcast_ref::<B>()) {
+        (Some(c), _) => c.code,
+        (None, Some(B::Usage(_))) => USAGE,
+        (None, Some(B::BadModel(_))) => BAD_MODEL,
+        (None, Some(B::Unavailable(_))) => UNAVAILABLE,
+        (None, Some(B::Backend(_))) => BACKEND_FAILED,
+        (None, None) => INTERNAL,
+    };
+    (code, format!("{e:#}").replace('\n', " "))
 }

@@ -4,6 +4,7 @@ mod cmd;
 mod exit;
 mod registry;
 mod resolve;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ enum Command {
     Build(cmd::build::Args),
     /// One bench cell in this process (used by `bench`, one child per cell).
     #[command(hide = true)]
-    BenchCell(cmd::bench::CellArgs),
+    BenchCell(cmd::cell::Args),
     /// Every backend: compiled in, available here (or why not), version; and the host.
     Doctor(cmd::doctor::Args),
     /// Will each model run on each backend? Predicted from the support tables; `--verify` also runs them.
@@ -72,7 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Doctor(a) => cmd::doctor::run(a, &registry),
         Command::Models(c) => cmd::models::run(c),
         Command::Bench(a) => cmd::bench::run(a, &registry, cli.ort_lib.as_deref()),
-        Command::BenchCell(a) => cmd::bench::cell(a, &registry),
+        Command::BenchCell(a) => cmd::cell::run(a, &registry),
         Command::Build(a) => cmd::build::run(a),
         Command::Merge(a) => cmd::merge::run(a),
         Command::Check(a) => cmd::check::run(a, &registry, cli.ort_lib.as_deref()),

@@ -10,8 +10,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The onnxruntime wheel whose library ships with runners.
-pub const ORT_VERSION: &str = "1.31.1";
+use edgebench_bench::ORT_VERSION;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -76,7 +75,10 @@ fn ship_ort(triple: &str, dir: &Path) -> Result<PathBuf> {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let target = super::bench::find_target(&a.target, a.targets.as_deref())?;
+    let (target, warnings) = edgebench_bench::targets::find(&a.target, a.targets.as_deref())?;
+    for w in warnings {
+        eprintln!("edgebench: warning: {w}");
+    }
     let root = workspace().ok_or_else(|| {
         fail(
             USAGE,

@@ -2,7 +2,8 @@
 
 use super::{bytes, fetcher, manifest, print_json};
 use anyhow::Result;
-use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_backend_api::Registry;
+use edgebench_bench::machine::{Host, backend_facts, host};
 use edgebench_report::BackendFacts;
 use serde::Serialize;
 
@@ -11,72 +12,6 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
-}
-
-/// The machine, from sysinfo.
-#[derive(Serialize)]
-pub struct Host {
-    pub cpu: String,
-    pub logical_cores: usize,
-    pub physical_cores: Option<usize>,
-    pub memory_bytes: u64,
-    pub os: String,
-    pub kernel: String,
-    pub arch: String,
-}
-
-/// The three facts of every backend: compiled in, available here (or why not), version and details.
-pub fn backend_facts(registry: &Registry) -> Vec<BackendFacts> {
-    registry
-        .entries()
-        .iter()
-        .map(|e| {
-            let (compiled_in, availability) = match e {
-                Entry::NotCompiled { reason, .. } => (
-                    false,
-                    Availability::Unavailable {
-                        reason: reason.clone(),
-                    },
-                ),
-                Entry::Compiled(b) => (true, b.availability()),
-            };
-            let (available, version, reason, details) = match availability {
-                Availability::Available { version, details } => {
-                    (true, Some(version), None, details)
-                }
-                Availability::Unavailable { reason } => (false, None, Some(reason), vec![]),
-            };
-            BackendFacts {
-                name: e.name().to_string(),
-                compiled_in,
-                available,
-                version,
-                reason,
-                details,
-            }
-        })
-        .collect()
-}
-
-pub fn host() -> Host {
-    use sysinfo::System;
-    let mut s = System::new();
-    s.refresh_cpu_all();
-    s.refresh_memory();
-    Host {
-        cpu: s
-            .cpus()
-            .first()
-            .map(|c| c.brand().trim().to_string())
-            .filter(|b| !b.is_empty())
-            .unwrap_or_else(|| "unknown".into()),
-        logical_cores: s.cpus().len(),
-        physical_cores: System::physical_core_count(),
-        memory_bytes: s.total_memory(),
-        os: System::long_os_version().unwrap_or_else(|| "unknown".into()),
-        kernel: System::kernel_version().unwrap_or_else(|| "unknown".into()),
-        arch: System::cpu_arch(),
-    }
 }
 
 #[derive(Serialize)]

@@ -1,15 +1,12 @@
-pub mod agreement;
 pub mod bench;
 pub mod build;
-pub mod cells;
+pub mod cell;
 pub mod check;
-pub mod default_plan;
 pub mod doctor;
 pub mod inspect;
 pub mod merge;
 pub mod models;
 pub mod probe;
-pub mod remote;
 pub mod run;
 
 use edgebench_models::{Fetcher, Manifest};
@@ -76,18 +73,4 @@ pub fn bytes(n: u64) -> String {
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
-}
-
-/// Fault injection for tests of cell isolation: with `EDGEBENCH_FAULT=hang` a cell's child sleeps forever, with
-/// `abort` it aborts, with `exit` it exits with code 70. Only the per-cell child commands (`probe-one`, and `run`
-/// with `--save-outputs`) honour it, so a parent run is not affected.
-pub fn injected_fault() {
-    match std::env::var("EDGEBENCH_FAULT").as_deref() {
-        Ok("hang") => loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        },
-        Ok("abort") => std::process::abort(),
-        Ok("exit") => std::process::exit(70),
-        _ => {}
-    }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A model file, a zoo model name (cached) or a fixture name. Without it: the embedded default plan (every
+    /// A model file, a zoo model name (cached) or a fixture name. Without it: the default plan of `bench` (every
     /// fixture and cached zoo model on every available backend, each cell in its own process).
     model: Option<String>,
     /// Backend to run on (tract, ort, wonnx).
@@ -24,7 +24,7 @@ pub struct Args {
     /// Also run this backend on the same feed and report the agreement of each output.
     #[arg(long, value_name = "BACKEND")]
     compare: Option<String>,
-    /// Default plan only: seconds before a cell is stopped and recorded as a timeout.
+    /// Default plan only (`bench`'s): seconds before a cell is stopped and recorded as a timeout.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
     /// Machine-readable output.
@@ -105,10 +105,15 @@ fn infer(
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> Result<()> {
     let Some(model_arg) = a.model.clone() else {
-        return super::default_plan::run(registry, ort_lib, a.seed, a.timeout, a.json);
+        // One default plan: `run` without a model is `bench` with its defaults.
+        if !a.json {
+            eprintln!("edgebench: run without MODEL runs the default plan of `edgebench bench`");
+        }
+        let args = super::bench::Args::default_plan(a.seed, a.timeout, a.json)?;
+        return super::bench::run(args, registry, ort_lib);
     };
     if a.save_outputs.is_some() {
-        super::injected_fault();
+        edgebench_bench::injected_fault();
     }
     let m = resolve::model(&model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;

@@ -1,18 +1,20 @@
 //! `edgebench check MODEL...`: will each model run on each backend, predicted from the support tables; with
 //! `--verify`, also run every cell (each in its own process) and report where the prediction did not hold.
 
-use super::cells::{IntoOutcome, Outcome, run_cell};
 use super::{fetcher, manifest, print_json};
 use crate::exit::{BAD_MODEL, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_bench::cell;
 use edgebench_compat::{ModelCheck, SupportTable, Verdict, check};
 use edgebench_graph::stats::ShapeMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod matrix;
 
 /// Version of the `check --json` document (docs/check-json.md).
 pub const FORMAT_VERSION: u32 = 1;
@@ -54,31 +56,31 @@ pub enum Verification {
 }
 
 #[derive(Serialize, Debug)]
-struct Cell {
+pub(super) struct Cell {
     #[serde(flatten)]
-    check: ModelCheck,
+    pub(super) check: ModelCheck,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    verify: Option<Verification>,
+    pub(super) verify: Option<Verification>,
 }
 
 #[derive(Serialize, Debug)]
-struct ModelReport {
-    model: String,
-    path: String,
-    backends: Vec<Cell>,
+pub(super) struct ModelReport {
+    pub(super) model: String,
+    pub(super) path: String,
+    pub(super) backends: Vec<Cell>,
 }
 
 #[derive(Serialize, Debug)]
-struct Document {
-    format_version: u32,
+pub(super) struct Document {
+    pub(super) format_version: u32,
     /// Backend -> table version used.
-    tables: BTreeMap<String, String>,
-    models: Vec<ModelReport>,
+    pub(super) tables: BTreeMap<String, String>,
+    pub(super) models: Vec<ModelReport>,
     /// Every model runs on every backend.
-    all_run: bool,
+    pub(super) all_run: bool,
     /// `--verify` only: every prediction held.
     #[serde(skip_serializing_if = "Option::is_none")]
-    predictions_held: Option<bool>,
+    pub(super) predictions_held: Option<bool>,
 }
 
 fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
@@ -187,13 +189,10 @@ fn verify(
     if let Some(l) = ort_lib {
         cmd.arg("--ort-lib").arg(l);
     }
-    let ran = match run_cell(cmd, timeout).into_json_outcome() {
-        Outcome::Ok { .. } => Ok(()),
-        Outcome::Failed { message, .. } => Err(message),
-        Outcome::Crashed { signal, message } => {
-            Err(format!("crashed (signal {signal:?}): {message}"))
-        }
-        Outcome::Timeout { seconds } => Err(format!("timeout after {seconds} s")),
+    let ran = match cell::spawn(cmd, timeout).report::<serde_json::Value>() {
+        Ok(_) => Ok(()),
+        Err(edgebench_report::Outcome::Failed { message, .. }) => Err(message),
+        Err(o) => Err(cell::describe(&o)),
     };
     match (predicted == Verdict::Runs, ran) {
         (true, Ok(())) => Verification::Agree { ran: true },
@@ -255,7 +254,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     if a.json {
         print_json(&doc)?;
     } else {
-        print_matrix(&doc);
+        matrix::print(&doc);
     }
     if held == Some(false) {
         return Err(fail(
@@ -270,147 +269,4 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn cell_text(c: &Cell) -> String {
-    let k = &c.check;
-    let mut s = match k.verdict {
-        Verdict::Runs => "runs".to_string(),
-        Verdict::Partial => format!(
-            "partial {}p {:.0}%",
-            k.partitions.count,
-            k.partitions.supported_share * 100.0
-        ),
-        Verdict::No => "no".to_string(),
-    };
-    match &c.verify {
-        Some(Verification::Agree { .. }) => s.push_str(" ✓"),
-        Some(Verification::PredictedRunsButFailed { .. }) => s.push_str(" ✗ failed"),
-        Some(Verification::PredictedFailsButRan) => s.push_str(" ✗ ran"),
-        None => {}
-    }
-    s
-}
-
-fn print_matrix(doc: &Document) {
-    let names: Vec<&String> = doc.tables.keys().collect();
-    let order: Vec<String> = doc
-        .models
-        .first()
-        .map(|m| m.backends.iter().map(|c| c.check.backend.clone()).collect())
-        .unwrap_or_default();
-    let _ = names;
-    let width = doc
-        .models
-        .iter()
-        .map(|m| m.model.len())
-        .max()
-        .unwrap_or(5)
-        .clamp(5, 40);
-    print!("{:width$}", "model");
-    for b in &order {
-        print!(
-            "  {:22}",
-            format!(
-                "{b} ({})",
-                doc.tables.get(b).map(String::as_str).unwrap_or("?")
-            )
-        );
-    }
-    println!();
-    for m in &doc.models {
-        let short: String = Path::new(&m.model)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or(m.model.clone());
-        print!(
-            "{:width$}",
-            if m.model.contains('/') {
-                short
-            } else {
-                m.model.clone()
-            }
-        );
-        for c in &m.backends {
-            print!("  {:22}", cell_text(c));
-        }
-        println!();
-    }
-    for m in &doc.models {
-        for c in &m.backends {
-            let k = &c.check;
-            for f in &k.findings {
-                if k.backend == order[0] {
-                    println!(
-                        "  {}: {:?}: {}{}",
-                        m.model,
-                        f.severity,
-                        f.message,
-                        f.node
-                            .as_ref()
-                            .map(|n| format!(" (node {n})"))
-                            .unwrap_or_default()
-                    );
-                }
-            }
-            if k.blocking.is_empty()
-                && !matches!(
-                    c.verify,
-                    Some(Verification::PredictedRunsButFailed { .. })
-                        | Some(Verification::PredictedFailsButRan)
-                )
-            {
-                continue;
-            }
-            // Group blocking nodes by reason and op: one line each, with a few node names.
-            let mut groups: BTreeMap<(String, String), Vec<&edgebench_compat::Blocking>> =
-                BTreeMap::new();
-            for b in &k.blocking {
-                groups
-                    .entry((b.reason.to_string(), b.op.clone()))
-                    .or_default()
-                    .push(b);
-            }
-            println!(
-                "  {} on {}: {} of {} nodes supported, {} partition(s), biggest {}",
-                m.model,
-                k.backend,
-                k.supported_nodes,
-                k.nodes,
-                k.partitions.count,
-                k.partitions.biggest
-            );
-            for ((reason, op), nodes) in groups.iter().take(12) {
-                let names: Vec<&str> = nodes
-                    .iter()
-                    .take(3)
-                    .map(|b| {
-                        if b.node.is_empty() {
-                            "(unnamed)"
-                        } else {
-                            b.node.as_str()
-                        }
-                    })
-                    .collect();
-                println!(
-                    "    {op} x{}: {reason} [{}{}]",
-                    nodes.len(),
-                    names.join(", "),
-                    if nodes.len() > 3 { ", ..." } else { "" }
-                );
-            }
-            if groups.len() > 12 {
-                println!("    ... {} more groups (--json for all)", groups.len() - 12);
-            }
-            match &c.verify {
-                Some(Verification::PredictedRunsButFailed { error }) => {
-                    println!("    predicted to run, but failed: {error}")
-                }
-                Some(Verification::PredictedFailsButRan) => {
-                    println!("    predicted not to run, but it ran")
-                }
-                _ => {}
-            }
-        }
-    }
 }

@@ -1,0 +1,332 @@
+//! The cell protocol, in one place: how a child process is started and waited for ([`spawn`]), how its end becomes
+//! the one [`Outcome`] type, what a bench cell's child is asked ([`CellRequest`], its command line) and what it
+//! answers on stdout ([`Measured`]), and the measuring it does in its own small process ([`measure`]).
+
+use crate::Error;
+use edgebench_backend_api::{HostTensor, Session};
+use edgebench_measure::energy::{Energy, PowerModel, Sensor};
+use edgebench_measure::process;
+use edgebench_measure::sampling::{self, StoppedBy};
+use edgebench_measure::stats::Stats;
+use edgebench_report::{ColdStart, Memory, Outcome};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
+
+/// How a child ended.
+#[derive(Debug)]
+pub enum Ended {
+    Exited {
+        code: i32,
+        stdout: String,
+        stderr: String,
+    },
+    Signalled {
+        signal: Option<i32>,
+        stderr: String,
+    },
+    TimedOut,
+}
+
+/// A child that ended, and the timeout it had.
+#[derive(Debug)]
+pub struct Finished {
+    pub ended: Ended,
+    pub timeout_s: u64,
+}
+
+impl Finished {
+    /// The cell's outcome: `Ok` when the child exited 0, else why not (its last error line, the signal, the timeout).
+    pub fn outcome(&self) -> Outcome {
+        match &self.ended {
+            Ended::Exited { code: 0, .. } => Outcome::Ok,
+            Ended::Exited { code, stderr, .. } => Outcome::Failed {
+                exit_code: *code,
+                message: last_error(stderr),
+            },
+            Ended::Signalled { signal, stderr } => Outcome::Crashed {
+                signal: *signal,
+                message: crash_message(*signal, stderr),
+            },
+            Ended::TimedOut => Outcome::Timeout {
+                seconds: self.timeout_s,
+            },
+        }
+    }
+
+    /// The child's report on stdout, when it exited 0.
+    pub fn stdout(&self) -> Option<&str> {
+        match &self.ended {
+            Ended::Exited {
+                code: 0, stdout, ..
+            } => Some(stdout.trim()),
+            _ => None,
+        }
+    }
+
+    /// The outcome with the child's JSON report parsed; an unreadable report is a failure.
+    pub fn report<T: serde::de::DeserializeOwned>(&self) -> Result<T, Outcome> {
+        match self.stdout() {
+            Some(s) => serde_json::from_str(s).map_err(|e| Outcome::Failed {
+                exit_code: 0,
+                message: format!("unreadable cell report: {e}"),
+            }),
+            None => Err(self.outcome()),
+        }
+    }
+}
+
+/// One line for an outcome that is not `Ok`.
+pub fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Ok => "ok".into(),
+        Outcome::Failed { exit_code, message } => format!("failed (exit {exit_code}): {message}"),
+        Outcome::Crashed { signal, message } => format!(
+            "crashed (signal {}): {message}",
+            signal.map(|s| s.to_string()).unwrap_or("?".into())
+        ),
+        Outcome::Timeout { seconds } => format!("timeout after {seconds} s"),
+    }
+}
+
+/// The last `edgebench: error: ...` line (else the last non-empty line) of a child's stderr, without the prefix.
+pub fn last_error(stderr: &str) -> String {
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("edgebench: "))
+        .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("");
+    last.trim_start_matches("edgebench: error: ").to_string()
+}
+
+/// What a signalled child's end means: SIGKILL from outside is most often the kernel's out-of-memory killer.
+pub fn crash_message(signal: Option<i32>, stderr: &str) -> String {
+    let last = last_error(stderr);
+    let what = match signal {
+        Some(9) => "killed by SIGKILL (out of memory?)",
+        Some(6) => "aborted (SIGABRT)",
+        Some(11) => "segmentation fault (SIGSEGV)",
+        _ => return last,
+    };
+    if last.is_empty() {
+        what.into()
+    } else {
+        format!("{what}: {last}")
+    }
+}
+
+/// Spawns `cmd`, drains its pipes, and waits at most `timeout_s` seconds (then kills it).
+pub fn spawn(mut cmd: Command, timeout_s: u64) -> Finished {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let finished = |ended| Finished { ended, timeout_s };
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return finished(Ended::Exited {
+                code: -1,
+                stdout: String::new(),
+                stderr: format!("could not start: {e}"),
+            });
+        }
+    };
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe while we wait.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let t_out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let t_err = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = match child.wait_timeout(Duration::from_secs(timeout_s)) {
+        Ok(Some(s)) => s,
+        Ok(None) | Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return finished(Ended::TimedOut);
+        }
+    };
+    let stdout = t_out.join().unwrap_or_default();
+    let stderr = t_err.join().unwrap_or_default();
+    finished(match status.code() {
+        Some(code) => Ended::Exited {
+            code,
+            stdout,
+            stderr,
+        },
+        None => {
+            #[cfg(unix)]
+            let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+            #[cfg(not(unix))]
+            let signal = None;
+            Ended::Signalled { signal, stderr }
+        }
+    })
+}
+
+/// What a bench cell's child is asked to measure. It travels as one JSON argument of the hidden `bench-cell`
+/// command, so local, qemu and ssh runners pass it the same way.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CellRequest {
+    /// The model's name in messages.
+    pub label: String,
+    /// The model file, as the child sees it.
+    pub model: String,
+    /// The resolved feed, `NAME=DTYPE[SHAPE]...`, spelled out (the child needs no manifest).
+    pub feed: Vec<String>,
+    pub backend: String,
+    pub variant: String,
+    pub seed: u64,
+    pub target_rel_ci: f64,
+    pub max_time_s: f64,
+    pub warmup_s: f64,
+    pub power: PowerModel,
+    /// Read RAPL/hwmon when present.
+    pub sensor: bool,
+    pub target: String,
+    /// Where the child writes its raw samples (nanoseconds, one per line) and outputs (ONNX tensors).
+    pub samples: String,
+    pub outputs: String,
+}
+
+impl CellRequest {
+    /// The child's command line after the program: `bench-cell --request JSON`.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "bench-cell".into(),
+            "--request".into(),
+            serde_json::to_string(self).unwrap_or_default(),
+        ]
+    }
+
+    /// Reads the `--request` argument.
+    pub fn parse(json: &str) -> Result<CellRequest, Error> {
+        serde_json::from_str(json).map_err(|e| Error::Usage(format!("bench-cell --request: {e}")))
+    }
+}
+
+/// What a bench cell's child prints on stdout on success.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Measured {
+    pub backend_version: String,
+    pub cold_start: ColdStart,
+    pub latency: Stats,
+    pub stopped_by: StoppedBy,
+    pub warmup_iterations: usize,
+    pub memory: Memory,
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    pub energy: Energy,
+}
+
+/// Measures one cell in this (fresh, small) process: cold start (`load` + first run), outputs saved, warm-up,
+/// adaptive sampling, CPU time, energy and peak memory. `baseline_rss` is the process's RSS before the model was
+/// touched; the peak was reset by the caller at the same moment.
+pub fn measure(
+    req: &CellRequest,
+    version: String,
+    baseline_rss: u64,
+    load: impl FnOnce() -> Result<Box<dyn Session>, String>,
+    feed: &[(String, HostTensor)],
+) -> Result<Measured, Error> {
+    let label = &req.label;
+    let failed = |e: String| Error::Backend(format!("{label}: {e}"));
+    let t0 = Instant::now();
+    let mut session = load().map_err(failed)?;
+    let t1 = Instant::now();
+    let outs = session.run(feed).map_err(|e| failed(e.to_string()))?;
+    let t2 = Instant::now();
+    let after_load = process::status_bytes("VmRSS").unwrap_or(0);
+    edgebench_backend_api::save_tensors(Path::new(&req.outputs), &outs)
+        .map_err(|e| Error::Usage(format!("{}: {e}", req.outputs)))?;
+    let plan = sampling::Plan {
+        warmup: Duration::from_secs_f64(req.warmup_s),
+        target_rel_ci: req.target_rel_ci,
+        max_time: Duration::from_secs_f64(req.max_time_s),
+        ..Default::default()
+    };
+    let sensor = if req.sensor {
+        Sensor::find(
+            Path::new("/sys/class/powercap"),
+            Path::new("/sys/class/hwmon"),
+        )
+    } else {
+        None
+    };
+    let run_err = |e: edgebench_backend_api::BackendError| failed(e.to_string());
+    let warmup_iters = sampling::warm_up(&plan, || session.run(feed).map(drop)).map_err(run_err)?;
+    // CPU time and energy cover the sampling phase only, like the latency samples.
+    let u0 = process::usage();
+    let reading = sensor.as_ref().and_then(Sensor::start);
+    let sampled = sampling::measure(&plan, || session.run(feed).map(drop)).map_err(run_err)?;
+    let wall = sampled.wall.as_secs_f64();
+    let used = process::usage().since(&u0);
+    let n = sampled.samples_ns.len();
+    let energy = match (&sensor, &reading) {
+        (Some(s), Some(r)) => s.finish(r, wall, n),
+        _ => None,
+    }
+    .unwrap_or_else(|| req.power.estimate(wall, used.cpu_s(), n, &req.target));
+    let peak = process::status_bytes("VmHWM").unwrap_or(process::usage().max_rss_bytes);
+    let text: String = sampled
+        .samples_ns
+        .iter()
+        .map(|s| format!("{s:.0}\n"))
+        .collect();
+    edgebench_report::write_atomic(Path::new(&req.samples), text.as_bytes())
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(Measured {
+        backend_version: version,
+        cold_start: ColdStart {
+            load_ms: ms(t1 - t0),
+            first_inference_ms: ms(t2 - t1),
+            total_ms: ms(t2 - t0),
+        },
+        latency: Stats::from_samples(&sampled.samples_ns),
+        stopped_by: sampled.stopped_by,
+        warmup_iterations: warmup_iters,
+        memory: Memory {
+            baseline_rss_bytes: baseline_rss,
+            peak_rss_bytes: peak,
+            model_added_bytes: after_load as i64 - baseline_rss as i64,
+        },
+        cpu_user_s: used.user_s,
+        cpu_sys_s: used.sys_s,
+        energy,
+    })
+}
+
+/// File names of a cell's samples and outputs inside a run folder.
+pub fn cell_files(
+    dir: &Path,
+    target: &str,
+    backend: &str,
+    model: &str,
+    variant: &str,
+) -> (String, PathBuf) {
+    let safe = |s: &str| s.replace(['/', '\\', ' '], "_");
+    let stem = if variant == "fp32" {
+        format!("{}.{backend}.{}", safe(target), safe(model))
+    } else {
+        format!(
+            "{}.{backend}.{}.{}",
+            safe(target),
+            safe(model),
+            safe(variant)
+        )
+    };
+    (
+        format!("samples/{stem}.txt"),
+        dir.join(format!("outputs/{stem}.pb")),
+    )
+}

@@ -1,0 +1,300 @@
+//! The ONNX conformance node tests as cells: one test run in this process ([`run_test`], what `probe-one` does in
+//! its child) and a child's end read into the test's outcome ([`classify`]).
+
+use crate::Error;
+use crate::cell::{Ended, Finished, crash_message, last_error};
+use edgebench_backend_api::{Backend, HostTensor, InputSpec};
+use edgebench_compat::probe::{Status, TestOutcome};
+use edgebench_graph::{DataType, ValueType};
+use std::path::{Path, PathBuf};
+
+/// Outputs match when |got - want| <= ATOL + RTOL * |want| everywhere (NaN matches NaN).
+pub const RTOL: f64 = 1e-3;
+pub const ATOL: f64 = 1e-5;
+
+fn host_dtype(dt: DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Float
+            | DataType::Double
+            | DataType::Float16
+            | DataType::Int64
+            | DataType::Int32
+            | DataType::Int16
+            | DataType::Int8
+            | DataType::Uint8
+            | DataType::Bool
+    )
+}
+
+/// The op a single-node test exercises, the model's opset for its domain, and its first input's element type.
+pub fn meta(
+    model: &edgebench_graph::Model,
+) -> (Option<(String, String)>, Option<i64>, Option<String>) {
+    let op = (model.graph.nodes.len() == 1).then(|| {
+        let n = &model.graph.nodes[0];
+        (
+            edgebench_compat::table::domain_name(&n.domain).to_string(),
+            n.op_type.clone(),
+        )
+    });
+    let opset = model
+        .graph
+        .nodes
+        .first()
+        .and_then(|n| model.opset(&n.domain));
+    let first = model
+        .graph
+        .nodes
+        .first()
+        .and_then(|n| n.inputs.first())
+        .cloned()
+        .unwrap_or_default();
+    let dtype = model
+        .graph
+        .inputs
+        .iter()
+        .chain(&model.graph.value_info)
+        .find(|v| v.name == first)
+        .and_then(|v| v.ty.as_ref())
+        .and_then(ValueType::as_tensor)
+        .map(|(d, _)| d)
+        .or_else(|| {
+            model
+                .graph
+                .initializers
+                .iter()
+                .find(|t| t.name() == first)
+                .map(|t| t.dtype())
+        })
+        .map(|d| d.name());
+    (op, opset, dtype)
+}
+
+fn read_tensors(dir: &Path, prefix: &str) -> Result<Vec<HostTensor>, String> {
+    let mut out = vec![];
+    for i in 0.. {
+        let p = dir.join(format!("{prefix}_{i}.pb"));
+        if !p.exists() {
+            break;
+        }
+        let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let t = edgebench_graph::decode_tensor(bytes.into(), &p).map_err(|e| e.to_string())?;
+        out.push(HostTensor::from_onnx(&t).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    Ok(out)
+}
+
+/// Runs one test in this process and classifies it (what the `probe-one` child does).
+pub fn run_test(dir: &Path, backend: &dyn Backend) -> Result<TestOutcome, Error> {
+    let test = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let model_path = dir.join("model.onnx");
+    let model = edgebench_graph::load(&model_path).map_err(|e| Error::BadModel(e.to_string()))?;
+    let (op, opset, dtype) = meta(&model);
+    let inputs = model.graph.runtime_inputs();
+    let mut outcome = TestOutcome {
+        test,
+        op,
+        opset,
+        dtype,
+        status: Status::NotRun,
+        detail: String::new(),
+    };
+    // Types the host cannot feed or read are reported, not guessed.
+    for v in inputs.iter().copied().chain(model.graph.outputs.iter()) {
+        let ok = matches!(&v.ty, Some(ValueType::Tensor { dtype, .. }) if host_dtype(*dtype));
+        if !ok {
+            let what = match &v.ty {
+                Some(ValueType::Tensor { dtype, .. }) => dtype.name(),
+                Some(ValueType::Sequence { .. }) => "sequence".into(),
+                Some(ValueType::Optional { .. }) => "optional".into(),
+                Some(ValueType::Map { .. }) => "map".into(),
+                Some(ValueType::SparseTensor { .. }) => "sparse tensor".into(),
+                None => "untyped".into(),
+            };
+            outcome.detail = format!("type: `{}` is {what}", v.name);
+            return Ok(outcome);
+        }
+    }
+    let data = dir.join("test_data_set_0");
+    let (feed, want) = match (read_tensors(&data, "input"), read_tensors(&data, "output")) {
+        (Ok(i), Ok(o)) => (i, o),
+        (Err(e), _) | (_, Err(e)) => {
+            outcome.detail = format!("type: {e}");
+            return Ok(outcome);
+        }
+    };
+    let feed: Vec<(String, HostTensor)> = inputs.iter().map(|v| v.name.clone()).zip(feed).collect();
+    let specs: Vec<InputSpec> = feed
+        .iter()
+        .map(|(n, t)| InputSpec {
+            name: n.clone(),
+            dtype: t.dtype(),
+            shape: t.shape.clone(),
+        })
+        .collect();
+    let got = match backend
+        .load(&model_path, &specs)
+        .and_then(|mut s| s.run(&feed))
+    {
+        Ok(g) => g,
+        Err(first) => match with_params_baked(&model, backend, &feed) {
+            // Tests feed weights, axes, shapes and scales as runtime inputs; real models hold them as initializers.
+            Some(Ok(g)) => {
+                outcome.detail = "passes with its parameter inputs as initializers".into();
+                g
+            }
+            retry => {
+                outcome.status = Status::Unsupported;
+                outcome.detail = match retry {
+                    Some(Err(e)) if e != first.to_string() => {
+                        format!("{first}; with its parameter inputs as initializers: {e}")
+                    }
+                    _ => first.to_string(),
+                };
+                return Ok(outcome);
+            }
+        },
+    };
+    outcome.status = Status::Pass;
+    let mut worst = 0f64;
+    for (k, w) in want.iter().enumerate() {
+        let Some((name, g)) = got.get(k) else {
+            outcome.status = Status::Mismatch;
+            outcome.detail = format!("output {k} missing");
+            break;
+        };
+        if g.shape != w.shape {
+            outcome.status = Status::Mismatch;
+            outcome.detail = format!(
+                "output `{name}`: shape {:?}, expected {:?}",
+                g.shape, w.shape
+            );
+            break;
+        }
+        for (x, y) in g.to_f64().iter().zip(w.to_f64()) {
+            if x.is_nan() && y.is_nan() || x == &y {
+                continue;
+            }
+            let d = (x - y).abs();
+            let excess = if d.is_nan() {
+                f64::INFINITY
+            } else {
+                d - (ATOL + RTOL * y.abs())
+            };
+            if excess > 0.0 {
+                outcome.status = Status::Mismatch;
+                worst = worst.max(d);
+                outcome.detail = format!("output `{name}`: worst |got - expected| = {worst:.3e}");
+            }
+        }
+        if outcome.status == Status::Mismatch {
+            break;
+        }
+    }
+    Ok(outcome)
+}
+
+/// Reruns a test with every runtime input after the first (the data), and the first too when it is an integer
+/// tensor (a shape, as for ConstantOfShape), turned into an initializer holding the test's values; None if that
+/// changes nothing.
+fn with_params_baked(
+    model: &edgebench_graph::Model,
+    backend: &dyn Backend,
+    feed: &[(String, HostTensor)],
+) -> Option<Result<Vec<(String, HostTensor)>, String>> {
+    let bake =
+        |k: usize, t: &HostTensor| k > 0 || matches!(t.dtype(), DataType::Int64 | DataType::Int32);
+    if !feed.iter().enumerate().any(|(k, (_, t))| bake(k, t)) {
+        return None;
+    }
+    let mut m = model.clone();
+    let mut rest = vec![];
+    for (k, (n, t)) in feed.iter().enumerate() {
+        if bake(k, t) {
+            m.graph.inputs.retain(|v| &v.name != n);
+            m.graph.initializers.push(t.to_onnx(n));
+        } else {
+            rest.push((n.clone(), t.clone()));
+        }
+    }
+    Some((|| {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("model.onnx");
+        edgebench_graph::save(&m, &path).map_err(|e| e.to_string())?;
+        let specs: Vec<InputSpec> = rest
+            .iter()
+            .map(|(n, t)| InputSpec {
+                name: n.clone(),
+                dtype: t.dtype(),
+                shape: t.shape.clone(),
+            })
+            .collect();
+        backend
+            .load(&path, &specs)
+            .and_then(|mut s| s.run(&rest))
+            .map_err(|e| e.to_string())
+    })())
+}
+
+/// The test folders (with a model.onnx) under `dir` whose name contains `filter`, sorted.
+pub fn list_tests(dir: &Path, filter: Option<&str>) -> Result<Vec<PathBuf>, Error> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
+    let mut v: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("model.onnx").is_file())
+        .filter(|p| {
+            filter.is_none_or(|f| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(f))
+            })
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// A probe child's end, as the test's outcome.
+pub fn classify(dir: &Path, finished: Finished) -> TestOutcome {
+    let timeout = finished.timeout_s;
+    let test = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let base = |status, detail: String| {
+        let (op, opset, dtype) = edgebench_graph::load(&dir.join("model.onnx"))
+            .map(|m| meta(&m))
+            .unwrap_or_default();
+        TestOutcome {
+            test: test.clone(),
+            op,
+            opset,
+            dtype,
+            status,
+            detail,
+        }
+    };
+    match finished.ended {
+        Ended::Exited {
+            code: 0, stdout, ..
+        } => serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| base(Status::Crash, format!("unreadable child report: {e}"))),
+        Ended::Exited { code, stderr, .. } => base(
+            Status::Crash,
+            format!("exit {code}: {}", last_error(&stderr)),
+        ),
+        Ended::Signalled { signal, stderr } => base(
+            Status::Crash,
+            format!(
+                "signal {}: {}",
+                signal.map(|s| s.to_string()).unwrap_or("?".into()),
+                crash_message(signal, &stderr)
+            ),
+        ),
+        Ended::TimedOut => base(Status::Timeout, format!("no result within {timeout} s")),
+    }
+}

@@ -1,0 +1,49 @@
+//! Running plans: targets x backends x models x variants, each cell in its own child process (the cell protocol,
+//! [`cell`]), on a [`runner::Runner`] (this machine, qemu-user, a board over ssh), with resume, sharding and an
+//! event stream that reporters consume ([`events`]). Nothing here prints; the CLI renders the events.
+//!
+//! The same protocol serves `bench`, `check --verify` and `probe`: a child that prints a JSON report on success and
+//! whose end (exit code, signal, timeout) is read into one [`edgebench_report::Outcome`].
+
+pub mod agreement;
+pub mod cell;
+pub mod conformance;
+pub mod events;
+pub mod machine;
+pub mod orchestrate;
+pub mod plan;
+pub mod runner;
+pub mod targets;
+
+/// The onnxruntime wheel whose library ships with runners (`edgebench build`) and is set up by `ci/setup.sh`.
+pub const ORT_VERSION: &str = "1.31.1";
+
+/// What can go wrong while planning or running; each kind maps to one of the CLI's exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad settings, targets file, partition, resume folder; results that cannot be written.
+    #[error("{0}")]
+    Usage(String),
+    /// A model file that cannot be read.
+    #[error("{0}")]
+    BadModel(String),
+    /// A target or backend that cannot be used here (the reason).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The backend could not load or run the model (in a cell's child).
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// Fault injection for tests of cell isolation: with `EDGEBENCH_FAULT=hang` a cell's child sleeps forever, with
+/// `abort` it aborts, with `exit` it exits with code 70. Only cell children call it, so a parent run is not affected.
+pub fn injected_fault() {
+    match std::env::var("EDGEBENCH_FAULT").as_deref() {
+        Ok("hang") => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        Ok("abort") => std::process::abort(),
+        Ok("exit") => std::process::exit(70),
+        _ => {}
+    }
+}

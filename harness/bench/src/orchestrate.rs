@@ -1,0 +1,330 @@
+//! Executes a plan: opens (or resumes) a run folder, stages the runners, runs every cell of this shard through its
+//! target's runner, adds the roofline and the agreement with the reference backend, and emits events all along.
+
+use crate::Error;
+use crate::cell::{CellRequest, Measured, cell_files};
+use crate::events::{Event, Reporter};
+use crate::plan::{CellKey, Plan};
+use crate::runner::ssh::SSH_CONNECTION_FAILED;
+use edgebench_measure::targets::SensorChoice;
+use edgebench_report::{self as report, Cell, Machine, Outcome, Results, Roofline};
+use std::path::{Path, PathBuf};
+
+/// Where the run lands.
+#[derive(Clone, Debug)]
+pub enum Start {
+    /// A new folder under this root.
+    New { root: PathBuf },
+    /// A previous run folder of the same plan: only cells that did not end `ok` run again.
+    Resume { dir: PathBuf },
+}
+
+/// Facts of this process recorded in results.json.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub machine: Machine,
+    pub edgebench_version: String,
+    pub git_commit: String,
+}
+
+fn emit(reporters: &mut [&mut dyn Reporter], e: Event<'_>) -> Result<(), Error> {
+    for r in reporters.iter_mut() {
+        r.report(&e)?;
+    }
+    Ok(())
+}
+
+/// Runs the plan; returns the results and the run folder.
+pub fn execute(
+    plan: &mut Plan,
+    start: Start,
+    info: RunInfo,
+    reporters: &mut [&mut dyn Reporter],
+) -> Result<(Results, PathBuf), Error> {
+    let plan_id = plan.id();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let usage = |e: report::ReportError| Error::Usage(e.to_string());
+    let (dir, run_id, kept) = match start {
+        Start::Resume { dir } => {
+            let prev = report::load(&dir.join("results.json")).map_err(usage)?;
+            if prev.plan_id != plan_id || prev.partition != plan.partition {
+                return Err(Error::Usage(format!(
+                    "{}: a run of another plan; resume it with the same models, targets, backends and settings",
+                    dir.display()
+                )));
+            }
+            let done: Vec<Cell> = prev
+                .cells
+                .into_iter()
+                .filter(|c| c.outcome == Outcome::Ok)
+                .collect();
+            (dir, prev.run_id, done)
+        }
+        Start::New { root } => {
+            let (d, id) = report::new_run_dir(
+                &root,
+                &format!("{started}-{}", plan.settings.targets.join("+")),
+            )
+            .map_err(usage)?;
+            (d, id, vec![])
+        }
+    };
+    for sub in ["samples", "outputs"] {
+        std::fs::create_dir_all(dir.join(sub))
+            .map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
+    }
+    for s in plan.sites.iter_mut() {
+        s.runner.stage(&run_id, &plan.models);
+        if let Some(why) = s.runner.unreachable() {
+            let w = format!("{}: cannot use the board: {why}", s.name);
+            emit(reporters, Event::Warning(w))?;
+        }
+    }
+    // What runs: the requested backends available at each site; an unreachable board's cells are recorded.
+    let mut pairs: Vec<(usize, String)> = vec![];
+    for (si, b) in &plan.requested {
+        let s = &plan.sites[*si];
+        match s.runner.facts().iter().find(|f| &f.name == b) {
+            Some(f) if f.available => pairs.push((*si, b.clone())),
+            Some(f) => {
+                let why = f.reason.clone().unwrap_or_default();
+                emit(
+                    reporters,
+                    Event::Warning(format!("{}: backend {b} is unavailable: {why}", s.name)),
+                )?;
+            }
+            None if s.runner.unreachable().is_some() => pairs.push((*si, b.clone())),
+            None => {}
+        }
+    }
+    for s in plan.sites.iter().filter(|s| s.runner.emulated()) {
+        let w = format!(
+            "{}: runs under qemu-user emulation: its timings say nothing about the board",
+            s.name
+        );
+        emit(reporters, Event::Warning(w))?;
+    }
+    if pairs.is_empty() {
+        return Err(Error::Unavailable(
+            "no requested backend is available on any requested target (see `edgebench doctor`)"
+                .into(),
+        ));
+    }
+    let key = |si: usize, b: &str, mi: usize, v: &str| CellKey {
+        target: plan.sites[si].name.clone(),
+        backend: b.to_string(),
+        model: plan.models[mi].name.clone(),
+        variant: v.to_string(),
+    };
+    let mut total = 0;
+    for mi in 0..plan.models.len() {
+        for v in &plan.variants {
+            total += pairs
+                .iter()
+                .filter(|(si, b)| plan.in_shard(&key(*si, b, mi, v)))
+                .count();
+        }
+    }
+    emit(
+        reporters,
+        Event::PlanStarted {
+            run_id: &run_id,
+            dir: &dir,
+            cells: total,
+            targets: plan.sites.len(),
+        },
+    )?;
+    let results = |cells: Vec<Cell>| Results {
+        format_version: report::FORMAT_VERSION,
+        run_id: run_id.clone(),
+        started_unix: started,
+        edgebench_version: info.edgebench_version.clone(),
+        git_commit: info.git_commit.clone(),
+        machine: info.machine.clone(),
+        targets: plan
+            .sites
+            .iter()
+            .map(|s| report::TargetRecord {
+                name: s.name.clone(),
+                triple: s.target.triple.clone(),
+                runner: s.runner.kind().into(),
+                emulated: s.runner.emulated(),
+                backends: s.runner.facts().to_vec(),
+            })
+            .collect(),
+        settings: plan.settings.clone(),
+        plan_id: plan_id.clone(),
+        partition: plan.partition,
+        merged_from: vec![],
+        cells,
+    };
+    let mut cells: Vec<Cell> = vec![];
+    for mi in 0..plan.models.len() {
+        for v in &plan.variants {
+            let mut row: Vec<(Cell, Option<PathBuf>)> = vec![];
+            for (si, b) in &pairs {
+                let k = key(*si, b, mi, v);
+                if !plan.in_shard(&k) {
+                    continue;
+                }
+                let (samples_rel, outputs) = cell_files(&dir, &k.target, b, &k.model, v);
+                let cell = if let Some(done) = kept.iter().find(|c| {
+                    c.target == k.target
+                        && c.backend == k.backend
+                        && c.model == k.model
+                        && c.variant == k.variant
+                }) {
+                    // Its outputs stay in the run folder, so cells re-run now are still compared with it.
+                    done.clone()
+                } else {
+                    emit(reporters, Event::CellStarted { key: &k })?;
+                    run_one(plan, *si, mi, &k, &dir, &samples_rel, &outputs)
+                };
+                let saved = (cell.outcome == Outcome::Ok && outputs.is_file()).then_some(outputs);
+                row.push((cell, saved));
+                let so_far = results(
+                    cells
+                        .iter()
+                        .chain(row.iter().map(|(c, _)| c))
+                        .cloned()
+                        .collect(),
+                );
+                let last = &row[row.len() - 1].0;
+                emit(
+                    reporters,
+                    Event::CellFinished {
+                        cell: last,
+                        so_far: &so_far,
+                    },
+                )?;
+            }
+            agree(&mut row);
+            let done: Vec<Cell> = row.into_iter().map(|(c, _)| c).collect();
+            emit(reporters, Event::RowFinished { cells: &done })?;
+            cells.extend(done);
+        }
+    }
+    for s in &plan.sites {
+        if let Err(e) = s.runner.finish() {
+            emit(reporters, Event::Warning(format!("{}: {e}", s.name)))?;
+        }
+    }
+    let results = results(cells);
+    emit(reporters, Event::RunFinished { results: &results })?;
+    Ok((results, dir))
+}
+
+/// Runs one cell through its site's runner and reads the child's report.
+fn run_one(
+    plan: &Plan,
+    si: usize,
+    mi: usize,
+    k: &CellKey,
+    dir: &Path,
+    samples_rel: &str,
+    outputs: &Path,
+) -> Cell {
+    let site = &plan.sites[si];
+    let model = &plan.models[mi];
+    let s = &plan.settings;
+    let mut cell = Cell {
+        target: k.target.clone(),
+        emulated: site.runner.emulated(),
+        backend: k.backend.clone(),
+        backend_version: site
+            .runner
+            .facts()
+            .iter()
+            .find(|f| f.name == k.backend)
+            .and_then(|f| f.version.clone()),
+        model: k.model.clone(),
+        variant: k.variant.clone(),
+        outcome: Outcome::Ok,
+        cold_start: None,
+        latency: None,
+        stopped_by: None,
+        warmup_iterations: None,
+        samples_file: None,
+        memory: None,
+        cpu_user_s: None,
+        cpu_sys_s: None,
+        energy: None,
+        roofline: None,
+        agreement: None,
+    };
+    let req = CellRequest {
+        label: model.name.clone(),
+        model: model.path.display().to_string(),
+        feed: model.feed.clone(),
+        backend: k.backend.clone(),
+        variant: k.variant.clone(),
+        seed: s.seed,
+        target_rel_ci: s.target_rel_ci,
+        max_time_s: s.max_time_s,
+        warmup_s: s.warmup_s,
+        power: site.target.power.clone(),
+        sensor: site.target.sensor == SensorChoice::Auto && !site.runner.emulated(),
+        target: k.target.clone(),
+        samples: dir.join(samples_rel).display().to_string(),
+        outputs: outputs.display().to_string(),
+    };
+    let finished = match site.runner.run_cell(&req, mi, s.cell_timeout_s) {
+        Ok(f) => f,
+        Err(why) => {
+            cell.outcome = Outcome::Failed {
+                exit_code: SSH_CONNECTION_FAILED,
+                message: format!("{}: {why}", site.name),
+            };
+            return cell;
+        }
+    };
+    match finished.report::<Measured>() {
+        Ok(x) => {
+            let peak = if k.backend == "wonnx" {
+                site.target
+                    .gpu_peak_gflops
+                    .unwrap_or(site.target.peak_gflops)
+            } else {
+                site.target.peak_gflops
+            };
+            // No roofline when the model's FLOPs are unknown (shapes could not be inferred).
+            if model.flops > 0 && x.latency.p50_ns > 0.0 {
+                let achieved = model.flops as f64 / x.latency.p50_ns;
+                cell.roofline = Some(Roofline {
+                    model_flops: model.flops,
+                    achieved_gflops: achieved,
+                    peak_gflops: peak,
+                    share_of_peak: achieved / peak,
+                });
+            }
+            cell.backend_version = Some(x.backend_version);
+            cell.cold_start = Some(x.cold_start);
+            cell.latency = Some(x.latency);
+            cell.stopped_by = Some(x.stopped_by);
+            cell.warmup_iterations = Some(x.warmup_iterations);
+            cell.samples_file = Some(samples_rel.to_string());
+            cell.memory = Some(x.memory);
+            cell.cpu_user_s = Some(x.cpu_user_s);
+            cell.cpu_sys_s = Some(x.cpu_sys_s);
+            cell.energy = Some(x.energy);
+        }
+        Err(outcome) => cell.outcome = outcome,
+    }
+    cell
+}
+
+/// Compares each cell's outputs with the reference. Emulated cells never serve as the reference.
+fn agree(row: &mut [(Cell, Option<PathBuf>)]) {
+    let saved: Vec<(String, bool, Option<PathBuf>)> = row
+        .iter()
+        .map(|(c, p)| (c.backend.clone(), !c.emulated, p.clone()))
+        .collect();
+    for ((cell, p), ag) in row.iter_mut().zip(crate::agreement::row(&saved)) {
+        if p.is_some() {
+            cell.agreement = ag;
+        }
+    }
+}

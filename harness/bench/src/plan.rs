@@ -1,0 +1,102 @@
+//! A plan: targets x backends x models x variants. Every cell has a stable key; the plan has an identity that is the
+//! same for every shard of it and across resumes, and different for anything that changes what is measured.
+
+use crate::runner::Runner;
+use edgebench_measure::targets::Target;
+use edgebench_report::{Partition, Settings, fnv1a};
+use std::path::PathBuf;
+
+/// The variants a plan may hold today. fp32 is the baseline every other variant is compared with.
+pub const VARIANTS: &[&str] = &["fp32"];
+
+/// A model of the plan, resolved: its file and the feed spelled out, so any runner's child can run it.
+#[derive(Clone, Debug)]
+pub struct PlanModel {
+    /// What the user typed, or the zoo/fixture name.
+    pub name: String,
+    pub path: PathBuf,
+    /// `NAME=DTYPE[SHAPE]` per runtime input.
+    pub feed: Vec<String>,
+    /// FLOPs of one inference from the model's shapes (0 = unknown), for the roofline.
+    pub flops: u64,
+}
+
+/// A target of the plan and the runner that reaches it.
+pub struct Site {
+    pub name: String,
+    pub target: Target,
+    pub runner: Box<dyn Runner>,
+}
+
+/// The identity of one cell.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CellKey {
+    pub target: String,
+    pub backend: String,
+    pub model: String,
+    pub variant: String,
+}
+
+impl CellKey {
+    /// `target/backend/model/variant`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.target, self.backend, self.model, self.variant
+        )
+    }
+}
+
+/// What to run and how.
+pub struct Plan {
+    pub sites: Vec<Site>,
+    /// `(site index, backend)` pairs asked for; those not available at a site are reported and left out.
+    pub requested: Vec<(usize, String)>,
+    pub models: Vec<PlanModel>,
+    pub variants: Vec<String>,
+    pub settings: Settings,
+    /// The `--feed` flags as given (part of the plan's identity).
+    pub feed_flags: Vec<String>,
+    pub partition: Option<Partition>,
+}
+
+impl Plan {
+    /// The plan's identity: the same for every shard of it and across resumes. Availability is not part of it: a
+    /// board that was unreachable may be back.
+    pub fn id(&self) -> String {
+        let s = &self.settings;
+        let mut key = serde_json::json!({
+            "models": self.models.iter().map(|m| &m.name).collect::<Vec<_>>(),
+            "cells": self.requested.iter().map(|(si, b)| format!("{}/{b}", self.sites[*si].name)).collect::<Vec<_>>(),
+            "seed": s.seed, "ci": s.target_rel_ci, "max_time": s.max_time_s, "warmup": s.warmup_s,
+            "feed": self.feed_flags, "partitions": self.partition.map(|p| p.count),
+        });
+        if self.variants != ["fp32"] {
+            key["variants"] = serde_json::json!(self.variants);
+        }
+        format!("{:016x}", fnv1a(key.to_string().as_bytes()))
+    }
+
+    /// Whether a cell belongs to this run's shard.
+    pub fn in_shard(&self, k: &CellKey) -> bool {
+        self.partition
+            .is_none_or(|p| p.contains(&k.target, &k.backend, &k.model, &k.variant))
+    }
+}
+
+/// Checks variant names against [`VARIANTS`]; fp32 is always first and present.
+pub fn variants(asked: &[String]) -> Result<Vec<String>, crate::Error> {
+    let mut out = vec!["fp32".to_string()];
+    for v in asked {
+        if !VARIANTS.contains(&v.as_str()) {
+            return Err(crate::Error::Usage(format!(
+                "variant `{v}` is not known (variants: {})",
+                VARIANTS.join(", ")
+            )));
+        }
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(out)
+}

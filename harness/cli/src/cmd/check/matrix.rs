@@ -1,0 +1,149 @@
+//! The terminal matrix of `check`: one row per model, one column per backend, then the blocking nodes.
+
+use super::{Cell, Document, Verification};
+use edgebench_compat::Verdict;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn cell_text(c: &Cell) -> String {
+    let k = &c.check;
+    let mut s = match k.verdict {
+        Verdict::Runs => "runs".to_string(),
+        Verdict::Partial => format!(
+            "partial {}p {:.0}%",
+            k.partitions.count,
+            k.partitions.supported_share * 100.0
+        ),
+        Verdict::No => "no".to_string(),
+    };
+    match &c.verify {
+        Some(Verification::Agree { .. }) => s.push_str(" ✓"),
+        Some(Verification::PredictedRunsButFailed { .. }) => s.push_str(" ✗ failed"),
+        Some(Verification::PredictedFailsButRan) => s.push_str(" ✗ ran"),
+        None => {}
+    }
+    s
+}
+
+pub(super) fn print(doc: &Document) {
+    let names: Vec<&String> = doc.tables.keys().collect();
+    let order: Vec<String> = doc
+        .models
+        .first()
+        .map(|m| m.backends.iter().map(|c| c.check.backend.clone()).collect())
+        .unwrap_or_default();
+    let _ = names;
+    let width = doc
+        .models
+        .iter()
+        .map(|m| m.model.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 40);
+    print!("{:width$}", "model");
+    for b in &order {
+        print!(
+            "  {:22}",
+            format!(
+                "{b} ({})",
+                doc.tables.get(b).map(String::as_str).unwrap_or("?")
+            )
+        );
+    }
+    println!();
+    for m in &doc.models {
+        let short: String = Path::new(&m.model)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or(m.model.clone());
+        print!(
+            "{:width$}",
+            if m.model.contains('/') {
+                short
+            } else {
+                m.model.clone()
+            }
+        );
+        for c in &m.backends {
+            print!("  {:22}", cell_text(c));
+        }
+        println!();
+    }
+    for m in &doc.models {
+        for c in &m.backends {
+            let k = &c.check;
+            for f in &k.findings {
+                if k.backend == order[0] {
+                    println!(
+                        "  {}: {:?}: {}{}",
+                        m.model,
+                        f.severity,
+                        f.message,
+                        f.node
+                            .as_ref()
+                            .map(|n| format!(" (node {n})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            if k.blocking.is_empty()
+                && !matches!(
+                    c.verify,
+                    Some(Verification::PredictedRunsButFailed { .. })
+                        | Some(Verification::PredictedFailsButRan)
+                )
+            {
+                continue;
+            }
+            // Group blocking nodes by reason and op: one line each, with a few node names.
+            let mut groups: BTreeMap<(String, String), Vec<&edgebench_compat::Blocking>> =
+                BTreeMap::new();
+            for b in &k.blocking {
+                groups
+                    .entry((b.reason.to_string(), b.op.clone()))
+                    .or_default()
+                    .push(b);
+            }
+            println!(
+                "  {} on {}: {} of {} nodes supported, {} partition(s), biggest {}",
+                m.model,
+                k.backend,
+                k.supported_nodes,
+                k.nodes,
+                k.partitions.count,
+                k.partitions.biggest
+            );
+            for ((reason, op), nodes) in groups.iter().take(12) {
+                let names: Vec<&str> = nodes
+                    .iter()
+                    .take(3)
+                    .map(|b| {
+                        if b.node.is_empty() {
+                            "(unnamed)"
+                        } else {
+                            b.node.as_str()
+                        }
+                    })
+                    .collect();
+                println!(
+                    "    {op} x{}: {reason} [{}{}]",
+                    nodes.len(),
+                    names.join(", "),
+                    if nodes.len() > 3 { ", ..." } else { "" }
+                );
+            }
+            if groups.len() > 12 {
+                println!("    ... {} more groups (--json for all)", groups.len() - 12);
+            }
+            match &c.verify {
+                Some(Verification::PredictedRunsButFailed { error }) => {
+                    println!("    predicted to run, but failed: {error}")
+                }
+                Some(Verification::PredictedFailsButRan) => {
+                    println!("    predicted not to run, but it ran")
+                }
+                _ => {}
+            }
+        }
+    }
+}
