@@ -84,3 +84,36 @@ pub fn against(
     }
     a
 }
+
+/// The agreement of one output with another backend's, or why it cannot be compared.
+#[derive(serde::Serialize, Clone, Debug)]
+pub struct OutputAgreement {
+    pub name: String,
+    #[serde(flatten)]
+    pub agreement: Option<edgebench_backend_api::Agreement>,
+    pub error: Option<String>,
+}
+
+/// Per output of `outs`, its agreement with the same-named output of `theirs` (from backend `other`).
+pub fn per_output(
+    other: &str,
+    outs: &[(String, HostTensor)],
+    theirs: &[(String, HostTensor)],
+) -> Vec<OutputAgreement> {
+    outs.iter()
+        .map(|(n, t)| {
+            let (agreement, error) = match theirs.iter().find(|(tn, _)| tn == n) {
+                None => (None, Some(format!("{other} produced no output `{n}`"))),
+                Some((_, r)) => match compare(t, r) {
+                    Ok(ag) => (Some(ag), None),
+                    Err(e) => (None, Some(e)),
+                },
+            };
+            OutputAgreement {
+                name: n.clone(),
+                agreement,
+                error,
+            }
+        })
+        .collect()
+}

@@ -7,6 +7,8 @@ use edgebench_backend_api::{Backend, HostTensor, InputSpec};
 use edgebench_compat::probe::{Status, TestOutcome};
 use edgebench_graph::{DataType, ValueType};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Outputs match when |got - want| <= ATOL + RTOL * |want| everywhere (NaN matches NaN).
 pub const RTOL: f64 = 1e-3;
@@ -297,4 +299,35 @@ pub fn classify(dir: &Path, finished: Finished) -> TestOutcome {
         ),
         Ended::TimedOut => base(Status::Timeout, format!("no result within {timeout} s")),
     }
+}
+
+/// Runs every test in its own child (`command` builds it), `jobs` at a time, each with a timeout; `done` is called
+/// after each test. Outcomes are sorted by test name.
+pub fn run_all(
+    tests: &[PathBuf],
+    jobs: usize,
+    timeout_s: u64,
+    command: impl Fn(&Path) -> std::process::Command + Sync,
+    done: impl Fn() + Sync,
+) -> Vec<TestOutcome> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<TestOutcome>> = Mutex::new(vec![]);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(dir) = tests.get(i) else { break };
+                    let outcome = classify(dir, crate::cell::spawn(command(dir), timeout_s));
+                    if let Ok(mut r) = results.lock() {
+                        r.push(outcome);
+                    }
+                    done();
+                }
+            });
+        }
+    });
+    let mut outcomes = results.into_inner().unwrap_or_default();
+    outcomes.sort_by(|a, b| a.test.cmp(&b.test));
+    outcomes
 }

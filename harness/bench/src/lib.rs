@@ -6,6 +6,7 @@
 //! whose end (exit code, signal, timeout) is read into one [`edgebench_report::Outcome`].
 
 pub mod agreement;
+pub mod build;
 pub mod cell;
 pub mod conformance;
 pub mod events;

@@ -1,6 +1,7 @@
 //! The machine a run happens on, and the three facts of every backend (compiled in, available here, version).
 
-use edgebench_backend_api::{Availability, Entry, Registry};
+use crate::Error;
+use edgebench_backend_api::{Availability, Backend, Entry, Registry, RegistryError};
 use edgebench_report::{BackendFacts, Machine};
 use serde::Serialize;
 
@@ -88,5 +89,24 @@ pub fn record(registry: &Registry, emulated: bool) -> Machine {
         governor,
         emulated,
         backends: backend_facts(registry),
+    }
+}
+
+/// Resolves a backend name and checks that it is available here: unknown is a usage error, not compiled in or not
+/// available here is `Unavailable` with the reason.
+pub fn available<'r>(
+    registry: &'r Registry,
+    name: &str,
+) -> Result<(&'r dyn Backend, String), Error> {
+    let b = registry.get(name).map_err(|e| match e {
+        RegistryError::Unknown { .. } => Error::Usage(e.to_string()),
+        RegistryError::NotCompiled { .. } => Error::Unavailable(e.to_string()),
+    })?;
+    match b.availability() {
+        Availability::Available { version, .. } => Ok((b, version)),
+        Availability::Unavailable { reason } => Err(Error::Unavailable(format!(
+            "backend `{}` is not available: {reason}",
+            b.name()
+        ))),
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::exit::{BAD_MODEL, USAGE, fail};
 use anyhow::Result;
-use edgebench_backend_api::{HostTensor, InputSpec};
-use edgebench_graph::{Dim, Model, ValueType, fixtures};
+use edgebench_backend_api::HostTensor;
+use edgebench_graph::{Model, fixtures};
 use edgebench_models::{FeedSpec, Fetcher, Manifest, make_feed};
 use std::path::{Path, PathBuf};
 
@@ -99,102 +99,10 @@ pub fn load(m: &ModelRef) -> Result<Model> {
     edgebench_graph::load(&m.path).map_err(|e| fail(BAD_MODEL, e))
 }
 
-/// The feed for a model: `--feed` flags first, then the zoo manifest's feed, then the model's own static shapes.
-/// Every runtime input must end up fed with its declared dtype and a shape that fits its declared dims.
+/// The feed for a model (`edgebench_models::fit`): `--feed` flags, then the zoo manifest's feed, then the model's
+/// own static shapes.
 pub fn feed(model: &Model, m: &ModelRef, flags: &[String]) -> Result<Vec<FeedSpec>> {
-    let given: Vec<FeedSpec> = flags
-        .iter()
-        .map(|f| FeedSpec::parse(f).map_err(|e| fail(USAGE, e)))
-        .collect::<Result<_>>()?;
-    let inputs = model.graph.runtime_inputs();
-    for g in &given {
-        if !inputs.iter().any(|i| i.name == g.name) {
-            let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-            return Err(fail(
-                USAGE,
-                format!(
-                    "{}: --feed names `{}`, which is not an input (inputs: {})",
-                    m.label,
-                    g.name,
-                    names.join(", ")
-                ),
-            ));
-        }
-    }
-    let mut out = vec![];
-    for i in inputs {
-        let declared = i.ty.as_ref().and_then(ValueType::as_tensor);
-        let spec = if let Some(g) = given.iter().find(|g| g.name == i.name) {
-            g.clone()
-        } else if let Some(d) = m.default_feed.iter().find(|d| d.name == i.name) {
-            d.clone()
-        } else {
-            let Some((dtype, Some(dims))) = declared else {
-                return Err(fail(
-                    USAGE,
-                    format!(
-                        "{}: input `{}` has no declared tensor shape; give --feed {}=DTYPE[SHAPE]",
-                        m.label, i.name, i.name
-                    ),
-                ));
-            };
-            let shape = dims
-                .iter()
-                .map(Dim::value)
-                .collect::<Option<Vec<u64>>>()
-                .ok_or_else(|| {
-                    fail(
-                        USAGE,
-                        format!(
-                            "{}: input `{}` has dynamic shape {}; give --feed {}={}[...]",
-                            m.label,
-                            i.name,
-                            edgebench_graph::shape_string(Some(dims)),
-                            i.name,
-                            dtype
-                        ),
-                    )
-                })?;
-            FeedSpec {
-                name: i.name.clone(),
-                dtype,
-                shape: shape.into_iter().map(|d| d as usize).collect(),
-                fill: edgebench_models::Fill::Random,
-            }
-        };
-        if let Some((dtype, dims)) = declared {
-            if spec.dtype != dtype {
-                return Err(fail(
-                    USAGE,
-                    format!(
-                        "{}: input `{}` is {dtype}, but the feed gives {}",
-                        m.label, i.name, spec.dtype
-                    ),
-                ));
-            }
-            if let Some(dims) = dims {
-                let fits = dims.len() == spec.shape.len()
-                    && dims
-                        .iter()
-                        .zip(&spec.shape)
-                        .all(|(d, s)| d.value().is_none_or(|v| v == *s as u64));
-                if !fits {
-                    return Err(fail(
-                        USAGE,
-                        format!(
-                            "{}: input `{}` has shape {}, but the feed gives {:?}",
-                            m.label,
-                            i.name,
-                            edgebench_graph::shape_string(Some(dims)),
-                            spec.shape
-                        ),
-                    ));
-                }
-            }
-        }
-        out.push(spec);
-    }
-    Ok(out)
+    edgebench_models::fit::feed(model, &m.label, flags, &m.default_feed).map_err(|e| fail(USAGE, e))
 }
 
 /// Generates the tensors of a feed.
@@ -210,14 +118,4 @@ pub fn tensors(specs: &[FeedSpec], seed: u64) -> Result<Vec<(String, HostTensor)
         .collect()
 }
 
-/// What backends are told about inputs before loading.
-pub fn input_specs(specs: &[FeedSpec]) -> Vec<InputSpec> {
-    specs
-        .iter()
-        .map(|s| InputSpec {
-            name: s.name.clone(),
-            dtype: s.dtype,
-            shape: s.shape.clone(),
-        })
-        .collect()
-}
+pub use edgebench_models::fit::input_specs;

@@ -3,6 +3,7 @@
 
 mod feed;
 mod fetch;
+pub mod fit;
 
 pub use feed::{FeedError, FeedSpec, Fill, make_feed};
 pub use fetch::{Conformance, FetchError, FetchOutcome, Fetcher, extract_to};
@@ -83,6 +84,14 @@ impl Manifest {
 
     pub fn names(&self) -> Vec<&str> {
         self.model.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// The names of the zoo models in `fetcher`'s cache, and of those not in it.
+    pub fn split_cached(&self, fetcher: &Fetcher) -> (Vec<String>, Vec<String>) {
+        let (cached, missing): (Vec<&ZooModel>, Vec<&ZooModel>) =
+            self.model.iter().partition(|z| fetcher.cached(z).is_some());
+        let names = |v: Vec<&ZooModel>| v.iter().map(|z| z.name.clone()).collect();
+        (names(cached), names(missing))
     }
 }
 

@@ -32,7 +32,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let model = resolve::load(&m)?;
     let specs = resolve::feed(&model, &m, &req.feed)?;
     drop(model);
-    let (backend, version) = super::run::available(registry, &req.backend)?;
+    let (backend, version) = edgebench_bench::machine::available(registry, &req.backend)?;
     let feed = resolve::tensors(&specs, req.seed)?;
     let inputs = resolve::input_specs(&specs);
     let measured = cell::measure(

@@ -27,12 +27,7 @@ struct Doctor {
 pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let backends = backend_facts(registry);
     let f = fetcher();
-    let cached_models = manifest()
-        .model
-        .iter()
-        .filter(|z| f.cached(z).is_some())
-        .map(|z| z.name.clone())
-        .collect();
+    let cached_models = manifest().split_cached(&f).0;
     let d = Doctor {
         edgebench: env!("CARGO_PKG_VERSION"),
         git_commit: env!("EDGEBENCH_GIT_COMMIT"),

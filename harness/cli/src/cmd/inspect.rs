@@ -4,9 +4,8 @@ use super::{bytes, fetcher, manifest, print_json, si};
 use crate::{registry, resolve};
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_graph::stats::{ShapeMap, summarize};
+use edgebench_graph::stats::summarize;
 use edgebench_graph::{ValueInfo, shape_string};
-use std::collections::HashMap;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -45,7 +44,6 @@ pub fn analyse(
 ) -> Result<Report> {
     let m = resolve::model(model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
-    let mut sources = vec!["model annotations".to_string()];
     // A feed only serves the FLOP estimate: without one, dynamic inputs just leave some FLOPs unknown. A feed the
     // user gave must still be right.
     let feed = match resolve::feed(&model, &m, feed_flags) {
@@ -53,35 +51,9 @@ pub fn analyse(
         Err(_) if feed_flags.is_empty() => None,
         Err(e) => return Err(e),
     };
-    let mut overrides = HashMap::new();
-    if let Some(f) = &feed {
-        for s in f {
-            overrides.insert(s.name.clone(), s.shape.iter().map(|d| *d as u64).collect());
-        }
-        if !f.is_empty() {
-            sources.push(format!(
-                "feed {}",
-                f.iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-        }
-    }
-    let mut shapes = ShapeMap::from_model(&model, &overrides);
-    if infer {
-        if let (Some(f), Ok(b)) = (&feed, registry.get(registry::REFERENCE)) {
-            if let Some(res) = b.infer_shapes(&m.path, &resolve::input_specs(f)) {
-                match res {
-                    Ok(inferred) => {
-                        shapes.extend_missing(inferred);
-                        sources.push(format!("{} shape inference", b.name()));
-                    }
-                    Err(e) => sources.push(format!("{} shape inference failed: {e}", b.name())),
-                }
-            }
-        }
-    }
+    let reference = registry.get(registry::REFERENCE).ok().filter(|_| infer);
+    let (shapes, sources) =
+        edgebench_models::fit::shapes(&model, &m.path, feed.as_deref(), reference);
     Ok(Report {
         model: m.label.clone(),
         path: m.path.display().to_string(),

@@ -23,24 +23,15 @@ pub fn manifest() -> Manifest {
 
 /// Every zoo model name for `--zoo`; all must be cached.
 pub fn zoo_names() -> anyhow::Result<Vec<String>> {
-    let f = fetcher();
-    let m = manifest();
-    let missing: Vec<&str> = m
-        .model
-        .iter()
-        .filter(|z| f.cached(z).is_none())
-        .map(|z| z.name.as_str())
-        .collect();
+    let (cached, missing) = manifest().split_cached(&fetcher());
     if !missing.is_empty() {
+        let names = missing.join(", ");
         return Err(crate::exit::fail(
             crate::exit::BAD_MODEL,
-            format!(
-                "--zoo: not in the cache: {} (run `edgebench models fetch`)",
-                missing.join(", ")
-            ),
+            format!("--zoo: not in the cache: {names} (run `edgebench models fetch`)"),
         ));
     }
-    Ok(m.model.iter().map(|z| z.name.clone()).collect())
+    Ok(cached)
 }
 
 /// Human-readable count: 1.2k, 3.4M, 5.6G.

@@ -5,14 +5,11 @@ use super::{fetcher, manifest};
 use crate::exit::{USAGE, fail};
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_bench::cell;
 use edgebench_bench::conformance::{self, ATOL, RTOL};
-use edgebench_compat::probe::{TestOutcome, summary_line, table_from_probe};
+use edgebench_compat::probe::{summary_line, table_from_probe};
 use edgebench_compat::table::{Header, SupportTable};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -51,14 +48,14 @@ pub struct OneArgs {
 /// Runs one test in this process and prints its outcome (the `probe-one` child).
 pub fn probe_one(a: OneArgs, registry: &Registry) -> Result<()> {
     edgebench_bench::injected_fault();
-    let (backend, _) = super::run::available(registry, &a.backend)?;
+    let (backend, _) = edgebench_bench::machine::available(registry, &a.backend)?;
     let outcome = conformance::run_test(&a.dir, backend)?;
     println!("{}", serde_json::to_string(&outcome)?);
     Ok(())
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
-    let (backend, version) = super::run::available(registry, &a.backend)?;
+    let (backend, version) = edgebench_bench::machine::available(registry, &a.backend)?;
     let name = backend.name();
     let tests_dir = match &a.tests {
         Some(d) => d.clone(),
@@ -109,32 +106,17 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message(name.to_string());
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<TestOutcome>> = Mutex::new(vec![]);
     let started = std::time::Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(dir) = tests.get(i) else { break };
-                    let mut cmd = Command::new(&exe);
-                    cmd.args(["probe-one", "--backend", name]).arg(dir);
-                    if let Some(l) = ort_lib {
-                        cmd.arg("--ort-lib").arg(l);
-                    }
-                    let outcome = conformance::classify(dir, cell::spawn(cmd, a.timeout));
-                    if let Ok(mut r) = results.lock() {
-                        r.push(outcome);
-                    }
-                    bar.inc(1);
-                }
-            });
+    let command = |dir: &Path| {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["probe-one", "--backend", name]).arg(dir);
+        if let Some(l) = ort_lib {
+            cmd.arg("--ort-lib").arg(l);
         }
-    });
+        cmd
+    };
+    let outcomes = conformance::run_all(&tests, jobs, a.timeout, command, || bar.inc(1));
     bar.finish_and_clear();
-    let mut outcomes = results.into_inner().unwrap_or_default();
-    outcomes.sort_by(|a, b| a.test.cmp(&b.test));
     let host = edgebench_bench::machine::host();
     let adapter = match backend.availability() {
         edgebench_backend_api::Availability::Available { details, .. } => details

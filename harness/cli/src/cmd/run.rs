@@ -1,10 +1,10 @@
 //! `edgebench run MODEL --backend B`: one inference with a seeded feed, optionally compared with another backend.
 
 use super::{fetcher, manifest, print_json};
-use crate::exit::{BACKEND_FAILED, UNAVAILABLE, USAGE, fail};
+use crate::exit::{BACKEND_FAILED, fail};
 use crate::resolve;
 use anyhow::Result;
-use edgebench_backend_api::{Agreement, Availability, Backend, HostTensor, Registry, compare};
+use edgebench_backend_api::{Backend, HostTensor, Registry};
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
@@ -44,20 +44,11 @@ pub struct OutputReport {
     pub summary: edgebench_backend_api::Summary,
 }
 
-/// The agreement of one output with the other backend.
-#[derive(Serialize, Clone, Debug)]
-pub struct OutputAgreement {
-    pub name: String,
-    #[serde(flatten)]
-    pub agreement: Option<Agreement>,
-    pub error: Option<String>,
-}
-
 #[derive(Serialize, Clone, Debug)]
 pub struct Comparison {
     pub backend: String,
     pub version: String,
-    pub outputs: Vec<OutputAgreement>,
+    pub outputs: Vec<edgebench_bench::agreement::OutputAgreement>,
 }
 
 /// What `run --json` prints.
@@ -71,21 +62,6 @@ pub struct RunReport {
     pub feed: Vec<String>,
     pub outputs: Vec<OutputReport>,
     pub compare: Option<Comparison>,
-}
-
-/// Resolves a backend name and checks that it is available here.
-pub fn available<'r>(registry: &'r Registry, name: &str) -> Result<(&'r dyn Backend, String)> {
-    let b = registry.get(name).map_err(|e| match e {
-        edgebench_backend_api::RegistryError::Unknown { .. } => fail(USAGE, e),
-        edgebench_backend_api::RegistryError::NotCompiled { .. } => fail(UNAVAILABLE, e),
-    })?;
-    match b.availability() {
-        Availability::Available { version, .. } => Ok((b, version)),
-        Availability::Unavailable { reason } => Err(fail(
-            UNAVAILABLE,
-            format!("backend `{}` is not available: {reason}", b.name()),
-        )),
-    }
 }
 
 fn infer(
@@ -118,11 +94,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
     let m = resolve::model(&model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
     let specs = resolve::feed(&model, &m, &a.feed)?;
-    let (backend, version) = available(registry, &a.backend)?;
+    let (backend, version) = edgebench_bench::machine::available(registry, &a.backend)?;
     let other = a
         .compare
         .as_deref()
-        .map(|c| available(registry, c))
+        .map(|c| edgebench_bench::machine::available(registry, c))
         .transpose()?;
     let feed = resolve::tensors(&specs, a.seed)?;
     let inputs = resolve::input_specs(&specs);
@@ -135,26 +111,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
         None => None,
         Some((ob, over)) => {
             let theirs = infer(ob, &m.label, &m.path, &inputs, &feed)?;
-            let outputs = outs
-                .iter()
-                .map(|(n, t)| {
-                    let (agreement, error) = match theirs.iter().find(|(tn, _)| tn == n) {
-                        None => (
-                            None,
-                            Some(format!("{} produced no output `{n}`", ob.name())),
-                        ),
-                        Some((_, r)) => match compare(t, r) {
-                            Ok(ag) => (Some(ag), None),
-                            Err(e) => (None, Some(e)),
-                        },
-                    };
-                    OutputAgreement {
-                        name: n.clone(),
-                        agreement,
-                        error,
-                    }
-                })
-                .collect();
+            let outputs = edgebench_bench::agreement::per_output(ob.name(), &outs, &theirs);
             Some(Comparison {
                 backend: ob.name().into(),
                 version: over,

@@ -206,7 +206,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let tables = tables(&a, registry)?;
     if a.verify {
         for (n, _) in &tables {
-            super::run::available(registry, n)?;
+            edgebench_bench::machine::available(registry, n)?;
         }
     }
     let mut reports = vec![];
