@@ -191,3 +191,85 @@ pub fn load_tensors(path: &Path) -> Result<Vec<(String, HostTensor)>, String> {
         })
         .collect()
 }
+
+/// A backend whose every call runs under [`catch_panic`]: a panic inside the library (tract on absurd shapes, wonnx,
+/// ort's loader) becomes a `BackendError` naming the backend, never an unwinding edgebench. The registry wraps
+/// every compiled-in backend in it.
+pub struct Guarded(pub Box<dyn Backend>);
+
+struct GuardedSession {
+    backend: &'static str,
+    inner: Box<dyn Session>,
+}
+
+fn panicked(backend: &'static str, message: String) -> BackendError {
+    BackendError::Run {
+        backend: backend.into(),
+        message,
+    }
+}
+
+impl Session for GuardedSession {
+    fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, BackendError> {
+        let inner = &mut self.inner;
+        let mut err = None;
+        let out = catch_panic(|| {
+            inner.run(inputs).map_err(|e| {
+                let m = e.to_string();
+                err = Some(e);
+                m
+            })
+        });
+        match (out, err) {
+            (Ok(o), _) => Ok(o),
+            (Err(_), Some(e)) => Err(e),
+            (Err(m), None) => Err(panicked(self.backend, m)),
+        }
+    }
+}
+
+impl Backend for Guarded {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn availability(&self) -> Availability {
+        catch_panic(|| Ok(self.0.availability()))
+            .unwrap_or_else(|reason| Availability::Unavailable { reason })
+    }
+    fn load(&self, model: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
+        let name = self.0.name();
+        let mut err = None;
+        let loaded = catch_panic(|| {
+            self.0.load(model, inputs).map_err(|e| {
+                let m = e.to_string();
+                err = Some(e);
+                m
+            })
+        });
+        match (loaded, err) {
+            (Ok(inner), _) => Ok(Box::new(GuardedSession {
+                backend: name,
+                inner,
+            })),
+            (Err(_), Some(e)) => Err(e),
+            (Err(message), None) => Err(BackendError::Load {
+                backend: name.into(),
+                message,
+            }),
+        }
+    }
+    fn infer_shapes(
+        &self,
+        model: &Path,
+        inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
+        let name = self.0.name();
+        match catch_panic(|| Ok(self.0.infer_shapes(model, inputs))) {
+            Ok(r) => r,
+            Err(m) => Some(Err(panicked(name, m))),
+        }
+    }
+}

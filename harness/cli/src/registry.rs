@@ -1,22 +1,26 @@
 //! The backend registry of this build: compiled-in backends, and entries for those left out by cargo features.
 
-use edgebench_backend_api::{Entry, Registry};
+use edgebench_backend_api::{Backend, Entry, Guarded, Registry};
 use std::path::PathBuf;
+
+/// A compiled-in backend whose panics become errors.
+#[allow(dead_code)]
+fn guarded(b: impl Backend + 'static) -> Entry {
+    Entry::Compiled(Box::new(Guarded(Box::new(b))))
+}
 
 /// Every backend edgebench knows. `ort_lib` is the `--ort-lib` setting.
 pub fn build(ort_lib: Option<PathBuf>) -> Registry {
     let mut entries = vec![];
     #[cfg(feature = "tract")]
-    entries.push(Entry::Compiled(Box::new(edgebench_backend_tract::Tract)));
+    entries.push(guarded(edgebench_backend_tract::Tract));
     #[cfg(not(feature = "tract"))]
     entries.push(Entry::NotCompiled {
         name: "tract",
         reason: "built without cargo feature `tract`".into(),
     });
     #[cfg(feature = "ort")]
-    entries.push(Entry::Compiled(Box::new(
-        edgebench_backend_ort::Ort::with_library(ort_lib),
-    )));
+    entries.push(guarded(edgebench_backend_ort::Ort::with_library(ort_lib)));
     #[cfg(not(feature = "ort"))]
     {
         let _ = ort_lib;
@@ -26,7 +30,7 @@ pub fn build(ort_lib: Option<PathBuf>) -> Registry {
         });
     }
     #[cfg(feature = "wonnx")]
-    entries.push(Entry::Compiled(Box::new(edgebench_backend_wonnx::Wonnx)));
+    entries.push(guarded(edgebench_backend_wonnx::Wonnx));
     #[cfg(not(feature = "wonnx"))]
     entries.push(Entry::NotCompiled {
         name: "wonnx",
