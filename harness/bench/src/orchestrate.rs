@@ -159,6 +159,15 @@ pub fn execute(
         plan_id: plan_id.clone(),
         partition: plan.partition,
         merged_from: vec![],
+        feeds: plan
+            .models
+            .iter()
+            .map(|m| report::ModelFeed {
+                model: m.name.clone(),
+                feed: m.feed.clone(),
+                notes: m.notes.clone(),
+            })
+            .collect(),
         cells,
     };
     let mut cells: Vec<Cell> = vec![];

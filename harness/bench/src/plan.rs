@@ -17,6 +17,8 @@ pub struct PlanModel {
     pub path: PathBuf,
     /// `NAME=DTYPE[SHAPE]` per runtime input.
     pub feed: Vec<String>,
+    /// How symbolic dims were defaulted (recorded in results.json).
+    pub notes: Vec<String>,
     /// FLOPs of one inference from the model's shapes (0 = unknown), for the roofline.
     pub flops: u64,
 }

@@ -187,6 +187,7 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
                 name: m.to_string(),
                 path: format!("/models/{m}.onnx").into(),
                 feed: vec![],
+                notes: vec![],
                 flops: 2000,
             })
             .collect(),

@@ -71,20 +71,20 @@ fn main() -> std::process::ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
+    // Panics inside backends are caught and reported as backend failures (`Guarded`); the default hook would still
+    // print a multi-line note for them. Keep the message for `-vv` only.
+    std::panic::set_hook(Box::new(|info| tracing::debug!("panic: {info}")));
     let registry = registry::build(cli.ort_lib.clone());
-    let result = match cli.command {
-        Command::Inspect(a) => cmd::inspect::run(a, &registry),
-        Command::Run(a) => cmd::run::run(a, &registry, cli.ort_lib.as_deref()),
-        Command::Doctor(a) => cmd::doctor::run(a, &registry),
-        Command::Models(c) => cmd::models::run(c),
-        Command::Bench(a) => cmd::bench::run(a, &registry, cli.ort_lib.as_deref()),
-        Command::BenchCell(a) => cmd::cell::run(a, &registry),
-        Command::Build(a) => cmd::build::run(a),
-        Command::Merge(a) => cmd::merge::run(a),
-        Command::Check(a) => cmd::check::run(a, &registry, cli.ort_lib.as_deref()),
-        Command::Probe(a) => cmd::probe::run(a, &registry, cli.ort_lib.as_deref()),
-        Command::ProbeOne(a) => cmd::probe::probe_one(a, &registry),
-    };
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli, &registry)))
+            .unwrap_or_else(|p| {
+                let what = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(anyhow::anyhow!("internal error: panicked: {what}"))
+            });
     match result {
         Ok(()) => std::process::ExitCode::from(exit::OK),
         Err(e) => {
@@ -92,5 +92,21 @@ fn main() -> std::process::ExitCode {
             eprintln!("edgebench: error: {msg}");
             std::process::ExitCode::from(code)
         }
+    }
+}
+
+fn dispatch(cli: Cli, registry: &edgebench_backend_api::Registry) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a, registry),
+        Command::Run(a) => cmd::run::run(a, registry, cli.ort_lib.as_deref()),
+        Command::Doctor(a) => cmd::doctor::run(a, registry),
+        Command::Models(c) => cmd::models::run(c),
+        Command::Bench(a) => cmd::bench::run(a, registry, cli.ort_lib.as_deref()),
+        Command::BenchCell(a) => cmd::cell::run(a, registry),
+        Command::Build(a) => cmd::build::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
+        Command::Check(a) => cmd::check::run(a, registry, cli.ort_lib.as_deref()),
+        Command::Probe(a) => cmd::probe::run(a, registry, cli.ort_lib.as_deref()),
+        Command::ProbeOne(a) => cmd::probe::probe_one(a, registry),
     }
 }

@@ -4,6 +4,7 @@ use crate::exit::{BAD_MODEL, USAGE, fail};
 use anyhow::Result;
 use edgebench_backend_api::HostTensor;
 use edgebench_graph::{Model, fixtures};
+use edgebench_models::fit::Fitted;
 use edgebench_models::{FeedSpec, Fetcher, Manifest, make_feed};
 use std::path::{Path, PathBuf};
 
@@ -99,10 +100,19 @@ pub fn load(m: &ModelRef) -> Result<Model> {
     edgebench_graph::load(&m.path).map_err(|e| fail(BAD_MODEL, e))
 }
 
-/// The feed for a model (`edgebench_models::fit`): `--feed` flags, then the zoo manifest's feed, then the model's
-/// own static shapes.
-pub fn feed(model: &Model, m: &ModelRef, flags: &[String]) -> Result<Vec<FeedSpec>> {
-    edgebench_models::fit::feed(model, &m.label, flags, &m.default_feed).map_err(|e| fail(USAGE, e))
+/// The feed for a model (`edgebench_models::fit::fit`): `--feed` flags, then the zoo manifest's feed, then the
+/// model's declared shapes with symbolic dims from `--dim NAME=VALUE`, leading batch dims defaulting to 1 (each such
+/// default is a note in the result). A feed that cannot be made is a usage error (exit 2).
+pub fn feed(model: &Model, m: &ModelRef, flags: &[String], dims: &[String]) -> Result<Fitted> {
+    edgebench_models::fit::fit(model, &m.label, flags, dims, &m.default_feed)
+        .map_err(|e| fail(USAGE, e))
+}
+
+/// Prints the notes of a fitted feed on stderr.
+pub fn print_notes(f: &Fitted) {
+    for n in &f.notes {
+        eprintln!("edgebench: note: {n}");
+    }
 }
 
 /// Generates the tensors of a feed.

@@ -73,7 +73,7 @@ fn check_json_names_blocking_nodes_reasons_and_partitions() {
     ]);
     assert_eq!(code, NOT_ALL_RUN, "{err}");
     let d: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(d["format_version"], 1);
+    assert_eq!(d["format_version"], 2);
     let att = &d["models"][0]["backends"][0];
     assert_eq!(att["backend"], "wonnx");
     assert_eq!(att["verdict"], "partial");

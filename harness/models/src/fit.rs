@@ -7,14 +7,133 @@ use edgebench_graph::{Dim, Model, ValueType};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The feed for a model: `--feed` flags first, then the zoo manifest's feed, then the model's own static shapes.
-/// Every runtime input must end up fed with its declared dtype and a shape that fits its declared dims.
-pub fn feed(
+/// A fitted feed: one spec per runtime input, and notes on the dims that were defaulted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fitted {
+    pub specs: Vec<FeedSpec>,
+    /// e.g. "input `x`: dim `batch` = 1 (leading batch dim; --dim batch=N to change)".
+    pub notes: Vec<String>,
+}
+
+/// Why a feed could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// A symbolic or unknown dim that no rule defaults: the user must give `--dim` or `--feed`.
+    #[error("{0}")]
+    NeedsFeed(String),
+    /// A feed that does not parse, does not fit the model, or does not fit in memory.
+    #[error(transparent)]
+    Bad(#[from] FeedError),
+}
+
+/// Parses `--dim NAME=VALUE` flags (VALUE >= 1).
+pub fn parse_dims(flags: &[String]) -> Result<Vec<(String, u64)>, FeedError> {
+    flags
+        .iter()
+        .map(|f| {
+            let bad = || {
+                FeedError(format!(
+                    "--dim {f}: expected NAME=VALUE with VALUE >= 1, e.g. batch=1"
+                ))
+            };
+            let (n, v) = f.split_once('=').ok_or_else(bad)?;
+            let v: u64 = v.trim().parse().map_err(|_| bad())?;
+            if n.trim().is_empty() || v == 0 {
+                return Err(bad());
+            }
+            Ok((n.trim().to_string(), v))
+        })
+        .collect()
+}
+
+/// The bytes a feed may take at most: `EDGEBENCH_MEMORY_BUDGET` (bytes, or with a K/M/G/T suffix), else half of
+/// this machine's memory, else 8 GiB. Checked before any tensor is allocated.
+pub fn memory_budget() -> u64 {
+    if let Some(b) = std::env::var("EDGEBENCH_MEMORY_BUDGET")
+        .ok()
+        .and_then(|v| parse_bytes(&v))
+    {
+        return b;
+    }
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            let line = t.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024 / 2)
+        })
+        .unwrap_or(8 << 30)
+}
+
+fn parse_bytes(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (num, mult) = match v.chars().last()?.to_ascii_uppercase() {
+        'K' => (&v[..v.len() - 1], 1u64 << 10),
+        'M' => (&v[..v.len() - 1], 1 << 20),
+        'G' => (&v[..v.len() - 1], 1 << 30),
+        'T' => (&v[..v.len() - 1], 1 << 40),
+        _ => (v, 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// Resolves the declared dims of one input: concrete values stay, `--dim` names win, a symbolic or unknown leading
+/// dim of a tensor of rank >= 2 (a batch) defaults to 1, anything else needs the user.
+fn resolve_dims(
+    label: &str,
+    input: &str,
+    dims: &[Dim],
+    named: &[(String, u64)],
+    notes: &mut Vec<String>,
+) -> Result<Vec<usize>, FitError> {
+    let mut out = vec![];
+    for (k, d) in dims.iter().enumerate() {
+        let batch_like = k == 0 && dims.len() >= 2;
+        let v = match d {
+            Dim::Value(v) if *v >= 0 => *v as u64,
+            Dim::Param(p) => match named.iter().find(|(n, _)| n == p) {
+                Some((_, v)) => *v,
+                None if batch_like => {
+                    notes.push(format!(
+                        "{label}: input `{input}`: dim `{p}` = 1 (leading batch dim; --dim {p}=N to change)"
+                    ));
+                    1
+                }
+                None => {
+                    return Err(FitError::NeedsFeed(format!(
+                        "{label}: needs a feed: input `{input}` dim `{p}` (position {k}) is symbolic and not a leading batch dim; give --dim {p}=N or --feed {input}=DTYPE[...]"
+                    )));
+                }
+            },
+            _ if batch_like => {
+                notes.push(format!(
+                    "{label}: input `{input}`: unnamed leading dim = 1 (batch; --feed {input}=... to change)"
+                ));
+                1
+            }
+            _ => {
+                return Err(FitError::NeedsFeed(format!(
+                    "{label}: needs a feed: input `{input}` has an unnamed dynamic dim at position {k}; give --feed {input}=DTYPE[...]"
+                )));
+            }
+        };
+        out.push(v as usize);
+    }
+    Ok(out)
+}
+
+/// The feed for a model: `--feed` flags first, then the zoo manifest's feed, then the model's declared shapes with
+/// symbolic dims resolved (`--dim NAME=VALUE`, else leading batch dims = 1, noted). Every runtime input must end
+/// up fed with its declared dtype and a shape that fits its declared dims, and the whole feed must fit in
+/// [`memory_budget`]. This is the one resolution `run`, `bench`, `check --verify` and the default plan use.
+pub fn fit(
     model: &Model,
     label: &str,
     flags: &[String],
+    dim_flags: &[String],
     defaults: &[FeedSpec],
-) -> Result<Vec<FeedSpec>, FeedError> {
+) -> Result<Fitted, FitError> {
+    let named = parse_dims(dim_flags)?;
     let given: Vec<FeedSpec> = flags
         .iter()
         .map(|f| FeedSpec::parse(f))
@@ -28,10 +147,13 @@ pub fn feed(
                 label,
                 g.name,
                 names.join(", ")
-            )));
+            ))
+            .into());
         }
     }
-    let mut out = vec![];
+    let mut out = Fitted::default();
+    let budget = memory_budget();
+    let mut total: u64 = 0;
     for i in inputs {
         let declared = i.ty.as_ref().and_then(ValueType::as_tensor);
         let spec = if let Some(g) = given.iter().find(|g| g.name == i.name) {
@@ -40,29 +162,15 @@ pub fn feed(
             d.clone()
         } else {
             let Some((dtype, Some(dims))) = declared else {
-                return Err(FeedError(format!(
-                    "{}: input `{}` has no declared tensor shape; give --feed {}=DTYPE[SHAPE]",
+                return Err(FitError::NeedsFeed(format!(
+                    "{}: needs a feed: input `{}` has no declared tensor shape; give --feed {}=DTYPE[SHAPE]",
                     label, i.name, i.name
                 )));
             };
-            let shape = dims
-                .iter()
-                .map(Dim::value)
-                .collect::<Option<Vec<u64>>>()
-                .ok_or_else(|| {
-                    FeedError(format!(
-                        "{}: input `{}` has dynamic shape {}; give --feed {}={}[...]",
-                        label,
-                        i.name,
-                        edgebench_graph::shape_string(Some(dims)),
-                        i.name,
-                        dtype
-                    ))
-                })?;
             FeedSpec {
                 name: i.name.clone(),
                 dtype,
-                shape: shape.into_iter().map(|d| d as usize).collect(),
+                shape: resolve_dims(label, &i.name, dims, &named, &mut out.notes)?,
                 fill: Fill::Random,
             }
         };
@@ -71,7 +179,8 @@ pub fn feed(
                 return Err(FeedError(format!(
                     "{}: input `{}` is {dtype}, but the feed gives {}",
                     label, i.name, spec.dtype
-                )));
+                ))
+                .into());
             }
             if let Some(dims) = dims {
                 let fits = dims.len() == spec.shape.len()
@@ -86,13 +195,41 @@ pub fn feed(
                         i.name,
                         edgebench_graph::shape_string(Some(dims)),
                         spec.shape
-                    )));
+                    ))
+                    .into());
                 }
             }
         }
-        out.push(spec);
+        let bytes = spec
+            .shape
+            .iter()
+            .try_fold(1u64, |a, d| a.checked_mul(*d as u64))
+            .and_then(|n| n.checked_mul(spec.dtype.bytes_for(1).max(1)));
+        total = bytes.and_then(|b| total.checked_add(b)).unwrap_or(u64::MAX);
+        if total > budget {
+            return Err(FeedError(format!(
+                "{}: input `{}` {}{:?} needs {} bytes, over the memory budget of {budget} bytes (EDGEBENCH_MEMORY_BUDGET)",
+                label,
+                i.name,
+                spec.dtype,
+                spec.shape,
+                bytes.map(|b| b.to_string()).unwrap_or_else(|| "more than 2^64".into())
+            ))
+            .into());
+        }
+        out.specs.push(spec);
     }
     Ok(out)
+}
+
+/// [`fit`] without `--dim` flags, for callers that only need the specs.
+pub fn feed(
+    model: &Model,
+    label: &str,
+    flags: &[String],
+    defaults: &[FeedSpec],
+) -> Result<Vec<FeedSpec>, FitError> {
+    fit(model, label, flags, &[], defaults).map(|f| f.specs)
 }
 
 /// What backends are told about inputs before loading.

@@ -32,7 +32,21 @@ pub struct Results {
     /// For a merged file: the run ids it was merged from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// The feed every model of the plan got, and how its symbolic dims were defaulted (absent in older files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feeds: Vec<ModelFeed>,
     pub cells: Vec<Cell>,
+}
+
+/// The concrete feed of one model of a plan.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelFeed {
+    pub model: String,
+    /// `NAME=DTYPE[SHAPE]` per runtime input.
+    pub feed: Vec<String>,
+    /// e.g. "input `x`: dim `batch` = 1 (leading batch dim; --dim batch=N to change)".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One shard of a plan: cells whose key hashes to `index` (1-based) of `count`.
@@ -137,6 +151,11 @@ pub fn merge(
             }
         }
         out.merged_from.push(r.run_id.clone());
+        for f in &r.feeds {
+            if !out.feeds.iter().any(|x| x.model == f.model) {
+                out.feeds.push(f.clone());
+            }
+        }
         for mut c in r.cells {
             if let Some(s) = &c.samples_file {
                 let abs = dir.join(s);

@@ -35,6 +35,9 @@ pub struct Args {
     /// Inputs for a single model argument, `NAME=DTYPE[SHAPE]` (zoo models use their manifest feed).
     #[arg(long = "feed", value_name = "SPEC")]
     feed: Vec<String>,
+    /// A symbolic dim's value, `NAME=VALUE`, wherever it appears (repeatable). Leading batch dims default to 1.
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dim: Vec<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Stop sampling when the 95% CI of the median is within this share of the median.
@@ -105,6 +108,9 @@ fn model_words(a: &Args) -> Result<Vec<String>> {
     if !a.feed.is_empty() && out.len() != 1 {
         return Err(fail(USAGE, "--feed needs exactly one model"));
     }
+    if !a.dim.is_empty() && out.is_empty() {
+        return Err(fail(USAGE, "--dim needs a model"));
+    }
     Ok(out)
 }
 
@@ -112,17 +118,21 @@ fn model_words(a: &Args) -> Result<Vec<String>> {
 fn plan_models(a: &Args, registry: &Registry) -> Result<Vec<PlanModel>> {
     let mut out = vec![];
     for m in model_words(a)? {
-        let flops = super::inspect::analyse(&m, &a.feed, registry, true)?
+        let flops = super::inspect::analyse(&m, &a.feed, &a.dim, registry, true)?
             .summary
             .flops
             .total_flops;
         let r = resolve::model(&m, &fetcher(), &manifest())?;
         let ir = resolve::load(&r)?;
-        let specs = resolve::feed(&ir, &r, &a.feed)?;
+        let fitted = resolve::feed(&ir, &r, &a.feed, &a.dim)?;
+        if !a.json {
+            resolve::print_notes(&fitted);
+        }
         out.push(PlanModel {
             name: m,
             path: r.path.clone(),
-            feed: specs.iter().map(|s| s.to_string()).collect(),
+            feed: fitted.specs.iter().map(|s| s.to_string()).collect(),
+            notes: fitted.notes,
             flops,
         });
     }
@@ -205,7 +215,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             warmup_s: a.warmup,
             cell_timeout_s: a.timeout,
         },
-        feed_flags: a.feed.clone(),
+        feed_flags: [a.feed.clone(), a.dim.clone()].concat(),
         partition,
     };
     let start = match &a.resume {

@@ -30,7 +30,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let mut m = resolve::model(&req.model, &fetcher(), &manifest())?;
     m.label = req.label.clone();
     let model = resolve::load(&m)?;
-    let specs = resolve::feed(&model, &m, &req.feed)?;
+    let specs = resolve::feed(&model, &m, &req.feed, &[])?.specs;
     drop(model);
     let (backend, version) = edgebench_bench::machine::available(registry, &req.backend)?;
     let feed = resolve::tensors(&specs, req.seed)?;

@@ -14,6 +14,9 @@ pub struct Args {
     /// Concrete input shapes for the FLOP estimate, `NAME=DTYPE[SHAPE]` (zoo models default to the manifest's feed).
     #[arg(long = "feed", value_name = "SPEC")]
     feed: Vec<String>,
+    /// A symbolic dim's value, `NAME=VALUE`, wherever it appears (repeatable).
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dim: Vec<String>,
     /// Do not ask the reference backend (tract) to infer intermediate shapes.
     #[arg(long)]
     no_infer: bool,
@@ -39,6 +42,7 @@ pub struct Report {
 pub fn analyse(
     model_arg: &str,
     feed_flags: &[String],
+    dim_flags: &[String],
     registry: &Registry,
     infer: bool,
 ) -> Result<Report> {
@@ -46,9 +50,9 @@ pub fn analyse(
     let model = resolve::load(&m)?;
     // A feed only serves the FLOP estimate: without one, dynamic inputs just leave some FLOPs unknown. A feed the
     // user gave must still be right.
-    let feed = match resolve::feed(&model, &m, feed_flags) {
-        Ok(f) => Some(f),
-        Err(_) if feed_flags.is_empty() => None,
+    let feed = match resolve::feed(&model, &m, feed_flags, dim_flags) {
+        Ok(f) => Some(f.specs),
+        Err(_) if feed_flags.is_empty() && dim_flags.is_empty() => None,
         Err(e) => return Err(e),
     };
     let reference = registry.get(registry::REFERENCE).ok().filter(|_| infer);
@@ -65,7 +69,7 @@ pub fn analyse(
 }
 
 pub fn run(a: Args, registry: &Registry) -> Result<()> {
-    let report = analyse(&a.model, &a.feed, registry, !a.no_infer)?;
+    let report = analyse(&a.model, &a.feed, &a.dim, registry, !a.no_infer)?;
     if a.json {
         return print_json(&report);
     }

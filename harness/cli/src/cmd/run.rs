@@ -18,6 +18,9 @@ pub struct Args {
     /// An input, `NAME=DTYPE[SHAPE]` with optional `:VALUE` or `:LO..HI` fill (repeatable).
     #[arg(long = "feed", value_name = "SPEC")]
     feed: Vec<String>,
+    /// A symbolic dim's value, `NAME=VALUE`, wherever it appears (repeatable). Leading batch dims default to 1.
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dim: Vec<String>,
     /// Seed of the random feed; the same seed gives the same inputs on every backend and platform.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -30,9 +33,9 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
-    /// Also write the outputs as ONNX tensors to this file (used by the default plan to compare afterwards).
-    #[arg(long, value_name = "FILE", hide = true)]
-    save_outputs: Option<std::path::PathBuf>,
+    /// This run is a cell of `check --verify` (honours the EDGEBENCH_FAULT test hook).
+    #[arg(long, hide = true)]
+    cell: bool,
 }
 
 /// One output of one run.
@@ -88,12 +91,14 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
         let args = super::bench::Args::default_plan(a.seed, a.timeout, a.json)?;
         return super::bench::run(args, registry, ort_lib);
     };
-    if a.save_outputs.is_some() {
+    if a.cell {
         edgebench_bench::injected_fault();
     }
     let m = resolve::model(&model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
-    let specs = resolve::feed(&model, &m, &a.feed)?;
+    let fitted = resolve::feed(&model, &m, &a.feed, &a.dim)?;
+    resolve::print_notes(&fitted);
+    let specs = fitted.specs;
     let (backend, version) = edgebench_bench::machine::available(registry, &a.backend)?;
     let other = a
         .compare
@@ -103,10 +108,6 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
     let feed = resolve::tensors(&specs, a.seed)?;
     let inputs = resolve::input_specs(&specs);
     let outs = infer(backend, &m.label, &m.path, &inputs, &feed)?;
-    if let Some(p) = &a.save_outputs {
-        edgebench_backend_api::save_tensors(p, &outs)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-    }
     let compare = match other {
         None => None,
         Some((ob, over)) => {

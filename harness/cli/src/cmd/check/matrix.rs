@@ -20,6 +20,7 @@ fn cell_text(c: &Cell) -> String {
         Some(Verification::Agree { .. }) => s.push_str(" ✓"),
         Some(Verification::PredictedRunsButFailed { .. }) => s.push_str(" ✗ failed"),
         Some(Verification::PredictedFailsButRan) => s.push_str(" ✗ ran"),
+        Some(Verification::NotVerified { .. }) => s.push_str(" ? not verified"),
         None => {}
     }
     s
@@ -86,13 +87,13 @@ pub(super) fn print(doc: &Document) {
                     );
                 }
             }
-            if k.blocking.is_empty()
-                && !matches!(
-                    c.verify,
-                    Some(Verification::PredictedRunsButFailed { .. })
-                        | Some(Verification::PredictedFailsButRan)
-                )
-            {
+            if k.blocking.is_empty() && !c.verify.as_ref().is_some_and(|v| v.wrong()) {
+                if let Some(Verification::NotVerified { reason, detail }) = &c.verify {
+                    println!(
+                        "  {} on {}: not verified ({reason:?}): {detail}",
+                        m.model, k.backend
+                    );
+                }
                 continue;
             }
             // Group blocking nodes by reason and op: one line each, with a few node names.
@@ -142,8 +143,17 @@ pub(super) fn print(doc: &Document) {
                 Some(Verification::PredictedFailsButRan) => {
                     println!("    predicted not to run, but it ran")
                 }
+                Some(Verification::NotVerified { reason, detail }) => {
+                    println!("    not verified ({reason:?}): {detail}")
+                }
                 _ => {}
             }
         }
+    }
+    if let Some(s) = &doc.verify_summary {
+        println!(
+            "verify: {} cells: {} verified ({} held, {} wrong), {} not verified",
+            s.cells, s.verified, s.held, s.wrong, s.not_verified
+        );
     }
 }

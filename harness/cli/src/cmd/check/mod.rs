@@ -9,6 +9,7 @@ use edgebench_backend_api::{Availability, Entry, Registry};
 use edgebench_bench::cell;
 use edgebench_compat::{ModelCheck, SupportTable, Verdict, check};
 use edgebench_graph::stats::ShapeMap;
+use edgebench_models::fit::FitError;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use std::process::Command;
 mod matrix;
 
 /// Version of the `check --json` document (docs/check-json.md).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,6 +39,12 @@ pub struct Args {
     /// Also run each model on each backend and report where the prediction was wrong.
     #[arg(long)]
     verify: bool,
+    /// Inputs for a single model, `NAME=DTYPE[SHAPE]` (used by `--verify`; zoo models use their manifest feed).
+    #[arg(long = "feed", value_name = "SPEC")]
+    feed: Vec<String>,
+    /// A symbolic dim's value, `NAME=VALUE`, wherever it appears (repeatable). Leading batch dims default to 1.
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dim: Vec<String>,
     /// `--verify`: seconds before a run is stopped.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -46,13 +53,50 @@ pub struct Args {
     json: bool,
 }
 
-/// Whether a prediction held.
+/// Whether a prediction held: verified (held or wrong), or not verified and why.
 #[derive(Serialize, Debug, Clone, PartialEq)]
 #[serde(tag = "verification", rename_all = "kebab-case")]
 pub enum Verification {
+    /// Verified, the prediction held.
     Agree { ran: bool },
+    /// Verified, wrong: predicted to run, but the backend failed (its message).
     PredictedRunsButFailed { error: String },
+    /// Verified, wrong: predicted not to run (fully), but it ran.
     PredictedFailsButRan,
+    /// The prediction was not tested: the harness could not make a feed, or could not run the backend at all.
+    NotVerified { reason: NotVerified, detail: String },
+}
+
+/// Why a cell was not verified.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotVerified {
+    /// A symbolic dim no rule defaults; give `--dim` or `--feed`.
+    NoFeed,
+    /// The given feed does not fit the model (name, dtype, shape, memory budget).
+    FeedDoesNotFit,
+    /// The run failed for a reason that is not the backend's (usage, unavailable, internal).
+    HarnessError,
+}
+
+impl Verification {
+    /// Verified and wrong.
+    pub fn wrong(&self) -> bool {
+        matches!(
+            self,
+            Verification::PredictedRunsButFailed { .. } | Verification::PredictedFailsButRan
+        )
+    }
+}
+
+/// `check --verify`'s count of cells.
+#[derive(Serialize, Debug, Default)]
+pub(super) struct VerifySummary {
+    pub(super) cells: usize,
+    pub(super) verified: usize,
+    pub(super) held: usize,
+    pub(super) wrong: usize,
+    pub(super) not_verified: usize,
 }
 
 #[derive(Serialize, Debug)]
@@ -78,9 +122,12 @@ pub(super) struct Document {
     pub(super) models: Vec<ModelReport>,
     /// Every model runs on every backend.
     pub(super) all_run: bool,
-    /// `--verify` only: every prediction held.
+    /// `--verify` only: no verified prediction was wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) predictions_held: Option<bool>,
+    /// `--verify` only: cells verified (held / wrong) and not verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) verify_summary: Option<VerifySummary>,
 }
 
 fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
@@ -169,28 +216,45 @@ fn model_args(a: &Args) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Runs one cell in a child (`edgebench run` with the feed spelled out) and scores the prediction. A feed that
+/// cannot be made, or a run that fails for a reason other than the backend's, is "not verified", never "wrong".
 fn verify(
-    model: &str,
+    path: &Path,
+    feed: &Result<Vec<String>, (NotVerified, String)>,
     backend: &str,
     predicted: Verdict,
     timeout: u64,
     ort_lib: Option<&Path>,
 ) -> Verification {
+    let not = |reason, detail: String| Verification::NotVerified { reason, detail };
+    let feed = match feed {
+        Ok(f) => f,
+        Err((reason, detail)) => return not(*reason, detail.clone()),
+    };
     let exe = match std::env::current_exe() {
         Ok(e) => e,
-        Err(e) => {
-            return Verification::PredictedRunsButFailed {
-                error: e.to_string(),
-            };
-        }
+        Err(e) => return not(NotVerified::HarnessError, e.to_string()),
     };
     let mut cmd = Command::new(exe);
-    cmd.args(["run", model, "--backend", backend, "--json"]);
+    cmd.arg("run")
+        .arg(path)
+        .args(["--backend", backend, "--json", "--cell"]);
+    for f in feed {
+        cmd.args(["--feed", f]);
+    }
     if let Some(l) = ort_lib {
         cmd.arg("--ort-lib").arg(l);
     }
     let ran = match cell::spawn(cmd, timeout).report::<serde_json::Value>() {
         Ok(_) => Ok(()),
+        Err(edgebench_report::Outcome::Failed { exit_code, message })
+            if exit_code != i32::from(crate::exit::BACKEND_FAILED) =>
+        {
+            return not(
+                NotVerified::HarnessError,
+                format!("exit {exit_code}: {message}"),
+            );
+        }
         Err(edgebench_report::Outcome::Failed { message, .. }) => Err(message),
         Err(o) => Err(cell::describe(&o)),
     };
@@ -215,13 +279,25 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         let model = resolve::load(&m)?;
         // What the model itself states: the static-shape rule is about the file the backend will get.
         let shapes = ShapeMap::from_model(&model, &HashMap::new());
+        // One feed per model for every backend's run, resolved as `run` and `bench` do.
+        let feed = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed)
+            .map(|f| {
+                if a.verify && !a.json {
+                    resolve::print_notes(&f);
+                }
+                f.specs.iter().map(|s| s.to_string()).collect()
+            })
+            .map_err(|e| match e {
+                FitError::NeedsFeed(m) => (NotVerified::NoFeed, m),
+                FitError::Bad(b) => (NotVerified::FeedDoesNotFit, b.to_string()),
+            });
         let backends = tables
             .iter()
             .map(|(name, t)| {
                 let check = check(&model, t, &shapes);
                 let verify = a
                     .verify
-                    .then(|| verify(&arg, name, check.verdict, a.timeout, ort_lib));
+                    .then(|| verify(&m.path, &feed, name, check.verdict, a.timeout, ort_lib));
                 Cell { check, verify }
             })
             .collect();
@@ -234,13 +310,24 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let all_run = reports
         .iter()
         .all(|r| r.backends.iter().all(|c| c.check.verdict == Verdict::Runs));
-    let held = a.verify.then(|| {
-        reports.iter().all(|r| {
-            r.backends
-                .iter()
-                .all(|c| matches!(c.verify, Some(Verification::Agree { .. })))
-        })
+    let summary = a.verify.then(|| {
+        let mut s = VerifySummary::default();
+        for v in reports
+            .iter()
+            .flat_map(|r| &r.backends)
+            .filter_map(|c| c.verify.as_ref())
+        {
+            s.cells += 1;
+            match v {
+                Verification::Agree { .. } => s.held += 1,
+                Verification::NotVerified { .. } => s.not_verified += 1,
+                _ => s.wrong += 1,
+            }
+        }
+        s.verified = s.held + s.wrong;
+        s
     });
+    let held = summary.as_ref().map(|s| s.wrong == 0);
     let doc = Document {
         format_version: FORMAT_VERSION,
         tables: tables
@@ -250,6 +337,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         models: reports,
         all_run,
         predictions_held: held,
+        verify_summary: summary,
     };
     if a.json {
         print_json(&doc)?;
@@ -259,7 +347,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     if held == Some(false) {
         return Err(fail(
             crate::exit::PREDICTION_WRONG,
-            "check --verify: some predictions did not hold (see above)",
+            "check --verify: some verified predictions were wrong (see above)",
         ));
     }
     if !all_run {
