@@ -282,3 +282,156 @@ fn a_panic_inside_a_backend_is_a_backend_failure_in_one_line() {
         .collect();
     assert_eq!(lines.len(), 1, "{err}");
 }
+
+fn vi(name: &str, dtype: DataType, dims: &[i64]) -> edgebench_graph::ValueInfo {
+    edgebench_graph::ValueInfo {
+        name: name.into(),
+        ty: Some(ValueType::Tensor {
+            dtype,
+            shape: Some(dims.iter().map(|d| Dim::Value(*d)).collect()),
+        }),
+        doc_string: String::new(),
+        metadata: vec![],
+    }
+}
+
+/// ONNX Runtime's own contrib op in the QOperator format: com.microsoft QLinearAdd on uint8 tensors.
+fn qlinear_add() -> Model {
+    use edgebench_graph::{Node, Tensor};
+    let mut m = Builder::new("qlinear_add", 0).finish(13);
+    m.opset_imports.insert("com.microsoft".into(), 1);
+    let g = &mut m.graph;
+    g.inputs = vec![
+        vi("a", DataType::Uint8, &[1, 4]),
+        vi("b", DataType::Uint8, &[1, 4]),
+    ];
+    g.outputs = vec![vi("c", DataType::Uint8, &[1, 4])];
+    for (n, s) in [("a_s", 0.1f32), ("b_s", 0.2), ("c_s", 0.3)] {
+        g.initializers.push(Tensor::from_f32(n, &[], &[s]));
+    }
+    for n in ["a_z", "b_z", "c_z"] {
+        g.initializers
+            .push(Tensor::from_raw(n, DataType::Uint8, &[], vec![128]));
+    }
+    g.nodes.push(Node {
+        name: "qadd".into(),
+        op_type: "QLinearAdd".into(),
+        domain: "com.microsoft".into(),
+        inputs: ["a", "a_s", "a_z", "b", "b_s", "b_z", "c_s", "c_z"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        outputs: vec!["c".into()],
+        ..Default::default()
+    });
+    m
+}
+
+fn cell<'a>(d: &'a serde_json::Value, backend: &str) -> &'a serde_json::Value {
+    d["models"][0]["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["backend"] == backend)
+        .unwrap()
+}
+
+#[test]
+fn onnx_runtime_contrib_ops_are_in_its_table_and_the_prediction_holds() {
+    if !require("ONNX Runtime", backend_available("ort")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let m = save(dir.path(), "qlinear_add.onnx", &qlinear_add());
+    let (code, d, err) = verify_doc(&[
+        "check",
+        m.to_str().unwrap(),
+        "--backend",
+        "ort",
+        "--verify",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let c = cell(&d, "ort");
+    assert_eq!(c["verdict"], "runs", "{c}");
+    assert_eq!(c["verification"], "agree", "{c}");
+}
+
+#[test]
+fn tract_runs_an_if_whose_branches_agree_and_is_predicted_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let agree = save(
+        dir.path(),
+        "if_agree.onnx",
+        &edgebench_graph::fixtures::if_relu_neg(),
+    );
+    let (code, d, err) = verify_doc(&[
+        "check",
+        agree.to_str().unwrap(),
+        "--backend",
+        "tract",
+        "--verify",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let c = cell(&d, "tract");
+    assert_eq!(c["verdict"], "runs", "{c}");
+    assert_eq!(c["verification"], "agree", "{c}");
+    // Branches that declare outputs of different ranks are what tract was seen to fail on.
+    let mut m = edgebench_graph::fixtures::if_relu_neg();
+    if let Some(edgebench_graph::AttrValue::Graph(g)) = m.graph.nodes[0]
+        .attributes
+        .iter_mut()
+        .find(|a| a.name == "else_branch")
+        .map(|a| &mut a.value)
+    {
+        g.outputs[0] = vi("Neg_out", DataType::Float, &[4]);
+    }
+    let p = save(dir.path(), "if_ranks.onnx", &m);
+    let d = run_doc(&["check", p.to_str().unwrap(), "--backend", "tract", "--json"]).1;
+    let c = cell(&d, "tract");
+    assert_eq!(c["verdict"], "partial", "{c}");
+    assert!(
+        c["blocking"]
+            .to_string()
+            .contains("rank 2 in then_branch and 1 in else_branch"),
+        "{c}"
+    );
+}
+
+#[test]
+fn wonnx_refuses_an_unused_unknown_domain_import_and_check_says_why() {
+    let mut m = edgebench_graph::fixtures::tiny_mlp();
+    m.opset_imports.insert("com.example.custom".into(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let p = save(dir.path(), "custom_import.onnx", &m);
+    let (code, d, err) =
+        verify_doc(&["check", p.to_str().unwrap(), "--backend", "wonnx", "--json"]);
+    assert_eq!(code, 7, "{err}");
+    let c = cell(&d, "wonnx");
+    assert_eq!(c["verdict"], "no", "{c}");
+    assert!(
+        c["findings"].to_string().contains("com.example.custom"),
+        "{c}"
+    );
+    // The same file without the import is predicted to run on wonnx.
+    let q = save(
+        dir.path(),
+        "plain.onnx",
+        &edgebench_graph::fixtures::tiny_mlp(),
+    );
+    let d = run_doc(&["check", q.to_str().unwrap(), "--backend", "wonnx", "--json"]).1;
+    assert_eq!(cell(&d, "wonnx")["verdict"], "runs");
+    if require("wonnx", backend_available("wonnx")) {
+        let (code, d, err) = verify_doc(&[
+            "check",
+            p.to_str().unwrap(),
+            "--backend",
+            "wonnx",
+            "--verify",
+            "--json",
+        ]);
+        assert_eq!(code, 7, "{err}");
+        assert_eq!(cell(&d, "wonnx")["verification"], "agree", "{d}");
+    }
+}

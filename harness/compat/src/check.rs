@@ -253,7 +253,23 @@ fn dtypes(model: &Model) -> HashMap<String, DataType> {
 /// Checks a model against a table. `static_shapes` are the shapes known without running it (model annotations
 /// and the feed): they decide the `requires.static_shapes` rule.
 pub fn check(model: &Model, table: &SupportTable, static_shapes: &ShapeMap) -> ModelCheck {
-    let findings = validate(model);
+    let mut findings = validate(model);
+    if table.requires.known_domains_only {
+        for d in model.opset_imports.keys() {
+            let name = domain_name(d);
+            if name != "ai.onnx" && !table.knows_domain(d) {
+                findings.push(Finding {
+                    severity: Severity::Error,
+                    message: format!(
+                        "{} refuses a model that imports an opset of domain `{name}`, which it does not know, even if no node uses it",
+                        table.header.backend
+                    ),
+                    graph: "main".into(),
+                    node: None,
+                });
+            }
+        }
+    }
     let flat = flatten(&model.graph);
     let types = dtypes(model);
     let invalid: Vec<&Finding> = findings
@@ -319,6 +335,30 @@ pub fn check(model: &Model, table: &SupportTable, static_shapes: &ShapeMap) -> M
     }
 }
 
+/// For a node with `then_branch`/`else_branch`: the first output whose declared ranks differ between the branches.
+fn branch_rank_mismatch(n: &Node) -> Option<String> {
+    let branch = |name: &str| match n.attr(name) {
+        Some(AttrValue::Graph(g)) => Some(g),
+        _ => None,
+    };
+    let (t, e) = (branch("then_branch")?, branch("else_branch")?);
+    let rank = |v: &edgebench_graph::ValueInfo| {
+        v.ty.as_ref()
+            .and_then(ValueType::as_tensor)
+            .and_then(|(_, dims)| dims.map(|d| d.len()))
+    };
+    t.outputs
+        .iter()
+        .zip(&e.outputs)
+        .enumerate()
+        .find_map(|(k, (a, b))| match (rank(a), rank(b)) {
+            (Some(x), Some(y)) if x != y => Some(format!(
+                "branch output {k} has rank {x} in then_branch and {y} in else_branch"
+            )),
+            _ => None,
+        })
+}
+
 fn node_reason(
     model: &Model,
     table: &SupportTable,
@@ -353,6 +393,14 @@ fn node_reason(
                         detail: format!("rank {} > {max}: {}", s.len(), c.note),
                     });
                 }
+            }
+        }
+        if c.branch_ranks_agree == Some(true) {
+            if let Some(detail) = branch_rank_mismatch(n) {
+                return Some(Reason::Shape {
+                    value: n.outputs.first().cloned().unwrap_or_default(),
+                    detail: format!("{detail}: {}", c.note),
+                });
             }
         }
         if let Some(attr) = &c.attr {

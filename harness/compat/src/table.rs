@@ -44,6 +44,9 @@ pub struct Requires {
     /// Every node output needs a static shape stated in the model (value_info) or derivable from the feed.
     #[serde(default)]
     pub static_shapes: bool,
+    /// The backend refuses a model that imports an opset of a domain it does not know, even when no node uses it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known_domains_only: bool,
     #[serde(default)]
     pub note: String,
 }
@@ -106,6 +109,10 @@ pub struct Constraint {
     /// Every input whose shape is known must have at most this rank.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_rank: Option<usize>,
+    /// `If`/`Loop`-like ops: with `true`, the node is blocked when its branches declare outputs of different ranks
+    /// (a backend that analyses both branches with the fed shapes fails on the one not taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_ranks_agree: Option<bool>,
     pub note: String,
 }
 
