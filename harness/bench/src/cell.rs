@@ -196,6 +196,10 @@ pub struct CellRequest {
     /// Where the child writes its raw samples (nanoseconds, one per line) and outputs (ONNX tensors).
     pub samples: String,
     pub outputs: String,
+    /// The child limits its own address space to this many bytes first (`RLIMIT_AS`), so that an allocation
+    /// beyond it fails in the child (a cell outcome with a message) instead of the kernel's OOM killer.
+    #[serde(default)]
+    pub address_space_bytes: Option<u64>,
 }
 
 impl CellRequest {
@@ -329,4 +333,44 @@ pub fn cell_files(
         format!("samples/{stem}.txt"),
         dir.join(format!("outputs/{stem}.pb")),
     )
+}
+
+/// Limits this process's address space (`RLIMIT_AS`) to `bytes`. An allocation beyond it fails (Rust aborts with
+/// "memory allocation of N bytes failed"), which the parent records as the cell's outcome.
+pub fn limit_address_space(bytes: u64) -> Result<(), Error> {
+    let lim = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: setrlimit only reads the struct we pass.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) };
+    if rc != 0 {
+        return Err(Error::Usage(format!(
+            "cannot limit the address space to {bytes} bytes: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+/// The default address-space limit of a cell: this machine's physical memory (a cell above it would be killed by
+/// the kernel anyway), or none when it cannot be read.
+pub fn default_address_space() -> Option<u64> {
+    let t = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = t.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Parses a byte count with an optional K/M/G/T suffix (powers of 1024).
+pub fn parse_bytes(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (num, mult) = match v.chars().last()?.to_ascii_uppercase() {
+        'K' => (&v[..v.len() - 1], 1u64 << 10),
+        'M' => (&v[..v.len() - 1], 1 << 20),
+        'G' => (&v[..v.len() - 1], 1 << 30),
+        'T' => (&v[..v.len() - 1], 1 << 40),
+        _ => (v, 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
 }

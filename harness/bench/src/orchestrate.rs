@@ -279,6 +279,10 @@ fn run_one(
         target: k.target.clone(),
         samples: dir.join(samples_rel).display().to_string(),
         outputs: outputs.display().to_string(),
+        // qemu-user reserves the guest's address space up front: no limit under emulation.
+        address_space_bytes: s
+            .cell_address_space_bytes
+            .filter(|_| !site.runner.emulated()),
     };
     let finished = match site.runner.run_cell(&req, mi, s.cell_timeout_s) {
         Ok(f) => f,

@@ -75,6 +75,7 @@ fn request() -> CellRequest {
         target: "host".into(),
         samples: "/tmp/s.txt".into(),
         outputs: "/tmp/o.pb".into(),
+        address_space_bytes: Some(1 << 30),
     }
 }
 
@@ -199,6 +200,7 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
             max_time_s: 1.0,
             warmup_s: 0.1,
             cell_timeout_s: 10,
+            cell_address_space_bytes: None,
         },
         feed_flags: vec![],
         partition,

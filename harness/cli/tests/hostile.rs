@@ -435,3 +435,42 @@ fn wonnx_refuses_an_unused_unknown_domain_import_and_check_says_why() {
         assert_eq!(cell(&d, "wonnx")["verification"], "agree", "{d}");
     }
 }
+
+/// `x[1] -> Expand -> y[dims]`.
+fn expand(dims: &[i64]) -> Model {
+    let mut b = Builder::new("expand", 0);
+    b.input("x", &[1]);
+    b.output("y", dims);
+    let shape = b.const_i64("shape", &[dims.len() as i64], dims);
+    b.node("Expand", &["x", &shape], "y", dims, vec![]);
+    b.finish(13)
+}
+
+#[test]
+fn a_cell_over_its_memory_limit_is_an_outcome_with_a_message() {
+    // 1 GiB of output under a 256 MiB address-space limit.
+    let dir = tempfile::tempdir().unwrap();
+    let m = save(dir.path(), "big_expand.onnx", &expand(&[8192, 8192, 4]));
+    let out = tempfile::tempdir().unwrap();
+    let r = json(&[
+        "bench",
+        m.to_str().unwrap(),
+        "--backend",
+        "tract",
+        "--memory-limit",
+        "256M",
+        "--max-time",
+        "0.2",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(r["settings"]["cell_address_space_bytes"], 256u64 << 20);
+    let c = &r["cells"][0];
+    assert_ne!(c["outcome"]["status"], "ok", "{c}");
+    let msg = c["outcome"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("memory") || msg.contains("alloc"),
+        "the outcome says why: {c}"
+    );
+}

@@ -184,6 +184,9 @@ pub struct Settings {
     pub max_time_s: f64,
     pub warmup_s: f64,
     pub cell_timeout_s: u64,
+    /// The address-space limit of each cell's process (`RLIMIT_AS`), if any; emulated targets run without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_address_space_bytes: Option<u64>,
 }
 
 /// One target of a run.

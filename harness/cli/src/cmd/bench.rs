@@ -52,6 +52,10 @@ pub struct Args {
     /// Seconds before a cell is stopped and recorded as a timeout.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Address-space limit of each cell's process, bytes with optional K/M/G/T (default: this machine's memory;
+    /// `none` for no limit). An allocation beyond it is that cell's outcome, not the kernel's OOM killer's.
+    #[arg(long, value_name = "BYTES")]
+    memory_limit: Option<String>,
     /// Run only this shard of the plan, `hash:M/N`: cells split deterministically by (target, backend, model,
     /// variant), so N machines share a plan; join the results with `edgebench merge`.
     #[arg(long, value_name = "hash:M/N")]
@@ -139,6 +143,23 @@ fn plan_models(a: &Args, registry: &Registry) -> Result<Vec<PlanModel>> {
     Ok(out)
 }
 
+/// The `--memory-limit` setting: bytes, `none`, or (absent) this machine's memory.
+pub fn memory_limit(flag: Option<&str>) -> Result<Option<u64>> {
+    match flag {
+        None => Ok(edgebench_bench::cell::default_address_space()),
+        Some("none") => Ok(None),
+        Some(v) => edgebench_bench::cell::parse_bytes(v)
+            .filter(|b| *b > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                fail(
+                    USAGE,
+                    format!("--memory-limit {v}: expected BYTES[K|M|G|T] or none"),
+                )
+            }),
+    }
+}
+
 /// The ONNX Runtime library this process would load, to ship to a board of the same platform.
 fn ort_library(explicit: Option<&Path>) -> Option<PathBuf> {
     #[cfg(feature = "ort")]
@@ -214,6 +235,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             max_time_s: a.max_time,
             warmup_s: a.warmup,
             cell_timeout_s: a.timeout,
+            cell_address_space_bytes: memory_limit(a.memory_limit.as_deref())?,
         },
         feed_flags: [a.feed.clone(), a.dim.clone()].concat(),
         partition,

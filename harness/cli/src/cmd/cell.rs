@@ -21,6 +21,9 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let baseline = process::status_bytes("VmRSS").unwrap_or(0);
     process::reset_peak_rss();
     let req = CellRequest::parse(&a.request)?;
+    if let Some(b) = req.address_space_bytes {
+        cell::limit_address_space(b)?;
+    }
     if req.variant != "fp32" {
         return Err(fail(
             USAGE,

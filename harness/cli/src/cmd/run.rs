@@ -36,6 +36,9 @@ pub struct Args {
     /// This run is a cell of `check --verify` (honours the EDGEBENCH_FAULT test hook).
     #[arg(long, hide = true)]
     cell: bool,
+    /// Limit this process's address space to BYTES first (set by `check --verify`).
+    #[arg(long, hide = true, value_name = "BYTES")]
+    address_space: Option<u64>,
 }
 
 /// One output of one run.
@@ -93,6 +96,9 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
     };
     if a.cell {
         edgebench_bench::injected_fault();
+    }
+    if let Some(b) = a.address_space {
+        edgebench_bench::cell::limit_address_space(b)?;
     }
     let m = resolve::model(&model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;

@@ -45,6 +45,10 @@ pub struct Args {
     /// A symbolic dim's value, `NAME=VALUE`, wherever it appears (repeatable). Leading batch dims default to 1.
     #[arg(long = "dim", value_name = "NAME=VALUE")]
     dim: Vec<String>,
+    /// `--verify`: address-space limit of each run's process, BYTES[K|M|G|T] or `none` (default: this machine's
+    /// memory); an allocation beyond it is the run's failure, not the OOM killer's.
+    #[arg(long, value_name = "BYTES")]
+    memory_limit: Option<String>,
     /// `--verify`: seconds before a run is stopped.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -218,13 +222,19 @@ fn model_args(a: &Args) -> Result<Vec<String>> {
 
 /// Runs one cell in a child (`edgebench run` with the feed spelled out) and scores the prediction. A feed that
 /// cannot be made, or a run that fails for a reason other than the backend's, is "not verified", never "wrong".
+/// How `--verify` runs its cells.
+struct Runs<'a> {
+    timeout: u64,
+    memory_limit: Option<u64>,
+    ort_lib: Option<&'a Path>,
+}
+
 fn verify(
     path: &Path,
     feed: &Result<Vec<String>, (NotVerified, String)>,
     backend: &str,
     predicted: Verdict,
-    timeout: u64,
-    ort_lib: Option<&Path>,
+    runs: &Runs,
 ) -> Verification {
     let not = |reason, detail: String| Verification::NotVerified { reason, detail };
     let feed = match feed {
@@ -242,10 +252,13 @@ fn verify(
     for f in feed {
         cmd.args(["--feed", f]);
     }
-    if let Some(l) = ort_lib {
+    if let Some(b) = runs.memory_limit {
+        cmd.args(["--address-space", &b.to_string()]);
+    }
+    if let Some(l) = runs.ort_lib {
         cmd.arg("--ort-lib").arg(l);
     }
-    let ran = match cell::spawn(cmd, timeout).report::<serde_json::Value>() {
+    let ran = match cell::spawn(cmd, runs.timeout).report::<serde_json::Value>() {
         Ok(_) => Ok(()),
         Err(edgebench_report::Outcome::Failed { exit_code, message })
             if exit_code != i32::from(crate::exit::BACKEND_FAILED) =>
@@ -268,6 +281,11 @@ fn verify(
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let tables = tables(&a, registry)?;
+    let runs = Runs {
+        timeout: a.timeout,
+        memory_limit: super::bench::memory_limit(a.memory_limit.as_deref())?,
+        ort_lib,
+    };
     if a.verify {
         for (n, _) in &tables {
             edgebench_bench::machine::available(registry, n)?;
@@ -297,7 +315,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 let check = check(&model, t, &shapes);
                 let verify = a
                     .verify
-                    .then(|| verify(&m.path, &feed, name, check.verdict, a.timeout, ort_lib));
+                    .then(|| verify(&m.path, &feed, name, check.verdict, &runs));
                 Cell { check, verify }
             })
             .collect();
