@@ -29,6 +29,8 @@ pub enum Ended {
         stderr: String,
     },
     TimedOut,
+    /// Killed because the run was interrupted.
+    Interrupted,
 }
 
 /// A child that ended, and the timeout it had.
@@ -54,6 +56,7 @@ impl Finished {
             Ended::TimedOut => Outcome::Timeout {
                 seconds: self.timeout_s,
             },
+            Ended::Interrupted => Outcome::Interrupted,
         }
     }
 
@@ -89,6 +92,7 @@ pub fn describe(o: &Outcome) -> String {
             signal.map(|s| s.to_string()).unwrap_or("?".into())
         ),
         Outcome::Timeout { seconds } => format!("timeout after {seconds} s"),
+        Outcome::Interrupted => "interrupted".into(),
     }
 }
 
@@ -125,6 +129,21 @@ pub fn spawn(mut cmd: Command, timeout_s: u64) -> Finished {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let finished = |ended| Finished { ended, timeout_s };
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when this process dies, so
+        // a killed orchestrator never leaves a cell running (or hanging) behind.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    if crate::interrupted() {
+        return finished(Ended::Interrupted);
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -147,12 +166,25 @@ pub fn spawn(mut cmd: Command, timeout_s: u64) -> Finished {
     };
     let t_out = drain(child.stdout.take().map(|p| Box::new(p) as _));
     let t_err = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let status = match child.wait_timeout(Duration::from_secs(timeout_s)) {
-        Ok(Some(s)) => s,
-        Ok(None) | Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return finished(Ended::TimedOut);
+    // Wait in short slices so that an interruption kills the child promptly.
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    let status = loop {
+        let slice = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(100));
+        match child.wait_timeout(slice) {
+            Ok(Some(s)) => break s,
+            Ok(None) if crate::interrupted() => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return finished(Ended::Interrupted);
+            }
+            Ok(None) if Instant::now() < deadline => continue,
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return finished(Ended::TimedOut);
+            }
         }
     };
     let stdout = t_out.join().unwrap_or_default();

@@ -298,6 +298,7 @@ pub fn classify(dir: &Path, finished: Finished) -> TestOutcome {
             ),
         ),
         Ended::TimedOut => base(Status::Timeout, format!("no result within {timeout} s")),
+        Ended::Interrupted => base(Status::NotRun, "interrupted".into()),
     }
 }
 
@@ -316,6 +317,9 @@ pub fn run_all(
         for _ in 0..jobs.max(1) {
             s.spawn(|| {
                 loop {
+                    if crate::interrupted() {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(dir) = tests.get(i) else { break };
                     let outcome = classify(dir, crate::cell::spawn(command(dir), timeout_s));

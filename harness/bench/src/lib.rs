@@ -34,6 +34,25 @@ pub enum Error {
     /// The backend could not load or run the model (in a cell's child).
     #[error("{0}")]
     Backend(String),
+    /// Ctrl-C or SIGTERM: what was done is saved (see the message).
+    #[error("{0}")]
+    Interrupted(String),
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Installs the Ctrl-C / SIGTERM / SIGHUP handler: the run stops starting cells, running children are killed, and
+/// the orchestrator records what did not finish as `interrupted`. Idempotent.
+pub fn handle_interrupts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+    });
+}
+
+/// Whether the run was interrupted.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Fault injection for tests of cell isolation: with `EDGEBENCH_FAULT=hang` a cell's child sleeps forever, with

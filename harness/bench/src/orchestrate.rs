@@ -180,7 +180,9 @@ pub fn execute(
                     continue;
                 }
                 let (samples_rel, outputs) = cell_files(&dir, &k.target, b, &k.model, v);
-                let cell = if let Some(done) = kept.iter().find(|c| {
+                let cell = if crate::interrupted() {
+                    interrupted_cell(plan, *si, &k)
+                } else if let Some(done) = kept.iter().find(|c| {
                     c.target == k.target
                         && c.backend == k.backend
                         && c.model == k.model
@@ -223,23 +225,31 @@ pub fn execute(
     }
     let results = results(cells);
     emit(reporters, Event::RunFinished { results: &results })?;
+    if crate::interrupted() {
+        let n = results
+            .cells
+            .iter()
+            .filter(|c| c.outcome == Outcome::Interrupted)
+            .count();
+        return Err(Error::Interrupted(format!(
+            "interrupted: {n} cell(s) did not finish; {} holds the rest; finish with --resume {}",
+            dir.join("results.json").display(),
+            dir.display()
+        )));
+    }
     Ok((results, dir))
 }
 
-/// Runs one cell through its site's runner and reads the child's report.
-fn run_one(
-    plan: &Plan,
-    si: usize,
-    mi: usize,
-    k: &CellKey,
-    dir: &Path,
-    samples_rel: &str,
-    outputs: &Path,
-) -> Cell {
+/// A cell that was not run because the run was interrupted.
+fn interrupted_cell(plan: &Plan, si: usize, k: &CellKey) -> Cell {
+    let mut c = blank_cell(plan, si, k);
+    c.outcome = Outcome::Interrupted;
+    c
+}
+
+fn blank_cell(plan: &Plan, si: usize, k: &CellKey) -> Cell {
     let site = &plan.sites[si];
-    let model = &plan.models[mi];
-    let s = &plan.settings;
-    let mut cell = Cell {
+    Cell {
         target: k.target.clone(),
         emulated: site.runner.emulated(),
         backend: k.backend.clone(),
@@ -263,7 +273,23 @@ fn run_one(
         energy: None,
         roofline: None,
         agreement: None,
-    };
+    }
+}
+
+/// Runs one cell through its site's runner and reads the child's report.
+fn run_one(
+    plan: &Plan,
+    si: usize,
+    mi: usize,
+    k: &CellKey,
+    dir: &Path,
+    samples_rel: &str,
+    outputs: &Path,
+) -> Cell {
+    let site = &plan.sites[si];
+    let model = &plan.models[mi];
+    let s = &plan.settings;
+    let mut cell = blank_cell(plan, si, k);
     let req = CellRequest {
         label: model.name.clone(),
         model: model.path.display().to_string(),

@@ -17,8 +17,10 @@ pub const BACKEND_FAILED: u8 = 5;
 pub const FETCH_FAILED: u8 = 6;
 /// `check`: some model does not run (fully) on some requested backend.
 pub const NOT_ALL_RUN: u8 = 7;
-/// `check --verify`: some prediction did not hold.
+/// `check --verify`: some verified prediction was wrong.
 pub const PREDICTION_WRONG: u8 = 8;
+/// Interrupted (Ctrl-C, SIGTERM): what finished is saved; `bench --resume` completes a run.
+pub const INTERRUPTED: u8 = 130;
 
 /// An error that carries its exit code.
 #[derive(Debug)]
@@ -52,6 +54,7 @@ pub fn classify(e: &anyhow::Error) -> (u8, String) {
         (None, Some(B::BadModel(_))) => BAD_MODEL,
         (None, Some(B::Unavailable(_))) => UNAVAILABLE,
         (None, Some(B::Backend(_))) => BACKEND_FAILED,
+        (None, Some(B::Interrupted(_))) => INTERRUPTED,
         (None, None) => INTERNAL,
     };
     (code, format!("{e:#}").replace('\n', " "))

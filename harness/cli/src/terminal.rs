@@ -124,6 +124,7 @@ fn line(c: &Cell, show_target: bool) -> String {
             format!("{head} crashed (signal {signal:?}): {message}")
         }
         (Outcome::Timeout { seconds }, _) => format!("{head} timeout after {seconds} s"),
+        (Outcome::Interrupted, _) => format!("{head} interrupted (resume with --resume)"),
         (Outcome::Ok, None) => format!("{head} ok (no samples)"),
     }
 }

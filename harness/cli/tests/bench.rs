@@ -44,7 +44,7 @@ fn a_run_is_saved_with_raw_samples_and_never_overwrites_another() {
         &[],
     );
     assert_eq!(code, 0, "{err}");
-    assert_eq!(j["format-version"], 1);
+    assert_eq!(j["format-version"], 2);
     let run_dir = out.path().join(j["run_id"].as_str().unwrap());
     let saved = edgebench_report::load(&run_dir.join("results.json")).unwrap();
     assert_eq!(

@@ -143,7 +143,7 @@ fn run_without_a_model_is_the_default_plan_of_bench_in_child_processes() {
     );
     // The same document as `bench --json`: results.json of a run folder under ./reports/runs.
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["format-version"], 1);
+    assert_eq!(j["format-version"], 2);
     let available: Vec<String> = j["targets"][0]["backends"]
         .as_array()
         .unwrap()

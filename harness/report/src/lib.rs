@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Bumped on any incompatible change of the types below.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One run: a plan executed on one or more targets.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -248,6 +248,8 @@ pub enum Outcome {
     Timeout {
         seconds: u64,
     },
+    /// The run was interrupted (Ctrl-C, SIGTERM) before this cell ended; `--resume` runs it.
+    Interrupted,
 }
 
 /// Cold start: a fresh process loading, preparing and running the model once.

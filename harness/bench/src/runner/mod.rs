@@ -137,6 +137,7 @@ fn doctor_facts(finished: Finished, where_: &str) -> Result<Vec<BackendFacts>, S
             "the runner's doctor did not answer within {} s on {where_}",
             finished.timeout_s
         )),
+        Ended::Interrupted => Err("interrupted".into()),
     }
 }
 

@@ -251,6 +251,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         edgebench_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: env!("EDGEBENCH_GIT_COMMIT").into(),
     };
+    edgebench_bench::handle_interrupts();
     let mut writer = ResultsWriter::default();
     let mut terminal = Terminal::new(a.json);
     let (results, dir) =

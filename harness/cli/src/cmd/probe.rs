@@ -106,6 +106,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message(name.to_string());
+    edgebench_bench::handle_interrupts();
     let started = std::time::Instant::now();
     let command = |dir: &Path| {
         let mut cmd = Command::new(&exe);
@@ -117,6 +118,15 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     };
     let outcomes = conformance::run_all(&tests, jobs, a.timeout, command, || bar.inc(1));
     bar.finish_and_clear();
+    if edgebench_bench::interrupted() {
+        return Err(edgebench_bench::Error::Interrupted(format!(
+            "probe interrupted after {} of {} tests; {} was not changed",
+            outcomes.len(),
+            tests.len(),
+            out.display()
+        ))
+        .into());
+    }
     let host = edgebench_bench::machine::host();
     let adapter = match backend.availability() {
         edgebench_backend_api::Availability::Available { details, .. } => details

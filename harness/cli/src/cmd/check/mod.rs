@@ -268,6 +268,9 @@ fn verify(
                 format!("exit {exit_code}: {message}"),
             );
         }
+        Err(edgebench_report::Outcome::Interrupted) => {
+            return not(NotVerified::HarnessError, "interrupted".into());
+        }
         Err(edgebench_report::Outcome::Failed { message, .. }) => Err(message),
         Err(o) => Err(cell::describe(&o)),
     };
@@ -281,6 +284,9 @@ fn verify(
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let tables = tables(&a, registry)?;
+    if a.verify {
+        edgebench_bench::handle_interrupts();
+    }
     let runs = Runs {
         timeout: a.timeout,
         memory_limit: super::bench::memory_limit(a.memory_limit.as_deref())?,
@@ -361,6 +367,13 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         print_json(&doc)?;
     } else {
         matrix::print(&doc);
+    }
+    if edgebench_bench::interrupted() {
+        return Err(edgebench_bench::Error::Interrupted(
+            "check --verify interrupted: cells not run are `not verified (interrupted)` above"
+                .into(),
+        )
+        .into());
     }
     if held == Some(false) {
         return Err(fail(
