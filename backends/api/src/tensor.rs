@@ -206,7 +206,10 @@ impl HostTensor {
     pub fn from_onnx(t: &edgebench_graph::Tensor) -> Result<HostTensor, String> {
         use edgebench_graph::DataType as D;
         let shape: Vec<usize> = t.dims().iter().map(|d| (*d).max(0) as usize).collect();
-        let n: usize = shape.iter().product();
+        let n: usize = shape
+            .iter()
+            .try_fold(1usize, |a, d| a.checked_mul(*d))
+            .ok_or_else(|| format!("tensor `{}`: dims {:?} overflow", t.name(), t.dims()))?;
         let raw = t.data_bytes().map_err(|e| e.to_string())?;
         let want = t.dtype().bytes_for(n as u64) as usize;
         if raw.len() != want {

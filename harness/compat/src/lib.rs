@@ -2,6 +2,7 @@
 //! conformance probe regenerates. Depends on the graph IR only; knows no backend code.
 
 pub mod check;
+pub mod exercise;
 pub mod probe;
 pub mod table;
 

@@ -130,7 +130,7 @@ impl DataType {
 
     /// Bytes for `n` elements (sub-byte types packed, rounded up).
     pub fn bytes_for(self, n: u64) -> u64 {
-        (n * self.bits() as u64).div_ceil(8)
+        u64::try_from((n as u128 * self.bits() as u128).div_ceil(8)).unwrap_or(u64::MAX)
     }
 }
 

@@ -254,7 +254,11 @@ impl Tensor {
     }
     /// Number of elements.
     pub fn numel(&self) -> u64 {
-        self.proto.dims.iter().map(|d| (*d).max(0) as u64).product()
+        self.proto
+            .dims
+            .iter()
+            .try_fold(1u64, |a, d| a.checked_mul((*d).max(0) as u64))
+            .unwrap_or(u64::MAX)
     }
     /// Bytes of payload implied by dtype and shape (strings: 0).
     pub fn nbytes(&self) -> u64 {

@@ -127,8 +127,8 @@ pub fn summarize(model: &Model, shapes: &ShapeMap) -> Summary {
     let mut add = |t: &Tensor| {
         let p = params.entry(t.dtype().name()).or_default();
         p.tensors += 1;
-        p.elements += t.numel();
-        p.bytes += t.nbytes();
+        p.elements = p.elements.saturating_add(t.numel());
+        p.bytes = p.bytes.saturating_add(t.nbytes());
     };
     model.graph.walk_graphs(&mut |scope, g| {
         if !scope.is_main() {
@@ -148,8 +148,10 @@ pub fn summarize(model: &Model, shapes: &ShapeMap) -> Summary {
             }
         }
     });
-    let total_params = params.values().map(|p| p.elements).sum();
-    let total_param_bytes = params.values().map(|p| p.bytes).sum();
+    let total_params = params
+        .values()
+        .fold(0u64, |a, p| a.saturating_add(p.elements));
+    let total_param_bytes = params.values().fold(0u64, |a, p| a.saturating_add(p.bytes));
     Summary {
         ir_version: model.ir_version,
         producer: format!("{} {}", model.producer_name, model.producer_version)
@@ -202,14 +204,20 @@ pub fn estimate_flops(model: &Model, shapes: &ShapeMap) -> FlopEstimate {
         }
         match macs {
             Some(m) => {
-                *est.macs_by_op.entry(n.op_type.clone()).or_insert(0) += m;
-                est.total_macs += m;
+                let e = est.macs_by_op.entry(n.op_type.clone()).or_insert(0);
+                *e = e.saturating_add(m);
+                est.total_macs = est.total_macs.saturating_add(m);
             }
             None => est.unknown_shape_nodes.push(n.name.clone()),
         }
     });
-    est.total_flops = est.total_macs * 2;
+    est.total_flops = est.total_macs.saturating_mul(2);
     est
+}
+
+/// The product of dims, or None when it overflows (a declared size that cannot be real: the MACs are unknown).
+fn prod(dims: &[u64]) -> Option<u64> {
+    dims.iter().try_fold(1u64, |a, d| a.checked_mul(*d))
 }
 
 fn input<'a>(n: &Node, shapes: &'a ShapeMap, i: usize) -> Option<&'a [u64]> {
@@ -229,7 +237,7 @@ fn conv_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
     if w.len() < 2 || y.len() != w.len() {
         return None;
     }
-    Some(y.iter().product::<u64>() * w[1..].iter().product::<u64>())
+    prod(y)?.checked_mul(prod(&w[1..])?)
 }
 
 fn conv_transpose_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
@@ -238,7 +246,7 @@ fn conv_transpose_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
     if w.len() < 2 || x.len() != w.len() {
         return None;
     }
-    Some(x.iter().product::<u64>() * w[1..].iter().product::<u64>())
+    prod(x)?.checked_mul(prod(&w[1..])?)
 }
 
 fn gemm_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
@@ -257,7 +265,7 @@ fn gemm_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
     } else {
         b[1]
     };
-    Some(m * k * nn)
+    m.checked_mul(k)?.checked_mul(nn)
 }
 
 fn matmul_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
@@ -265,5 +273,5 @@ fn matmul_macs(n: &Node, s: &ShapeMap) -> Option<u64> {
     let y = output(n, s)?;
     let k = *a.last()?;
     // Output elements x K covers broadcasting and 1-D operands alike.
-    Some(y.iter().product::<u64>().max(1) * k)
+    prod(y)?.max(1).checked_mul(k)
 }

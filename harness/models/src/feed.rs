@@ -123,7 +123,16 @@ fn name_seed(seed: u64, name: &str) -> u64 {
 
 /// Makes the tensor for one spec. The same (seed, name, spec) gives the same values on every platform.
 pub fn make_feed(spec: &FeedSpec, seed: u64) -> Result<HostTensor, FeedError> {
-    let n: usize = spec.shape.iter().product();
+    let n: usize = spec
+        .shape
+        .iter()
+        .try_fold(1usize, |a, d| a.checked_mul(*d))
+        .ok_or_else(|| {
+            FeedError(format!(
+                "feed `{}`: {:?} has more elements than memory can hold",
+                spec.name, spec.shape
+            ))
+        })?;
     let mut rng = ChaCha8Rng::seed_from_u64(name_seed(seed, &spec.name));
     let ints = |rng: &mut ChaCha8Rng| -> i64 {
         match spec.fill {
