@@ -16,3 +16,5 @@ cargo build --workspace --locked
 # qemu tests; cross-compiled with Debian's gcc-aarch64-linux-gnu.
 ./target/debug/edgebench build --target pi4-qemu
 EDGEBENCH_CI=1 cargo test --workspace --locked
+# A short fuzz pass (cargo-fuzz on the stable toolchain): load -> validate -> check -> feed, raw and structured.
+ci/fuzz.sh 45
