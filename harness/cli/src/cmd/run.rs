@@ -33,6 +33,9 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// Also write the outputs as ONNX tensors to this file.
+    #[arg(long, value_name = "FILE")]
+    save_outputs: Option<std::path::PathBuf>,
     /// This run is a cell of `check --verify` (honours the EDGEBENCH_FAULT test hook).
     #[arg(long, hide = true)]
     cell: bool,
@@ -114,6 +117,10 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> R
     let feed = resolve::tensors(&specs, a.seed)?;
     let inputs = resolve::input_specs(&specs);
     let outs = infer(backend, &m.label, &m.path, &inputs, &feed)?;
+    if let Some(p) = &a.save_outputs {
+        edgebench_backend_api::save_tensors(p, &outs)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    }
     let compare = match other {
         None => None,
         Some((ob, over)) => {
