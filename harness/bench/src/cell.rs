@@ -394,15 +394,4 @@ pub fn default_address_space() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Parses a byte count with an optional K/M/G/T suffix (powers of 1024).
-pub fn parse_bytes(v: &str) -> Option<u64> {
-    let v = v.trim();
-    let (num, mult) = match v.chars().last()?.to_ascii_uppercase() {
-        'K' => (&v[..v.len() - 1], 1u64 << 10),
-        'M' => (&v[..v.len() - 1], 1 << 20),
-        'G' => (&v[..v.len() - 1], 1 << 30),
-        'T' => (&v[..v.len() - 1], 1 << 40),
-        _ => (v, 1),
-    };
-    num.trim().parse::<u64>().ok()?.checked_mul(mult)
-}
+pub use edgebench_models::fit::parse_bytes;

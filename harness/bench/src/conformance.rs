@@ -87,6 +87,17 @@ fn read_tensors(dir: &Path, prefix: &str) -> Result<Vec<HostTensor>, String> {
     Ok(out)
 }
 
+/// What a backend is told about named tensors it will be fed.
+fn specs_of(feed: &[(String, HostTensor)]) -> Vec<InputSpec> {
+    feed.iter()
+        .map(|(n, t)| InputSpec {
+            name: n.clone(),
+            dtype: t.dtype(),
+            shape: t.shape.clone(),
+        })
+        .collect()
+}
+
 /// Runs one test in this process and classifies it (what the `probe-one` child does).
 pub fn run_test(dir: &Path, backend: &dyn Backend) -> Result<TestOutcome, Error> {
     let test = dir
@@ -130,14 +141,7 @@ pub fn run_test(dir: &Path, backend: &dyn Backend) -> Result<TestOutcome, Error>
         }
     };
     let feed: Vec<(String, HostTensor)> = inputs.iter().map(|v| v.name.clone()).zip(feed).collect();
-    let specs: Vec<InputSpec> = feed
-        .iter()
-        .map(|(n, t)| InputSpec {
-            name: n.clone(),
-            dtype: t.dtype(),
-            shape: t.shape.clone(),
-        })
-        .collect();
+    let specs = specs_of(&feed);
     let got = match backend
         .load(&model_path, &specs)
         .and_then(|mut s| s.run(&feed))
@@ -227,14 +231,7 @@ fn with_params_baked(
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let path = dir.path().join("model.onnx");
         edgebench_graph::save(&m, &path).map_err(|e| e.to_string())?;
-        let specs: Vec<InputSpec> = rest
-            .iter()
-            .map(|(n, t)| InputSpec {
-                name: n.clone(),
-                dtype: t.dtype(),
-                shape: t.shape.clone(),
-            })
-            .collect();
+        let specs = specs_of(&rest);
         backend
             .load(&path, &specs)
             .and_then(|mut s| s.run(&rest))

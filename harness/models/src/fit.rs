@@ -65,7 +65,8 @@ pub fn memory_budget() -> u64 {
         .unwrap_or(8 << 30)
 }
 
-fn parse_bytes(v: &str) -> Option<u64> {
+/// Parses a byte count with an optional K/M/G/T suffix (powers of 1024).
+pub fn parse_bytes(v: &str) -> Option<u64> {
     let v = v.trim();
     let (num, mult) = match v.chars().last()?.to_ascii_uppercase() {
         'K' => (&v[..v.len() - 1], 1u64 << 10),
