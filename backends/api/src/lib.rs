@@ -78,6 +78,14 @@ pub trait Backend: Send + Sync {
     ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
         None
     }
+    /// Element type and concrete shape of every named value for these inputs, if this backend can infer them.
+    fn infer_facts(
+        &self,
+        _model: &Path,
+        _inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
+        None
+    }
 }
 
 /// One registry entry: a compiled-in backend, or the name of one this build left out.
@@ -268,6 +276,17 @@ impl Backend for Guarded {
     ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
         let name = self.0.name();
         match catch_panic(|| Ok(self.0.infer_shapes(model, inputs))) {
+            Ok(r) => r,
+            Err(m) => Some(Err(panicked(name, m))),
+        }
+    }
+    fn infer_facts(
+        &self,
+        model: &Path,
+        inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
+        let name = self.0.name();
+        match catch_panic(|| Ok(self.0.infer_facts(model, inputs))) {
             Ok(r) => r,
             Err(m) => Some(Err(panicked(name, m))),
         }

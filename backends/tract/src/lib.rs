@@ -132,6 +132,52 @@ impl Backend for Tract {
             Ok(out)
         })())
     }
+
+    fn infer_facts(
+        &self,
+        path: &Path,
+        inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, (DataType, Vec<u64>)>, BackendError>> {
+        Some((|| {
+            let typed = inference_model(path, inputs)?
+                .into_typed()
+                .map_err(err_load)?;
+            let mut out = HashMap::new();
+            for node in typed.nodes() {
+                for (slot, o) in node.outputs.iter().enumerate() {
+                    let Some(label) = typed.outlet_label(OutletId::new(node.id, slot)) else {
+                        continue;
+                    };
+                    let (Some(s), Some(dt)) = (o.fact.shape.as_concrete(), ours(o.fact.datum_type))
+                    else {
+                        continue;
+                    };
+                    out.insert(
+                        label.to_string(),
+                        (dt, s.iter().map(|d| *d as u64).collect()),
+                    );
+                }
+            }
+            Ok(out)
+        })())
+    }
+}
+
+/// Our element type for a tract datum type (the types a host tensor can hold).
+fn ours(dt: DatumType) -> Option<DataType> {
+    [
+        DataType::Float,
+        DataType::Double,
+        DataType::Float16,
+        DataType::Int64,
+        DataType::Int32,
+        DataType::Int16,
+        DataType::Int8,
+        DataType::Uint8,
+        DataType::Bool,
+    ]
+    .into_iter()
+    .find(|d| datum(*d) == Some(dt.unquantized()))
 }
 
 /// Loads, optimises and plans a model; `inputs` empty keeps the model's own input facts.

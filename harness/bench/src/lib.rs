@@ -15,6 +15,7 @@ pub mod orchestrate;
 pub mod plan;
 pub mod runner;
 pub mod targets;
+pub mod verify;
 
 /// The onnxruntime wheel whose library ships with runners (`edgebench build`) and is set up by `ci/setup.sh`.
 pub const ORT_VERSION: &str = "1.31.1";

@@ -40,6 +40,8 @@ enum Command {
     Doctor(cmd::doctor::Args),
     /// Will each model run on each backend? Predicted from the support tables; `--verify` also runs them.
     Check(cmd::check::Args),
+    /// Rewrites a model so that it runs on a backend: rules chosen by its support table, each verified numerically.
+    Rewrite(cmd::rewrite::Args),
     /// Runs the ONNX conformance node tests on one backend and regenerates its support table.
     Probe(cmd::probe::Args),
     /// One conformance test in this process (used by `probe`, one child per test).
@@ -106,6 +108,7 @@ fn dispatch(cli: Cli, registry: &edgebench_backend_api::Registry) -> anyhow::Res
         Command::Build(a) => cmd::build::run(a),
         Command::Merge(a) => cmd::merge::run(a),
         Command::Check(a) => cmd::check::run(a, registry, cli.ort_lib.as_deref()),
+        Command::Rewrite(a) => cmd::rewrite::run(a, registry),
         Command::Probe(a) => cmd::probe::run(a, registry, cli.ort_lib.as_deref()),
         Command::ProbeOne(a) => cmd::probe::probe_one(a, registry),
     }

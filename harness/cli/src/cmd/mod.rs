@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod merge;
 pub mod models;
 pub mod probe;
+pub mod rewrite;
 pub mod run;
 
 use edgebench_models::{Fetcher, Manifest};

@@ -1,0 +1,110 @@
+//! Rewrites verified numerically: the original and each candidate run on a reference backend (ONNX Runtime, else
+//! tract) over seeded feeds; the drift is the worst max abs / max rel error and the lowest cosine over all outputs
+//! and feeds. The oracle asks a backend's shape inference for the types and shapes of every value.
+
+use crate::agreement::{ABS_TOL, REL_TOL};
+use edgebench_backend_api::{Backend, HostTensor, InputSpec, compare};
+use edgebench_graph::Model;
+use edgebench_rewrite::{Drift, Facts, Oracle, Verify};
+
+/// Lowest cosine similarity a verified output may have.
+pub const MIN_COSINE: f64 = 0.9999;
+
+/// Runs a model file on a backend with each feed.
+fn run_all(
+    backend: &dyn Backend,
+    model: &Model,
+    specs: &[InputSpec],
+    feeds: &[Vec<(String, HostTensor)>],
+) -> Result<Vec<Vec<(String, HostTensor)>>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("candidate.onnx");
+    edgebench_graph::save(model, &path).map_err(|e| e.to_string())?;
+    let mut s = backend.load(&path, specs).map_err(|e| e.to_string())?;
+    feeds
+        .iter()
+        .map(|f| s.run(f).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Compares candidates with the original model's outputs on the reference backend.
+pub struct Reference<'a> {
+    backend: &'a dyn Backend,
+    specs: Vec<InputSpec>,
+    feeds: Vec<Vec<(String, HostTensor)>>,
+    expected: Vec<Vec<(String, HostTensor)>>,
+}
+
+impl<'a> Reference<'a> {
+    /// Runs the original once per feed (the expected outputs).
+    pub fn new(
+        backend: &'a dyn Backend,
+        original: &Model,
+        specs: Vec<InputSpec>,
+        feeds: Vec<Vec<(String, HostTensor)>>,
+    ) -> Result<Reference<'a>, String> {
+        let expected = run_all(backend, original, &specs, &feeds)
+            .map_err(|e| format!("the original model does not run on {}: {e}", backend.name()))?;
+        Ok(Reference {
+            backend,
+            specs,
+            feeds,
+            expected,
+        })
+    }
+
+    pub fn backend(&self) -> &str {
+        self.backend.name()
+    }
+}
+
+impl Verify for Reference<'_> {
+    fn drift(&self, candidate: &Model) -> Result<Drift, String> {
+        let got = run_all(self.backend, candidate, &self.specs, &self.feeds)?;
+        let mut d = Drift {
+            max_abs_error: 0.0,
+            max_rel_error: 0.0,
+            min_cosine: 1.0,
+            within: true,
+        };
+        for (outs, want) in got.iter().zip(&self.expected) {
+            for (name, w) in want {
+                let Some((_, g)) = outs.iter().find(|(n, _)| n == name) else {
+                    return Err(format!("no output `{name}`"));
+                };
+                let a = compare(g, w).map_err(|e| format!("output `{name}`: {e}"))?;
+                d.max_abs_error = d.max_abs_error.max(a.max_abs_error);
+                d.max_rel_error = d.max_rel_error.max(a.max_rel_error);
+                if a.cosine_similarity.is_finite() {
+                    d.min_cosine = d.min_cosine.min(a.cosine_similarity);
+                }
+                d.within &= (a.max_abs_error <= ABS_TOL || a.max_rel_error <= REL_TOL)
+                    && !(a.cosine_similarity < MIN_COSINE);
+            }
+        }
+        Ok(d)
+    }
+
+    fn tolerance(&self) -> String {
+        format!(
+            "{} on {} seeded feeds: per output max abs error <= {ABS_TOL:e} or max rel error <= {REL_TOL:e}, and cosine >= {MIN_COSINE}",
+            self.backend.name(),
+            self.feeds.len()
+        )
+    }
+}
+
+/// Types and shapes from a backend's inference (tract) for the feed's input shapes.
+pub struct Inferred<'a> {
+    pub backend: &'a dyn Backend,
+    pub specs: Vec<InputSpec>,
+}
+
+impl Oracle for Inferred<'_> {
+    fn facts(&self, model: &Model) -> Option<Facts> {
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().join("model.onnx");
+        edgebench_graph::save(model, &path).ok()?;
+        self.backend.infer_facts(&path, &self.specs)?.ok()
+    }
+}

@@ -1,0 +1,128 @@
+//! `edgebench rewrite` from the command line: a zoo model that wonnx could not run does after verified rewrites
+//! (whether wonnx then computes it right is measured, not assumed); bad outputs are refused.
+
+mod common;
+use common::*;
+
+#[test]
+fn the_openwakeword_head_runs_on_wonnx_after_verified_rewrites() {
+    if !require(
+        "the zoo model oww_hello_deepa_mlp",
+        zoo_path("oww_hello_deepa_mlp").is_some(),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("oww.wonnx.onnx");
+    let (code, stdout, err) = run(&[
+        "rewrite",
+        "oww_hello_deepa_mlp",
+        "--for",
+        "wonnx",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["before"], "partial");
+    assert_eq!(r["after"], "runs");
+    let applied: Vec<&str> = r["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "applied")
+        .map(|s| s["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        applied.contains(&"static-shapes") && applied.contains(&"gemm-pretranspose-b"),
+        "{r}"
+    );
+    assert!(r["tolerance"].as_str().unwrap().contains("seeded feeds"));
+    if !require("wonnx", backend_available("wonnx"))
+        || !require("ONNX Runtime", backend_available("ort"))
+    {
+        return;
+    }
+    // wonnx really runs the written file, and agrees with ONNX Runtime on the original model.
+    let feed = "onnx::Flatten_0=float32[1,25,96]";
+    let reference = dir.path().join("ort.pb");
+    let mine = dir.path().join("wonnx.pb");
+    let orig = zoo_path("oww_hello_deepa_mlp").unwrap();
+    let (c, _, e) = run(&[
+        "run",
+        orig.to_str().unwrap(),
+        "--backend",
+        "ort",
+        "--feed",
+        feed,
+        "--save-outputs",
+        reference.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "{e}");
+    let (c, _, e) = run(&[
+        "run",
+        out.to_str().unwrap(),
+        "--backend",
+        "wonnx",
+        "--feed",
+        feed,
+        "--save-outputs",
+        mine.to_str().unwrap(),
+    ]);
+    assert_eq!(c, 0, "wonnx on the rewritten file: {e}");
+    // Measured: wonnx 0.5.1 on lavapipe runs it but does not agree with ONNX Runtime (max abs error 0.55 on the
+    // sigmoid output, seed 0): the rewrite made it run, the agreement check says the backend computes it wrongly.
+    // Kept as a test so that a wonnx that starts agreeing is noticed (and README's table updated).
+    let a = edgebench_backend_api::load_tensors(&reference).unwrap();
+    let b = edgebench_backend_api::load_tensors(&mine).unwrap();
+    assert_eq!(a.len(), b.len());
+    for ((n, x), (_, y)) in a.iter().zip(&b) {
+        let ag = edgebench_backend_api::compare(y, x).unwrap();
+        assert!(
+            ag.max_abs_error > 1e-2,
+            "{n}: wonnx now agrees ({ag:?}): update README's rewrite table"
+        );
+    }
+}
+
+#[test]
+fn rewrite_never_writes_over_the_input_or_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m.onnx");
+    edgebench_graph::save(&edgebench_graph::fixtures::tiny_mlp(), &m).unwrap();
+    let before = std::fs::read(&m).unwrap();
+    let (code, _, err) = run(&[
+        "rewrite",
+        m.to_str().unwrap(),
+        "--for",
+        "wonnx",
+        "-o",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is the input model"), "{err}");
+    assert_eq!(std::fs::read(&m).unwrap(), before);
+    let other = dir.path().join("other.onnx");
+    std::fs::write(&other, b"mine").unwrap();
+    let (code, _, err) = run(&[
+        "rewrite",
+        m.to_str().unwrap(),
+        "--for",
+        "wonnx",
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), b"mine");
+    let (code, _, err) = run(&[
+        "rewrite",
+        m.to_str().unwrap(),
+        "--for",
+        "nosuch",
+        "-o",
+        dir.path().join("x.onnx").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(error_lines(&err).len(), 1, "{err}");
+}

@@ -1,0 +1,251 @@
+//! Graph rewrites that make a model run on a narrow backend. A [`Rule`] is named and keyed by op type; for a node
+//! the target cannot run it returns an optional [`Patch`] (a list of edits, in the spirit of tract's
+//! `TypedModelPatch`); the [`rewrite`] driver applies one rule at a time to every node it matches, asks a
+//! [`Verify`] for the numeric drift of the result against the original model, keeps it when it is within the
+//! tolerance and rolls it back otherwise, and repeats until nothing changes. Knows no backend: running models is
+//! the verifier's business, inferring shapes the oracle's.
+
+pub mod patch;
+pub mod rules;
+
+pub use patch::{Edit, Patch};
+
+use edgebench_compat::{SupportTable, Verdict, check};
+use edgebench_graph::stats::ShapeMap;
+use edgebench_graph::{DataType, Model};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+
+/// Element type and concrete shape of named values, as a shape oracle (a backend's inference) found them.
+pub type Facts = HashMap<String, (DataType, Vec<u64>)>;
+
+/// What a rule may look at.
+pub struct Ctx<'a> {
+    /// The target's support table: a rule may only emit ops it supports.
+    pub table: &'a SupportTable,
+    /// Types and shapes of the current model's values for the feed, when the oracle could infer them.
+    pub facts: Option<&'a Facts>,
+}
+
+impl Ctx<'_> {
+    /// Whether the target supports an op of the default domain (a decomposition may only emit such ops).
+    pub fn supports(&self, op: &str) -> bool {
+        self.table.entry("", op).is_some_and(|e| e.supported)
+    }
+}
+
+/// A named rewrite.
+pub trait Rule {
+    /// Stable name, e.g. `gemm-pretranspose-b`.
+    fn name(&self) -> &'static str;
+    /// Op types it applies to; empty for a whole-model rule.
+    fn ops(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// A patch for main-graph node `index`, which the target cannot run as it is.
+    fn node(&self, _model: &Model, _index: usize, _ctx: &Ctx) -> Option<Patch> {
+        None
+    }
+    /// A patch for the whole model, given the check's blocking reasons (whole-model rules).
+    fn whole(&self, _model: &Model, _blocked: &Blocked, _ctx: &Ctx) -> Option<Patch> {
+        None
+    }
+}
+
+/// What the target's check says is blocked, by main-graph node index and reason kind.
+#[derive(Debug, Default)]
+pub struct Blocked {
+    pub nodes: HashSet<usize>,
+    pub kinds: HashSet<&'static str>,
+}
+
+/// Numeric agreement of a candidate with the original model over the verification feeds.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Drift {
+    pub max_abs_error: f64,
+    pub max_rel_error: f64,
+    pub min_cosine: f64,
+    /// Within the verifier's tolerance.
+    pub within: bool,
+}
+
+/// Runs a candidate model and compares it with the original (the reference backend, seeded feeds).
+pub trait Verify {
+    /// The candidate's drift, or why it could not be run.
+    fn drift(&self, candidate: &Model) -> Result<Drift, String>;
+    /// The tolerance, stated in every report.
+    fn tolerance(&self) -> String;
+}
+
+/// Infers element types and shapes of a model's values for the feed (a backend's shape inference).
+pub trait Oracle {
+    fn facts(&self, model: &Model) -> Option<Facts>;
+}
+
+/// What happened to one application of a rule.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum StepStatus {
+    Applied,
+    /// Its result left the tolerance or could not run: undone.
+    RolledBack {
+        reason: String,
+    },
+}
+
+/// One line of the rewrite log.
+#[derive(Clone, Debug, Serialize)]
+pub struct Step {
+    pub rule: &'static str,
+    pub nodes: Vec<String>,
+    pub edits: usize,
+    #[serde(flatten)]
+    pub status: StepStatus,
+    pub drift: Option<Drift>,
+}
+
+/// The result of [`rewrite`].
+#[derive(Debug)]
+pub struct Rewritten {
+    pub model: Model,
+    pub log: Vec<Step>,
+    pub before: Verdict,
+    pub after: Verdict,
+    pub tolerance: String,
+}
+
+/// Names unnamed main-graph nodes (`{op}_{index}`) so that logs and blocking reasons can point at them.
+fn name_nodes(model: &mut Model) {
+    let mut taken: HashSet<String> = model.graph.nodes.iter().map(|n| n.name.clone()).collect();
+    for (i, n) in model.graph.nodes.iter_mut().enumerate() {
+        if n.name.is_empty() {
+            let mut name = format!("{}_{i}", n.op_type);
+            while taken.contains(&name) {
+                name.push('_');
+            }
+            taken.insert(name.clone());
+            n.name = name;
+        }
+    }
+}
+
+/// Checks `model` against the table with the shapes it states.
+pub fn verdict_of(model: &Model, table: &SupportTable) -> (Verdict, Blocked) {
+    let shapes = ShapeMap::from_model(model, &HashMap::new());
+    let c = check(model, table, &shapes);
+    let index: HashMap<&str, usize> = model
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let mut b = Blocked::default();
+    for x in &c.blocking {
+        b.kinds.insert(x.reason.kind());
+        if x.graph == "main" {
+            if let Some(i) = index.get(x.node.as_str()) {
+                b.nodes.insert(*i);
+            }
+        }
+    }
+    (c.verdict, b)
+}
+
+/// Rewrites `model` for the target of `table` with `rules`, verifying each rule's patch with `verify`, until no rule
+/// changes anything (at most `max_rounds` rounds). Never returns a model whose last verification failed.
+pub fn rewrite(
+    model: &Model,
+    table: &SupportTable,
+    rules: &[&dyn Rule],
+    oracle: &dyn Oracle,
+    verify: &dyn Verify,
+    max_rounds: usize,
+) -> Rewritten {
+    let mut current = model.clone();
+    name_nodes(&mut current);
+    let (before, _) = verdict_of(&current, table);
+    let mut log = vec![];
+    // A rule rolled back once is not tried again on the same nodes.
+    let mut refused: HashSet<(&'static str, Vec<String>)> = HashSet::new();
+    for _ in 0..max_rounds {
+        let mut changed = false;
+        for rule in rules {
+            let (verdict, blocked) = verdict_of(&current, table);
+            if verdict == Verdict::Runs {
+                break;
+            }
+            let facts = oracle.facts(&current);
+            let ctx = Ctx {
+                table,
+                facts: facts.as_ref(),
+            };
+            let mut patch = Patch::default();
+            if rule.ops().is_empty() {
+                if let Some(p) = rule.whole(&current, &blocked, &ctx) {
+                    patch = p;
+                }
+            } else {
+                let mut nodes: Vec<usize> = blocked.nodes.iter().copied().collect();
+                nodes.sort();
+                for i in nodes {
+                    if rule
+                        .ops()
+                        .contains(&current.graph.nodes[i].op_type.as_str())
+                    {
+                        if let Some(p) = rule.node(&current, i, &ctx) {
+                            patch.merge(p);
+                        }
+                    }
+                }
+            }
+            if patch.is_empty() || refused.contains(&(rule.name(), patch.nodes.clone())) {
+                continue;
+            }
+            let mut candidate = current.clone();
+            patch.apply(&mut candidate);
+            let step = |status, drift| Step {
+                rule: rule.name(),
+                nodes: patch.nodes.clone(),
+                edits: patch.edits.len(),
+                status,
+                drift,
+            };
+            match verify.drift(&candidate) {
+                Ok(d) if d.within => {
+                    log.push(step(StepStatus::Applied, Some(d)));
+                    current = candidate;
+                    changed = true;
+                }
+                Ok(d) => {
+                    let reason = format!(
+                        "outside the tolerance: max abs {:.3e}, max rel {:.3e}, cosine {:.6}",
+                        d.max_abs_error, d.max_rel_error, d.min_cosine
+                    );
+                    refused.insert((rule.name(), patch.nodes.clone()));
+                    log.push(step(StepStatus::RolledBack { reason }, Some(d)));
+                }
+                Err(e) => {
+                    refused.insert((rule.name(), patch.nodes.clone()));
+                    log.push(step(
+                        StepStatus::RolledBack {
+                            reason: format!("the rewritten model did not run: {e}"),
+                        },
+                        None,
+                    ));
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let (after, _) = verdict_of(&current, table);
+    Rewritten {
+        model: current,
+        log,
+        before,
+        after,
+        tolerance: verify.tolerance(),
+    }
+}

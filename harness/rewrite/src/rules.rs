@@ -1,0 +1,374 @@
+//! The rules. Each is small, keyed by op type, and returns a patch only for a node the target cannot run.
+
+use crate::{Blocked, Ctx, Edit, Patch, Rule};
+use edgebench_graph::{
+    AttrValue, Attribute, DataType, Dim, Model, Node, Tensor, ValueInfo, ValueType,
+};
+
+/// Every rule, in the order the driver tries them: shapes first (they unblock most), then eliminations, layout,
+/// decompositions.
+pub fn all() -> Vec<&'static dyn Rule> {
+    vec![
+        &StaticShapes,
+        &ConstantToInitializer,
+        &EliminateIdentity,
+        &EliminateDropout,
+        &GemmPretransposeB,
+        &FlattenToReshape,
+        &DecomposeHardSwish,
+    ]
+}
+
+/// Finds a rule by name.
+pub fn by_name(name: &str) -> Option<&'static dyn Rule> {
+    all().into_iter().find(|r| r.name() == name)
+}
+
+fn is_graph_output(m: &Model, v: &str) -> bool {
+    m.graph.outputs.iter().any(|o| o.name == v)
+}
+
+fn tensor_vi(name: &str, dtype: DataType, shape: &[u64]) -> ValueInfo {
+    ValueInfo {
+        name: name.into(),
+        ty: Some(ValueType::Tensor {
+            dtype,
+            shape: Some(shape.iter().map(|d| Dim::Value(*d as i64)).collect()),
+        }),
+        doc_string: String::new(),
+        metadata: vec![],
+    }
+}
+
+/// **static-shapes**: pins every dim from the feed and writes `value_info` with the inferred type and shape of every
+/// main-graph value (narrow backends such as wonnx compile each node with concrete shapes).
+pub struct StaticShapes;
+
+impl Rule for StaticShapes {
+    fn name(&self) -> &'static str {
+        "static-shapes"
+    }
+    fn whole(&self, model: &Model, blocked: &Blocked, ctx: &Ctx) -> Option<Patch> {
+        if !blocked.kinds.contains("dynamic-shape") {
+            return None;
+        }
+        let facts = ctx.facts?;
+        let fact = |v: &ValueInfo| -> Option<ValueInfo> {
+            let (dt, shape) = facts.get(&v.name)?;
+            Some(tensor_vi(&v.name, *dt, shape))
+        };
+        let init: std::collections::HashSet<&str> =
+            model.graph.initializers.iter().map(|t| t.name()).collect();
+        let inputs: Vec<ValueInfo> = model
+            .graph
+            .inputs
+            .iter()
+            .map(|v| fact(v).unwrap_or_else(|| v.clone()))
+            .collect();
+        let outputs: Vec<ValueInfo> = model
+            .graph
+            .outputs
+            .iter()
+            .map(|v| fact(v).unwrap_or_else(|| v.clone()))
+            .collect();
+        let mut value_info = vec![];
+        for n in &model.graph.nodes {
+            for o in n.outputs.iter().filter(|o| !o.is_empty()) {
+                if is_graph_output(model, o) || init.contains(o.as_str()) {
+                    continue;
+                }
+                if let Some((dt, shape)) = facts.get(o) {
+                    value_info.push(tensor_vi(o, *dt, shape));
+                }
+            }
+        }
+        let same = inputs == model.graph.inputs
+            && outputs == model.graph.outputs
+            && value_info == model.graph.value_info;
+        if same {
+            return None;
+        }
+        Some(Patch {
+            nodes: vec![format!("{} values", value_info.len() + outputs.len())],
+            edits: vec![Edit::SetValueInfos {
+                inputs,
+                outputs,
+                value_info,
+            }],
+        })
+    }
+}
+
+/// Removes a node whose output is its input (`Identity`, inference `Dropout`): its uses read the input instead.
+fn bypass(model: &Model, index: usize) -> Option<Patch> {
+    let n = &model.graph.nodes[index];
+    let (x, y) = (n.inputs.first()?, n.outputs.first()?);
+    // A graph output keeps its name (users and comparisons index outputs by name); extra outputs must be unused.
+    let extra_used = n.outputs.iter().skip(1).filter(|o| !o.is_empty()).any(|o| {
+        is_graph_output(model, o) || model.graph.nodes.iter().any(|m| m.inputs.contains(o))
+    });
+    if x.is_empty() || is_graph_output(model, y) || extra_used {
+        return None;
+    }
+    Some(Patch {
+        nodes: vec![n.name.clone()],
+        edits: vec![
+            Edit::RenameUses {
+                from: y.clone(),
+                to: x.clone(),
+            },
+            Edit::Replace {
+                index,
+                with: vec![],
+            },
+        ],
+    })
+}
+
+/// **eliminate-identity**: `Identity` removed, its uses read its input.
+pub struct EliminateIdentity;
+
+impl Rule for EliminateIdentity {
+    fn name(&self) -> &'static str {
+        "eliminate-identity"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Identity"]
+    }
+    fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        bypass(model, index)
+    }
+}
+
+/// **eliminate-dropout**: `Dropout` is the identity at inference (its mask output unused).
+pub struct EliminateDropout;
+
+impl Rule for EliminateDropout {
+    fn name(&self) -> &'static str {
+        "eliminate-dropout"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Dropout"]
+    }
+    fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        bypass(model, index)
+    }
+}
+
+fn float_initializer<'a>(model: &'a Model, name: &str) -> Option<&'a Tensor> {
+    model
+        .graph
+        .initializers
+        .iter()
+        .find(|t| t.name() == name && t.dtype() == DataType::Float)
+}
+
+fn f32_values(t: &Tensor) -> Option<Vec<f32>> {
+    let b = t.data_bytes().ok()?;
+    if b.len() != t.numel() as usize * 4 {
+        return None;
+    }
+    Some(
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
+}
+
+fn set_int_attr(n: &mut Node, name: &str, v: i64) {
+    n.attributes.retain(|a| a.name != name);
+    n.attributes.push(Attribute {
+        name: name.into(),
+        value: AttrValue::Int(v),
+        doc_string: String::new(),
+    });
+}
+
+/// **gemm-pretranspose-b**: `Gemm` with `transB=1` and a constant B gets B transposed once, as a new initializer,
+/// and `transB=0` (wonnx compiles only `transB=0`).
+pub struct GemmPretransposeB;
+
+impl Rule for GemmPretransposeB {
+    fn name(&self) -> &'static str {
+        "gemm-pretranspose-b"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Gemm"]
+    }
+    fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let n = &model.graph.nodes[index];
+        if n.attr_int("transB").unwrap_or(0) == 0 {
+            return None;
+        }
+        let b = float_initializer(model, n.inputs.get(1)?)?;
+        let [r, c] = b.dims() else { return None };
+        let (r, c) = (*r as usize, *c as usize);
+        let v = f32_values(b)?;
+        let mut t = vec![0f32; v.len()];
+        for i in 0..r {
+            for j in 0..c {
+                t[j * r + i] = v[i * c + j];
+            }
+        }
+        let name = format!("{}_transposed", b.name());
+        let mut g = n.clone();
+        g.inputs[1] = name.clone();
+        set_int_attr(&mut g, "transB", 0);
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_f32(&name, &[c as i64, r as i64], &t)),
+                Edit::Replace {
+                    index,
+                    with: vec![g],
+                },
+            ],
+        })
+    }
+}
+
+/// **flatten-to-reshape**: `Flatten` of a value of known shape becomes `Reshape` to `[prod(d[..axis]),
+/// prod(d[axis..])]` with a constant shape.
+pub struct FlattenToReshape;
+
+impl Rule for FlattenToReshape {
+    fn name(&self) -> &'static str {
+        "flatten-to-reshape"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Flatten"]
+    }
+    fn node(&self, model: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        if !ctx.supports("Reshape") {
+            return None;
+        }
+        let n = &model.graph.nodes[index];
+        let (_, shape) = ctx.facts?.get(n.inputs.first()?)?;
+        let rank = shape.len() as i64;
+        let mut axis = n.attr_int("axis").unwrap_or(1);
+        if axis < 0 {
+            axis += rank;
+        }
+        if !(0..=rank).contains(&axis) {
+            return None;
+        }
+        let (a, b) = shape.split_at(axis as usize);
+        let dims = [
+            a.iter().product::<u64>() as i64,
+            b.iter().product::<u64>() as i64,
+        ];
+        let name = format!("{}_shape", n.name);
+        let reshape = Node {
+            name: n.name.clone(),
+            op_type: "Reshape".into(),
+            inputs: vec![n.inputs[0].clone(), name.clone()],
+            outputs: n.outputs.clone(),
+            ..Default::default()
+        };
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_i64(&name, &[2], &dims)),
+                Edit::Replace {
+                    index,
+                    with: vec![reshape],
+                },
+            ],
+        })
+    }
+}
+
+/// **decompose-hardswish**: `HardSwish(x) = x * HardSigmoid(x; alpha = 1/6, beta = 0.5)`, when the target runs
+/// both.
+pub struct DecomposeHardSwish;
+
+impl Rule for DecomposeHardSwish {
+    fn name(&self) -> &'static str {
+        "decompose-hardswish"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["HardSwish"]
+    }
+    fn node(&self, model: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        if !ctx.supports("HardSigmoid") || !ctx.supports("Mul") {
+            return None;
+        }
+        let n = &model.graph.nodes[index];
+        let x = n.inputs.first()?.clone();
+        let mid = format!("{}_hardsigmoid", n.name);
+        let float = |name: &str, v: f32| Attribute {
+            name: name.into(),
+            value: AttrValue::Float(v),
+            doc_string: String::new(),
+        };
+        let hs = Node {
+            name: mid.clone(),
+            op_type: "HardSigmoid".into(),
+            inputs: vec![x.clone()],
+            outputs: vec![mid.clone()],
+            attributes: vec![float("alpha", 1.0 / 6.0), float("beta", 0.5)],
+            ..Default::default()
+        };
+        let mul = Node {
+            name: n.name.clone(),
+            op_type: "Mul".into(),
+            inputs: vec![x, mid],
+            outputs: n.outputs.clone(),
+            ..Default::default()
+        };
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![Edit::Replace {
+                index,
+                with: vec![hs, mul],
+            }],
+        })
+    }
+}
+
+/// **constant-to-initializer**: a `Constant` node becomes an initializer of the same name (wonnx cannot find the
+/// outputs of Constant nodes; onnx-simplifier does the same).
+pub struct ConstantToInitializer;
+
+impl Rule for ConstantToInitializer {
+    fn name(&self) -> &'static str {
+        "constant-to-initializer"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Constant"]
+    }
+    fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let n = &model.graph.nodes[index];
+        let out = n.outputs.first()?;
+        if is_graph_output(model, out) {
+            return None;
+        }
+        let a = n.attributes.first()?;
+        let t = match (&a.name[..], &a.value) {
+            ("value", AttrValue::Tensor(t)) => {
+                let mut t = (**t).clone();
+                t.proto.name = Some(out.clone());
+                t
+            }
+            ("value_float", AttrValue::Float(v)) => Tensor::from_f32(out, &[], &[*v]),
+            ("value_floats", AttrValue::Floats(v)) => Tensor::from_f32(out, &[v.len() as i64], v),
+            ("value_int", AttrValue::Int(v)) => Tensor::from_i64(out, &[], &[*v]),
+            ("value_ints", AttrValue::Ints(v)) => Tensor::from_i64(out, &[v.len() as i64], v),
+            _ => return None,
+        };
+        // External data of a Constant's tensor would be resolved against another folder once written: leave it.
+        if t.external.is_some() {
+            return None;
+        }
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(t),
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        })
+    }
+}
