@@ -13,6 +13,7 @@ pub mod events;
 pub mod machine;
 pub mod orchestrate;
 pub mod plan;
+pub mod prediction;
 pub mod runner;
 pub mod targets;
 pub mod verify;

@@ -1,6 +1,7 @@
 //! The terminal matrix of `check`: one row per model, one column per backend, then the blocking nodes.
 
-use super::{Cell, Document, Verification};
+use super::{Cell, Document};
+use edgebench_bench::prediction::Verification;
 use edgebench_compat::Verdict;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,20 +2,23 @@
 //! `--verify`, also run every cell (each in its own process) and report where the prediction did not hold.
 
 use super::{fetcher, manifest, print_json};
-use crate::exit::{BAD_MODEL, USAGE, fail};
+use crate::exit::{BACKEND_FAILED, fail};
 use crate::resolve;
 use anyhow::Result;
-use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_backend_api::Registry;
 use edgebench_bench::cell;
-use edgebench_compat::{ModelCheck, SupportTable, Verdict, check};
+use edgebench_bench::prediction::{self, NotVerified, Verification, VerifySummary};
+use edgebench_compat::{ModelCheck, Verdict, check};
 use edgebench_graph::stats::ShapeMap;
 use edgebench_models::fit::FitError;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+mod inputs;
 mod matrix;
+use inputs::{model_args, tables};
 
 /// Version of the `check --json` document (docs/check-json.md).
 pub const FORMAT_VERSION: u32 = 2;
@@ -57,52 +60,6 @@ pub struct Args {
     json: bool,
 }
 
-/// Whether a prediction held: verified (held or wrong), or not verified and why.
-#[derive(Serialize, Debug, Clone, PartialEq)]
-#[serde(tag = "verification", rename_all = "kebab-case")]
-pub enum Verification {
-    /// Verified, the prediction held.
-    Agree { ran: bool },
-    /// Verified, wrong: predicted to run, but the backend failed (its message).
-    PredictedRunsButFailed { error: String },
-    /// Verified, wrong: predicted not to run (fully), but it ran.
-    PredictedFailsButRan,
-    /// The prediction was not tested: the harness could not make a feed, or could not run the backend at all.
-    NotVerified { reason: NotVerified, detail: String },
-}
-
-/// Why a cell was not verified.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
-#[serde(rename_all = "kebab-case")]
-pub enum NotVerified {
-    /// A symbolic dim no rule defaults; give `--dim` or `--feed`.
-    NoFeed,
-    /// The given feed does not fit the model (name, dtype, shape, memory budget).
-    FeedDoesNotFit,
-    /// The run failed for a reason that is not the backend's (usage, unavailable, internal).
-    HarnessError,
-}
-
-impl Verification {
-    /// Verified and wrong.
-    pub fn wrong(&self) -> bool {
-        matches!(
-            self,
-            Verification::PredictedRunsButFailed { .. } | Verification::PredictedFailsButRan
-        )
-    }
-}
-
-/// `check --verify`'s count of cells.
-#[derive(Serialize, Debug, Default)]
-pub(super) struct VerifySummary {
-    pub(super) cells: usize,
-    pub(super) verified: usize,
-    pub(super) held: usize,
-    pub(super) wrong: usize,
-    pub(super) not_verified: usize,
-}
-
 #[derive(Serialize, Debug)]
 pub(super) struct Cell {
     #[serde(flatten)]
@@ -134,94 +91,6 @@ pub(super) struct Document {
     pub(super) verify_summary: Option<VerifySummary>,
 }
 
-fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
-    let mut overrides: HashMap<String, PathBuf> = HashMap::new();
-    for t in &a.table {
-        let (b, p) = t
-            .split_once('=')
-            .ok_or_else(|| fail(USAGE, format!("--table {t}: expected BACKEND=PATH")))?;
-        overrides.insert(b.to_string(), PathBuf::from(p));
-    }
-    let names: Vec<String> = if a.backend.is_empty() {
-        registry
-            .entries()
-            .iter()
-            .filter_map(|e| match e {
-                Entry::Compiled(b)
-                    if matches!(b.availability(), Availability::Available { .. }) =>
-                {
-                    Some(b.name().to_string())
-                }
-                _ => None,
-            })
-            .collect()
-    } else {
-        a.backend
-            .iter()
-            .map(|b| match registry.get(b) {
-                Ok(x) => Ok(x.name().to_string()),
-                Err(edgebench_backend_api::RegistryError::NotCompiled { name, .. }) => Ok(name),
-                Err(e) => Err(fail(USAGE, e)),
-            })
-            .collect::<Result<_>>()?
-    };
-    names
-        .into_iter()
-        .map(|n| {
-            let table = match overrides.get(&n) {
-                Some(p) => {
-                    let text = std::fs::read_to_string(p)
-                        .map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
-                    SupportTable::parse(&text, &p.display().to_string())
-                        .map_err(|e| fail(USAGE, e))?
-                }
-                None => edgebench_compat::embedded(&n)
-                    .ok_or_else(|| fail(USAGE, format!("backend `{n}` has no support table")))?
-                    .map_err(|e| fail(crate::exit::INTERNAL, e))?,
-            };
-            Ok((n, table))
-        })
-        .collect()
-}
-
-fn model_args(a: &Args) -> Result<Vec<String>> {
-    let mut out = a.models.clone();
-    let f = fetcher();
-    let m = manifest();
-    if a.zoo {
-        out.extend(super::zoo_names()?);
-    }
-    if a.light {
-        let dir = f
-            .cache
-            .join(format!("onnx-conformance-{}", m.conformance.version))
-            .join("light");
-        let mut light: Vec<String> = std::fs::read_dir(&dir)
-            .map_err(|_| {
-                fail(
-                    BAD_MODEL,
-                    format!(
-                        "--light: {} missing (run `edgebench models fetch onnx-conformance`)",
-                        dir.display()
-                    ),
-                )
-            })?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
-            .map(|p| p.display().to_string())
-            .collect();
-        light.sort();
-        out.extend(light);
-    }
-    if out.is_empty() {
-        return Err(fail(USAGE, "check: give MODEL..., --zoo or --light"));
-    }
-    Ok(out)
-}
-
-/// Runs one cell in a child (`edgebench run` with the feed spelled out) and scores the prediction. A feed that
-/// cannot be made, or a run that fails for a reason other than the backend's, is "not verified", never "wrong".
 /// How `--verify` runs its cells.
 struct Runs<'a> {
     timeout: u64,
@@ -229,6 +98,8 @@ struct Runs<'a> {
     ort_lib: Option<&'a Path>,
 }
 
+/// Runs one cell in a child (`edgebench run` with the feed spelled out) and scores the prediction. A feed that
+/// cannot be made, or a run that fails for a reason other than the backend's, is "not verified", never "wrong".
 fn verify(
     path: &Path,
     feed: &Result<Vec<String>, (NotVerified, String)>,
@@ -258,28 +129,11 @@ fn verify(
     if let Some(l) = runs.ort_lib {
         cmd.arg("--ort-lib").arg(l);
     }
-    let ran = match cell::spawn(cmd, runs.timeout).report::<serde_json::Value>() {
-        Ok(_) => Ok(()),
-        Err(edgebench_report::Outcome::Failed { exit_code, message })
-            if exit_code != i32::from(crate::exit::BACKEND_FAILED) =>
-        {
-            return not(
-                NotVerified::HarnessError,
-                format!("exit {exit_code}: {message}"),
-            );
-        }
-        Err(edgebench_report::Outcome::Interrupted) => {
-            return not(NotVerified::HarnessError, "interrupted".into());
-        }
-        Err(edgebench_report::Outcome::Failed { message, .. }) => Err(message),
-        Err(o) => Err(cell::describe(&o)),
-    };
-    match (predicted == Verdict::Runs, ran) {
-        (true, Ok(())) => Verification::Agree { ran: true },
-        (false, Err(_)) => Verification::Agree { ran: false },
-        (true, Err(error)) => Verification::PredictedRunsButFailed { error },
-        (false, Ok(())) => Verification::PredictedFailsButRan,
-    }
+    prediction::score(
+        cell::spawn(cmd, runs.timeout),
+        predicted == Verdict::Runs,
+        BACKEND_FAILED,
+    )
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {

@@ -1,0 +1,95 @@
+//! Scoring a prediction against a run: `check --verify`'s cells. A run that could not be made (no feed, a feed that
+//! does not fit) or failed for a reason that is not the backend's is *not verified*, never a wrong prediction.
+
+use crate::cell::{self, Finished};
+use edgebench_report::Outcome;
+use serde::Serialize;
+
+/// Whether a prediction held: verified (held or wrong), or not verified and why.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(tag = "verification", rename_all = "kebab-case")]
+pub enum Verification {
+    /// Verified, the prediction held.
+    Agree { ran: bool },
+    /// Verified, wrong: predicted to run, but the backend failed (its message).
+    PredictedRunsButFailed { error: String },
+    /// Verified, wrong: predicted not to run (fully), but it ran.
+    PredictedFailsButRan,
+    /// The prediction was not tested: the harness could not make a feed, or could not run the backend at all.
+    NotVerified { reason: NotVerified, detail: String },
+}
+
+/// Why a cell was not verified.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotVerified {
+    /// A symbolic dim no rule defaults; give `--dim` or `--feed`.
+    NoFeed,
+    /// The given feed does not fit the model (name, dtype, shape, memory budget).
+    FeedDoesNotFit,
+    /// The run failed for a reason that is not the backend's (usage, unavailable, internal).
+    HarnessError,
+}
+
+impl Verification {
+    /// Verified and wrong.
+    pub fn wrong(&self) -> bool {
+        matches!(
+            self,
+            Verification::PredictedRunsButFailed { .. } | Verification::PredictedFailsButRan
+        )
+    }
+}
+
+/// `check --verify`'s count of cells.
+#[derive(Serialize, Debug, Default)]
+pub struct VerifySummary {
+    pub cells: usize,
+    pub verified: usize,
+    pub held: usize,
+    pub wrong: usize,
+    pub not_verified: usize,
+}
+
+impl VerifySummary {
+    /// Counts cells by class.
+    pub fn of<'a>(cells: impl Iterator<Item = &'a Verification>) -> VerifySummary {
+        let mut s = VerifySummary::default();
+        for v in cells {
+            s.cells += 1;
+            match v {
+                Verification::Agree { .. } => s.held += 1,
+                Verification::NotVerified { .. } => s.not_verified += 1,
+                _ => s.wrong += 1,
+            }
+        }
+        s.verified = s.held + s.wrong;
+        s
+    }
+}
+
+/// Scores a finished run (a child that exits 0 on success and `backend_failed` when the backend could not load or
+/// run the model) against the prediction `predicted_runs`.
+pub fn score(finished: Finished, predicted_runs: bool, backend_failed: u8) -> Verification {
+    let not = |reason, detail: String| Verification::NotVerified { reason, detail };
+    let ran = match finished.report::<serde_json::Value>() {
+        Ok(_) => Ok(()),
+        Err(Outcome::Failed { exit_code, message }) if exit_code != i32::from(backend_failed) => {
+            return not(
+                NotVerified::HarnessError,
+                format!("exit {exit_code}: {message}"),
+            );
+        }
+        Err(Outcome::Interrupted) => {
+            return not(NotVerified::HarnessError, "interrupted".into());
+        }
+        Err(Outcome::Failed { message, .. }) => Err(message),
+        Err(o) => Err(cell::describe(&o)),
+    };
+    match (predicted_runs, ran) {
+        (true, Ok(())) => Verification::Agree { ran: true },
+        (false, Err(_)) => Verification::Agree { ran: false },
+        (true, Err(error)) => Verification::PredictedRunsButFailed { error },
+        (false, Ok(())) => Verification::PredictedFailsButRan,
+    }
+}

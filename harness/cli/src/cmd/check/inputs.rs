@@ -1,0 +1,96 @@
+//! What `check` is asked about: the support tables (embedded or `--table BACKEND=PATH`) and the model words.
+
+use super::Args;
+use crate::cmd::{fetcher, manifest, zoo_names};
+use crate::exit::{BAD_MODEL, USAGE, fail};
+use anyhow::Result;
+use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_compat::SupportTable;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub(super) fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
+    let mut overrides: HashMap<String, PathBuf> = HashMap::new();
+    for t in &a.table {
+        let (b, p) = t
+            .split_once('=')
+            .ok_or_else(|| fail(USAGE, format!("--table {t}: expected BACKEND=PATH")))?;
+        overrides.insert(b.to_string(), PathBuf::from(p));
+    }
+    let names: Vec<String> = if a.backend.is_empty() {
+        registry
+            .entries()
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Compiled(b)
+                    if matches!(b.availability(), Availability::Available { .. }) =>
+                {
+                    Some(b.name().to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    } else {
+        a.backend
+            .iter()
+            .map(|b| match registry.get(b) {
+                Ok(x) => Ok(x.name().to_string()),
+                Err(edgebench_backend_api::RegistryError::NotCompiled { name, .. }) => Ok(name),
+                Err(e) => Err(fail(USAGE, e)),
+            })
+            .collect::<Result<_>>()?
+    };
+    names
+        .into_iter()
+        .map(|n| {
+            let table = match overrides.get(&n) {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p)
+                        .map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
+                    SupportTable::parse(&text, &p.display().to_string())
+                        .map_err(|e| fail(USAGE, e))?
+                }
+                None => edgebench_compat::embedded(&n)
+                    .ok_or_else(|| fail(USAGE, format!("backend `{n}` has no support table")))?
+                    .map_err(|e| fail(crate::exit::INTERNAL, e))?,
+            };
+            Ok((n, table))
+        })
+        .collect()
+}
+
+pub(super) fn model_args(a: &Args) -> Result<Vec<String>> {
+    let mut out = a.models.clone();
+    let f = fetcher();
+    let m = manifest();
+    if a.zoo {
+        out.extend(zoo_names()?);
+    }
+    if a.light {
+        let dir = f
+            .cache
+            .join(format!("onnx-conformance-{}", m.conformance.version))
+            .join("light");
+        let mut light: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|_| {
+                fail(
+                    BAD_MODEL,
+                    format!(
+                        "--light: {} missing (run `edgebench models fetch onnx-conformance`)",
+                        dir.display()
+                    ),
+                )
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+            .map(|p| p.display().to_string())
+            .collect();
+        light.sort();
+        out.extend(light);
+    }
+    if out.is_empty() {
+        return Err(fail(USAGE, "check: give MODEL..., --zoo or --light"));
+    }
+    Ok(out)
+}
