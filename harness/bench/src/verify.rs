@@ -105,6 +105,12 @@ impl Oracle for Inferred<'_> {
         let dir = tempfile::tempdir().ok()?;
         let path = dir.path().join("model.onnx");
         edgebench_graph::save(model, &path).ok()?;
-        self.backend.infer_facts(&path, &self.specs)?.ok()
+        let mut facts = self.backend.infer_facts(&path, &self.specs)?.ok()?;
+        // The inputs are what the feed says (a backend may not label its source values).
+        for s in &self.specs {
+            let shape = s.shape.iter().map(|d| *d as u64).collect();
+            facts.insert(s.name.clone(), (s.dtype, shape));
+        }
+        Some(facts)
     }
 }

@@ -126,3 +126,42 @@ fn rewrite_never_writes_over_the_input_or_an_existing_file() {
     assert_eq!(code, 2, "{err}");
     assert_eq!(error_lines(&err).len(), 1, "{err}");
 }
+
+#[test]
+fn check_predicts_runs_after_rewrites_and_verify_runs_the_rewritten_model() {
+    if !require(
+        "the zoo model oww_hello_deepa_mlp",
+        zoo_path("oww_hello_deepa_mlp").is_some(),
+    ) || !require("wonnx", backend_available("wonnx"))
+    {
+        return;
+    }
+    let (code, out, err) = run(&[
+        "check",
+        "oww_hello_deepa_mlp",
+        "--backend",
+        "wonnx",
+        "--verify",
+        "--json",
+    ]);
+    assert_eq!(code, 7, "not runs as it is: {err}");
+    let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &d["models"][0]["backends"][0];
+    assert_eq!(c["verdict"], "partial", "{c}");
+    let after = &c["after_rewrites"];
+    assert_eq!(after["verdict"], "runs", "{c}");
+    assert!(
+        after["rules"].to_string().contains("gemm-pretranspose-b"),
+        "{c}"
+    );
+    assert_eq!(after["verification"]["verification"], "agree", "{c}");
+    assert_eq!(d["verify_summary"]["cells"], 2);
+    // A model that runs as it is gets no such prediction.
+    let (_, out, _) = run(&["check", "tiny_mlp", "--backend", "wonnx", "--json"]);
+    let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        d["models"][0]["backends"][0]
+            .get("after_rewrites")
+            .is_none()
+    );
+}

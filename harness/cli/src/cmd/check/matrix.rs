@@ -24,6 +24,15 @@ fn cell_text(c: &Cell) -> String {
         Some(Verification::NotVerified { .. }) => s.push_str(" ? not verified"),
         None => {}
     }
+    if let Some(r) = &c.after_rewrites {
+        s.push_str(" -> runs after rewrites");
+        match &r.verification {
+            Some(v) if v.wrong() => s.push_str(" ✗"),
+            Some(Verification::NotVerified { .. }) => s.push_str(" ?"),
+            Some(_) => s.push_str(" ✓"),
+            None => {}
+        }
+    }
     s
 }
 

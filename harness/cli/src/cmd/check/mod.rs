@@ -2,7 +2,7 @@
 //! `--verify`, also run every cell (each in its own process) and report where the prediction did not hold.
 
 use super::{fetcher, manifest, print_json};
-use crate::exit::{BACKEND_FAILED, fail};
+use crate::exit::{BACKEND_FAILED, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::Registry;
@@ -66,6 +66,60 @@ pub(super) struct Cell {
     pub(super) check: ModelCheck,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub(super) verify: Option<Verification>,
+    /// The model does not run as it is, but is predicted to after `edgebench rewrite` (rules applied in memory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) after_rewrites: Option<AfterRewrites>,
+}
+
+/// The `runs after rewrites` prediction of a cell.
+#[derive(Serialize, Debug)]
+pub(super) struct AfterRewrites {
+    pub(super) verdict: Verdict,
+    pub(super) rules: Vec<&'static str>,
+    /// `--verify`: the rewritten model run on the backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) verification: Option<Verification>,
+}
+
+/// Accepts every patch: `check` predicts what the rules can do; `rewrite` and `--verify` measure it.
+struct Unverified;
+
+impl edgebench_rewrite::Verify for Unverified {
+    fn drift(&self, _: &edgebench_graph::Model) -> Result<edgebench_rewrite::Drift, String> {
+        Ok(edgebench_rewrite::Drift {
+            max_abs_error: 0.0,
+            max_rel_error: 0.0,
+            min_cosine: 1.0,
+            within: true,
+        })
+    }
+    fn tolerance(&self) -> String {
+        "not verified (prediction)".into()
+    }
+}
+
+/// Applies the rules in memory; `Some` when the result is predicted to run on the table's backend.
+fn after_rewrites(
+    model: &edgebench_graph::Model,
+    table: &edgebench_compat::SupportTable,
+    specs: &[edgebench_backend_api::InputSpec],
+    registry: &Registry,
+) -> Option<(AfterRewrites, edgebench_graph::Model)> {
+    let oracle = edgebench_bench::verify::Inferred {
+        backend: registry.get(crate::registry::REFERENCE).ok()?,
+        specs: specs.to_vec(),
+    };
+    let rules = edgebench_rewrite::rules::all();
+    let done = edgebench_rewrite::rewrite(model, table, &rules, &oracle, &Unverified, 8);
+    (done.after == Verdict::Runs && !done.log.is_empty()).then(|| {
+        let applied = done.log.iter().map(|s| s.rule).collect();
+        let r = AfterRewrites {
+            verdict: Verdict::Runs,
+            rules: applied,
+            verification: None,
+        };
+        (r, done.model)
+    })
 }
 
 #[derive(Serialize, Debug)]
@@ -169,16 +223,33 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 FitError::NeedsFeed(m) => (NotVerified::NoFeed, m),
                 FitError::Bad(b) => (NotVerified::FeedDoesNotFit, b.to_string()),
             });
-        let backends = tables
-            .iter()
-            .map(|(name, t)| {
-                let check = check(&model, t, &shapes);
-                let verify = a
-                    .verify
-                    .then(|| verify(&m.path, &feed, name, check.verdict, &runs));
-                Cell { check, verify }
-            })
-            .collect();
+        let specs = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed)
+            .map(|f| resolve::input_specs(&f.specs))
+            .ok();
+        let scratch = tempfile::tempdir()?;
+        let mut backends = vec![];
+        for (name, t) in &tables {
+            let check = check(&model, t, &shapes);
+            let verified = a
+                .verify
+                .then(|| verify(&m.path, &feed, name, check.verdict, &runs));
+            let mut after = None;
+            if let (Some(s), true) = (&specs, check.verdict != Verdict::Runs) {
+                if let Some((mut r, rewritten)) = after_rewrites(&model, t, s, registry) {
+                    if a.verify {
+                        let p = scratch.path().join(format!("{name}.onnx"));
+                        edgebench_graph::save(&rewritten, &p).map_err(|e| fail(USAGE, e))?;
+                        r.verification = Some(verify(&p, &feed, name, Verdict::Runs, &runs));
+                    }
+                    after = Some(r);
+                }
+            }
+            backends.push(Cell {
+                check,
+                verify: verified,
+                after_rewrites: after,
+            });
+        }
         reports.push(ModelReport {
             model: m.label.clone(),
             path: m.path.display().to_string(),
@@ -189,21 +260,13 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         .iter()
         .all(|r| r.backends.iter().all(|c| c.check.verdict == Verdict::Runs));
     let summary = a.verify.then(|| {
-        let mut s = VerifySummary::default();
-        for v in reports
-            .iter()
-            .flat_map(|r| &r.backends)
-            .filter_map(|c| c.verify.as_ref())
-        {
-            s.cells += 1;
-            match v {
-                Verification::Agree { .. } => s.held += 1,
-                Verification::NotVerified { .. } => s.not_verified += 1,
-                _ => s.wrong += 1,
-            }
-        }
-        s.verified = s.held + s.wrong;
-        s
+        VerifySummary::of(reports.iter().flat_map(|r| &r.backends).flat_map(|c| {
+            let after = c
+                .after_rewrites
+                .as_ref()
+                .and_then(|x| x.verification.as_ref());
+            c.verify.iter().chain(after)
+        }))
     });
     let held = summary.as_ref().map(|s| s.wrong == 0);
     let doc = Document {
