@@ -165,3 +165,31 @@ fn check_predicts_runs_after_rewrites_and_verify_runs_the_rewritten_model() {
             .is_none()
     );
 }
+
+#[test]
+fn wonnx_runs_a_reshape_inside_the_graph_as_its_table_says() {
+    use edgebench_graph::fixtures::Builder;
+    let mut b = Builder::new("reshape_inside", 0);
+    let x = b.input("x", &[1, 4, 6]);
+    b.output("y", &[1, 24]);
+    let a = b.node("Relu", &[&x], "a", &[1, 4, 6], vec![]);
+    let shape = b.const_i64("shape", &[2], &[1, 24]);
+    let r = b.node("Reshape", &[&a, &shape], "r", &[1, 24], vec![]);
+    b.node("Relu", &[&r], "y", &[1, 24], vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("reshape_inside.onnx");
+    edgebench_graph::save(&b.finish(13), &p).unwrap();
+    let wonnx = backend_available("wonnx");
+    let mut args = vec!["check", p.to_str().unwrap(), "--backend", "wonnx", "--json"];
+    if require("wonnx", wonnx) {
+        args.push("--verify");
+    }
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &d["models"][0]["backends"][0];
+    assert_eq!(c["verdict"], "runs", "{c}");
+    if wonnx {
+        assert_eq!(c["verification"], "agree", "{c}");
+    }
+}

@@ -11,11 +11,14 @@ pub fn all() -> Vec<&'static dyn Rule> {
     vec![
         &StaticShapes,
         &ConstantToInitializer,
+        &FoldConstantOfShape,
+        &FoldUnsqueeze,
         &EliminateIdentity,
         &EliminateDropout,
         &GemmPretransposeB,
         &FlattenToReshape,
         &DecomposeHardSwish,
+        &SumToAdd,
     ]
 }
 
@@ -369,6 +372,192 @@ impl Rule for ConstantToInitializer {
                     with: vec![],
                 },
             ],
+        })
+    }
+}
+
+/// Elements a folded constant may have (a larger one stays a node: folding must not blow up the file).
+const MAX_FOLD_ELEMENTS: u64 = 1 << 26;
+
+fn int64_initializer(model: &Model, name: &str) -> Option<Vec<i64>> {
+    let t = model
+        .graph
+        .initializers
+        .iter()
+        .find(|t| t.name() == name && t.dtype() == DataType::Int64)?;
+    let b = t.data_bytes().ok()?;
+    if b.len() != t.numel() as usize * 8 {
+        return None;
+    }
+    Some(
+        b.chunks_exact(8)
+            .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            .collect(),
+    )
+}
+
+/// **fold-constant-of-shape**: `ConstantOfShape` of a constant shape becomes an initializer filled with its value
+/// (the light architectures build every weight this way).
+pub struct FoldConstantOfShape;
+
+impl Rule for FoldConstantOfShape {
+    fn name(&self) -> &'static str {
+        "fold-constant-of-shape"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["ConstantOfShape"]
+    }
+    fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let n = &model.graph.nodes[index];
+        let out = n.outputs.first()?;
+        if is_graph_output(model, out) {
+            return None;
+        }
+        let dims = int64_initializer(model, n.inputs.first()?)?;
+        if dims.iter().any(|d| *d < 0) {
+            return None;
+        }
+        let count = dims
+            .iter()
+            .try_fold(1u64, |a, d| a.checked_mul(*d as u64))
+            .filter(|c| *c <= MAX_FOLD_ELEMENTS)?;
+        let (dtype, one) = match n.attr("value") {
+            None => (DataType::Float, 0f32.to_le_bytes().to_vec()),
+            Some(AttrValue::Tensor(t)) => (t.dtype(), t.data_bytes().ok()?.to_vec()),
+            Some(_) => return None,
+        };
+        if one.is_empty() || one.len() != dtype.bytes_for(1) as usize {
+            return None;
+        }
+        let raw: Vec<u8> = one
+            .iter()
+            .copied()
+            .cycle()
+            .take(one.len() * count as usize)
+            .collect();
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_raw(out, dtype, &dims, raw)),
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        })
+    }
+}
+
+/// **fold-unsqueeze**: `Unsqueeze` of an initializer becomes an initializer with the new dims (axes from the
+/// attribute before opset 13, from a constant input after).
+pub struct FoldUnsqueeze;
+
+impl Rule for FoldUnsqueeze {
+    fn name(&self) -> &'static str {
+        "fold-unsqueeze"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Unsqueeze"]
+    }
+    fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let n = &model.graph.nodes[index];
+        let out = n.outputs.first()?;
+        if is_graph_output(model, out) {
+            return None;
+        }
+        let t = model
+            .graph
+            .initializers
+            .iter()
+            .find(|t| Some(t.name()) == n.inputs.first().map(String::as_str))?;
+        if t.external.is_some() {
+            return None;
+        }
+        let axes: Vec<i64> = match n.attr_ints("axes") {
+            Some(a) => a.to_vec(),
+            None => int64_initializer(model, n.inputs.get(1)?)?,
+        };
+        let rank = (t.dims().len() + axes.len()) as i64;
+        let mut axes: Vec<i64> = axes
+            .iter()
+            .map(|a| if *a < 0 { a + rank } else { *a })
+            .collect();
+        axes.sort();
+        axes.dedup();
+        if axes.iter().any(|a| !(0..rank).contains(a))
+            || axes.len() + t.dims().len() != rank as usize
+        {
+            return None;
+        }
+        let mut src = t.dims().iter();
+        let dims: Vec<i64> = (0..rank)
+            .map(|i| {
+                if axes.contains(&i) {
+                    1
+                } else {
+                    *src.next().unwrap_or(&1)
+                }
+            })
+            .collect();
+        let raw = t.data_bytes().ok()?.to_vec();
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_raw(out, t.dtype(), &dims, raw)),
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        })
+    }
+}
+
+/// **sum-to-add**: `Sum` of n inputs becomes a chain of n-1 `Add`s (same broadcasting), when the target runs Add.
+pub struct SumToAdd;
+
+impl Rule for SumToAdd {
+    fn name(&self) -> &'static str {
+        "sum-to-add"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Sum"]
+    }
+    fn node(&self, model: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        if !ctx.supports("Add") {
+            return None;
+        }
+        let n = &model.graph.nodes[index];
+        let ins: Vec<&String> = n.inputs.iter().filter(|i| !i.is_empty()).collect();
+        let out = n.outputs.first()?;
+        if ins.len() < 2 {
+            return None;
+        }
+        let mut nodes = vec![];
+        let mut acc = ins[0].clone();
+        for (k, x) in ins.iter().enumerate().skip(1) {
+            let last = k == ins.len() - 1;
+            let o = if last {
+                out.clone()
+            } else {
+                format!("{}_sum{k}", n.name)
+            };
+            nodes.push(Node {
+                name: if last {
+                    n.name.clone()
+                } else {
+                    format!("{}_add{k}", n.name)
+                },
+                op_type: "Add".into(),
+                inputs: vec![acc.clone(), (*x).clone()],
+                outputs: vec![o.clone()],
+                ..Default::default()
+            });
+            acc = o;
+        }
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![Edit::Replace { index, with: nodes }],
         })
     }
 }
