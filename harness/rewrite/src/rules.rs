@@ -74,10 +74,21 @@ impl Rule for StaticShapes {
             .iter()
             .map(|v| fact(v).unwrap_or_else(|| v.clone()))
             .collect();
+        // Outputs nobody reads (Dropout's mask) get no value_info: a type the inference guesses for them is one more
+        // thing a backend can refuse.
+        let used: std::collections::HashSet<&str> = model
+            .graph
+            .nodes
+            .iter()
+            .flat_map(|n| n.inputs.iter().map(String::as_str))
+            .collect();
         let mut value_info = vec![];
         for n in &model.graph.nodes {
             for o in n.outputs.iter().filter(|o| !o.is_empty()) {
-                if is_graph_output(model, o) || init.contains(o.as_str()) {
+                if is_graph_output(model, o)
+                    || init.contains(o.as_str())
+                    || !used.contains(o.as_str())
+                {
                     continue;
                 }
                 if let Some((dt, shape)) = facts.get(o) {
