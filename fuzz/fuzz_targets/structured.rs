@@ -9,11 +9,20 @@ use prost::Message;
 #[derive(Arbitrary, Debug)]
 enum Edit {
     /// An input or output declares these dims (huge, negative, zero, symbolic).
-    DeclaredDims { value: u8, dims: Vec<i64>, symbolic: bool },
+    DeclaredDims {
+        value: u8,
+        dims: Vec<i64>,
+        symbolic: bool,
+    },
     /// An initializer keeps only `keep` bytes of its raw data.
     ShortRawData { init: u8, keep: u16 },
     /// An initializer's data moves to weights.bin at this offset and length (or a path outside the folder).
-    External { init: u8, offset: u64, length: u64, escape: bool },
+    External {
+        init: u8,
+        offset: u64,
+        length: u64,
+        escape: bool,
+    },
     /// Node `to`'s first input becomes node `from`'s first output.
     Rewire { from: u8, to: u8 },
     /// A node input names a value nobody produces.
@@ -21,11 +30,19 @@ enum Edit {
     /// The first node is wrapped in `depth` nested If branches.
     Nest { depth: u8 },
     /// An opset import of any domain and version; optionally a node moves into that domain.
-    Opset { domain: String, version: i64, move_node: Option<u8> },
+    Opset {
+        domain: String,
+        version: i64,
+        move_node: Option<u8>,
+    },
     /// Two nodes (or values) get the same name.
     Duplicate { a: u8, b: u8 },
     /// An attribute with a strange value.
-    Attr { node: u8, name: String, ints: Vec<i64> },
+    Attr {
+        node: u8,
+        name: String,
+        ints: Vec<i64>,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -42,19 +59,31 @@ fn pick<T>(v: &mut [T], i: u8) -> Option<&mut T> {
 fn apply(m: &mut pb::ModelProto, e: &Edit) {
     let Some(g) = m.graph.as_mut() else { return };
     match e {
-        Edit::DeclaredDims { value, dims, symbolic } => {
-            let mut vals: Vec<&mut pb::ValueInfoProto> = g.input.iter_mut().chain(g.output.iter_mut()).collect();
+        Edit::DeclaredDims {
+            value,
+            dims,
+            symbolic,
+        } => {
+            let mut vals: Vec<&mut pb::ValueInfoProto> =
+                g.input.iter_mut().chain(g.output.iter_mut()).collect();
             if let Some(v) = pick(&mut vals, *value) {
-                let dims = dims.iter().take(8).map(|d| pb::tensor_shape_proto::Dimension {
-                    value: Some(if *symbolic && d % 3 == 0 {
-                        pb::tensor_shape_proto::dimension::Value::DimParam(format!("d{d}"))
-                    } else {
-                        pb::tensor_shape_proto::dimension::Value::DimValue(*d)
-                    }),
-                    denotation: None,
-                });
-                if let Some(pb::type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
-                    t.shape = Some(pb::TensorShapeProto { dim: dims.collect() });
+                let dims = dims
+                    .iter()
+                    .take(8)
+                    .map(|d| pb::tensor_shape_proto::Dimension {
+                        value: Some(if *symbolic && d % 3 == 0 {
+                            pb::tensor_shape_proto::dimension::Value::DimParam(format!("d{d}"))
+                        } else {
+                            pb::tensor_shape_proto::dimension::Value::DimValue(*d)
+                        }),
+                        denotation: None,
+                    });
+                if let Some(pb::type_proto::Value::TensorType(t)) =
+                    v.r#type.as_mut().and_then(|t| t.value.as_mut())
+                {
+                    t.shape = Some(pb::TensorShapeProto {
+                        dim: dims.collect(),
+                    });
                 }
             }
         }
@@ -69,15 +98,30 @@ fn apply(m: &mut pb::ModelProto, e: &Edit) {
                 }
             }
         }
-        Edit::External { init, offset, length, escape } => {
+        Edit::External {
+            init,
+            offset,
+            length,
+            escape,
+        } => {
             if let Some(t) = pick(&mut g.initializer, *init) {
                 t.raw_data = None;
                 t.float_data.clear();
                 t.int64_data.clear();
                 t.data_location = Some(pb::tensor_proto::DataLocation::External as i32);
-                let kv = |k: &str, v: String| pb::StringStringEntryProto { key: Some(k.into()), value: Some(v) };
+                let kv = |k: &str, v: String| pb::StringStringEntryProto {
+                    key: Some(k.into()),
+                    value: Some(v),
+                };
                 t.external_data = vec![
-                    kv("location", if *escape { "../../etc/passwd".into() } else { "weights.bin".into() }),
+                    kv(
+                        "location",
+                        if *escape {
+                            "../../etc/passwd".into()
+                        } else {
+                            "weights.bin".into()
+                        },
+                    ),
                     kv("offset", offset.to_string()),
                     kv("length", length.to_string()),
                 ];
@@ -108,7 +152,14 @@ fn apply(m: &mut pb::ModelProto, e: &Edit) {
                 let branch = pb::GraphProto {
                     name: Some(format!("b{k}")),
                     node: vec![inner.clone()],
-                    output: inner.output.iter().map(|o| pb::ValueInfoProto { name: Some(o.clone()), ..Default::default() }).collect(),
+                    output: inner
+                        .output
+                        .iter()
+                        .map(|o| pb::ValueInfoProto {
+                            name: Some(o.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
                     ..Default::default()
                 };
                 // The else branch is a plain Identity: the model grows linearly with the depth.
@@ -126,7 +177,11 @@ fn apply(m: &mut pb::ModelProto, e: &Edit) {
                 let graph_attr = |name: &str| pb::AttributeProto {
                     name: Some(name.into()),
                     r#type: Some(pb::attribute_proto::AttributeType::Graph as i32),
-                    g: Some(if name == "then_branch" { branch.clone() } else { other.clone() }),
+                    g: Some(if name == "then_branch" {
+                        branch.clone()
+                    } else {
+                        other.clone()
+                    }),
                     ..Default::default()
                 };
                 inner = pb::NodeProto {
@@ -140,8 +195,15 @@ fn apply(m: &mut pb::ModelProto, e: &Edit) {
             }
             g.node.insert(0, inner);
         }
-        Edit::Opset { domain, version, move_node } => {
-            m.opset_import.push(pb::OperatorSetIdProto { domain: Some(domain.clone()), version: Some(*version) });
+        Edit::Opset {
+            domain,
+            version,
+            move_node,
+        } => {
+            m.opset_import.push(pb::OperatorSetIdProto {
+                domain: Some(domain.clone()),
+                version: Some(*version),
+            });
             let g = m.graph.as_mut().expect("graph");
             if let Some(i) = move_node {
                 if let Some(nd) = pick(&mut g.node, *i) {
@@ -179,7 +241,9 @@ libfuzzer_sys::fuzz_target!(|case: Case| {
         2 => fixtures::attention_block(),
         _ => fixtures::if_relu_neg(),
     };
-    let Ok(mut m) = edgebench_graph::to_proto(&base) else { return };
+    let Ok(mut m) = edgebench_graph::to_proto(&base) else {
+        return;
+    };
     for e in case.edits.iter().take(16) {
         apply(&mut m, e);
     }

@@ -33,7 +33,9 @@ pub fn world() -> &'static World {
 pub fn exercise(bytes: &[u8]) {
     let w = world();
     let _ = edgebench_compat::exercise::exercise(bytes, &w.dir, &w.tables);
-    if let Ok(model) = edgebench_graph::decode(bytes.to_vec().into(), &w.dir.join("m.onnx"), Some(&w.dir)) {
+    if let Ok(model) =
+        edgebench_graph::decode(bytes.to_vec().into(), &w.dir.join("m.onnx"), Some(&w.dir))
+    {
         // The feed a run would build: sizes are checked against the budget, nothing huge is allocated.
         if let Ok(f) = edgebench_models::fit::fit(&model, "fuzz", &[], &[], &[]) {
             let bytes: u128 = f
@@ -41,7 +43,11 @@ pub fn exercise(bytes: &[u8]) {
                 .iter()
                 .map(|s| s.shape.iter().map(|d| *d as u128).product::<u128>() * 8)
                 .sum();
-            assert!(bytes <= 8 * (256 << 20), "a fitted feed beyond the budget: {:?}", f.specs);
+            assert!(
+                bytes <= 8 * (256 << 20),
+                "a fitted feed beyond the budget: {:?}",
+                f.specs
+            );
         }
     }
 }
