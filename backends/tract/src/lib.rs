@@ -114,23 +114,12 @@ impl Backend for Tract {
         path: &Path,
         inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
-        Some((|| {
-            let typed = inference_model(path, inputs)?
-                .into_typed()
-                .map_err(err_load)?;
-            let mut out = HashMap::new();
-            for node in typed.nodes() {
-                for (slot, o) in node.outputs.iter().enumerate() {
-                    let Some(label) = typed.outlet_label(OutletId::new(node.id, slot)) else {
-                        continue;
-                    };
-                    if let Some(s) = o.fact.shape.as_concrete() {
-                        out.insert(label.to_string(), s.iter().map(|d| *d as u64).collect());
-                    }
-                }
-            }
-            Ok(out)
-        })())
+        Some(typed_facts(path, inputs).map(|facts| {
+            facts
+                .into_iter()
+                .filter_map(|(label, _, shape)| Some((label, shape?)))
+                .collect()
+        }))
     }
 
     fn infer_facts(
@@ -138,29 +127,38 @@ impl Backend for Tract {
         path: &Path,
         inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, (DataType, Vec<u64>)>, BackendError>> {
-        Some((|| {
-            let typed = inference_model(path, inputs)?
-                .into_typed()
-                .map_err(err_load)?;
-            let mut out = HashMap::new();
-            for node in typed.nodes() {
-                for (slot, o) in node.outputs.iter().enumerate() {
-                    let Some(label) = typed.outlet_label(OutletId::new(node.id, slot)) else {
-                        continue;
-                    };
-                    let (Some(s), Some(dt)) = (o.fact.shape.as_concrete(), ours(o.fact.datum_type))
-                    else {
-                        continue;
-                    };
-                    out.insert(
-                        label.to_string(),
-                        (dt, s.iter().map(|d| *d as u64).collect()),
-                    );
-                }
-            }
-            Ok(out)
-        })())
+        Some(typed_facts(path, inputs).map(|facts| {
+            facts
+                .into_iter()
+                .filter_map(|(label, dt, shape)| Some((label, (dt?, shape?))))
+                .collect()
+        }))
     }
+}
+
+/// Every labelled value of the typed model for these inputs: its element type (when a host tensor can hold it) and
+/// concrete shape (when known).
+fn typed_facts(
+    path: &Path,
+    inputs: &[InputSpec],
+) -> Result<Vec<(String, Option<DataType>, Option<Vec<u64>>)>, BackendError> {
+    let typed = inference_model(path, inputs)?
+        .into_typed()
+        .map_err(err_load)?;
+    let mut out = vec![];
+    for node in typed.nodes() {
+        for (slot, o) in node.outputs.iter().enumerate() {
+            if let Some(label) = typed.outlet_label(OutletId::new(node.id, slot)) {
+                let shape = o
+                    .fact
+                    .shape
+                    .as_concrete()
+                    .map(|s| s.iter().map(|d| *d as u64).collect());
+                out.push((label.to_string(), ours(o.fact.datum_type), shape));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Our element type for a tract datum type (the types a host tensor can hold).

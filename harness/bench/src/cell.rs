@@ -388,10 +388,7 @@ pub fn limit_address_space(bytes: u64) -> Result<(), Error> {
 /// The default address-space limit of a cell: this machine's physical memory (a cell above it would be killed by
 /// the kernel anyway), or none when it cannot be read.
 pub fn default_address_space() -> Option<u64> {
-    let t = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = t.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    edgebench_models::fit::mem_total()
 }
 
 pub use edgebench_models::fit::parse_bytes;
