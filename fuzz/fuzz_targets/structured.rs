@@ -148,7 +148,8 @@ fn apply(m: &mut pb::ModelProto, e: &Edit) {
                 return;
             }
             let mut inner = g.node.remove(0);
-            for k in 0..*depth {
+            // Beyond ~100 levels the protobuf decoder refuses the file at once; deeper only slows the generator.
+            for k in 0..(*depth).min(120) {
                 let branch = pb::GraphProto {
                     name: Some(format!("b{k}")),
                     node: vec![inner.clone()],
