@@ -16,6 +16,7 @@ pub mod plan;
 pub mod prediction;
 pub mod runner;
 pub mod targets;
+pub mod variants;
 pub mod verify;
 
 /// The onnxruntime wheel whose library ships with runners (`edgebench build`) and is set up by `ci/setup.sh`.

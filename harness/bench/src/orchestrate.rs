@@ -159,6 +159,7 @@ pub fn execute(
         plan_id: plan_id.clone(),
         partition: plan.partition,
         merged_from: vec![],
+        variants: plan.variant_records.clone(),
         feeds: plan
             .models
             .iter()
@@ -213,6 +214,19 @@ pub fn execute(
                 )?;
             }
             agree(&mut row);
+            for (c, _) in row.iter_mut().filter(|(c, _)| c.variant != "fp32") {
+                let base = cells.iter().find(|b| {
+                    b.variant == "fp32"
+                        && b.target == c.target
+                        && b.backend == c.backend
+                        && b.model == c.model
+                });
+                let record = plan
+                    .variant_records
+                    .iter()
+                    .find(|r| r.model == c.model && r.kind == c.variant);
+                c.delta = Some(delta(c, base, record));
+            }
             let done: Vec<Cell> = row.into_iter().map(|(c, _)| c).collect();
             emit(reporters, Event::RowFinished { cells: &done })?;
             cells.extend(done);
@@ -238,6 +252,34 @@ pub fn execute(
         )));
     }
     Ok((results, dir))
+}
+
+/// A variant cell's ratios to its fp32 cell.
+fn delta(c: &Cell, base: Option<&Cell>, record: Option<&report::VariantRecord>) -> report::Delta {
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 && a.is_finite() => Some(a / b),
+        _ => None,
+    };
+    let ok = |x: &Cell| x.outcome == Outcome::Ok;
+    let base = base.filter(|b| ok(b) && ok(c));
+    report::Delta {
+        latency_ratio: ratio(
+            c.latency.as_ref().map(|l| l.p50_ns),
+            base.and_then(|b| b.latency.as_ref()).map(|l| l.p50_ns),
+        ),
+        peak_memory_ratio: ratio(
+            c.memory.as_ref().map(|m| m.peak_rss_bytes as f64),
+            base.and_then(|b| b.memory.as_ref())
+                .map(|m| m.peak_rss_bytes as f64),
+        ),
+        energy_ratio: ratio(
+            c.energy.as_ref().map(|e| e.joules_per_inference),
+            base.and_then(|b| b.energy.as_ref())
+                .map(|e| e.joules_per_inference),
+        ),
+        size_ratio: record.map(|r| r.size_ratio),
+        drift: record.map(|r| r.drift.clone()).unwrap_or_default(),
+    }
 }
 
 /// A cell that was not run because the run was interrupted.
@@ -273,6 +315,7 @@ fn blank_cell(plan: &Plan, si: usize, k: &CellKey) -> Cell {
         energy: None,
         roofline: None,
         agreement: None,
+        delta: None,
     }
 }
 
@@ -292,7 +335,7 @@ fn run_one(
     let mut cell = blank_cell(plan, si, k);
     let req = CellRequest {
         label: model.name.clone(),
-        model: model.path.display().to_string(),
+        model: model.file(&k.variant).display().to_string(),
         feed: model.feed.clone(),
         backend: k.backend.clone(),
         variant: k.variant.clone(),

@@ -6,8 +6,14 @@ use edgebench_measure::targets::Target;
 use edgebench_report::{Partition, Settings, fnv1a};
 use std::path::PathBuf;
 
-/// The variants a plan may hold today. fp32 is the baseline every other variant is compared with.
-pub const VARIANTS: &[&str] = &["fp32"];
+/// The variants a plan may hold. fp32 is the baseline every other variant is compared with.
+pub const VARIANTS: &[&str] = &[
+    "fp32",
+    "fp16",
+    "fp16-weights",
+    "int8-dynamic",
+    "int8-static",
+];
 
 /// A model of the plan, resolved: its file and the feed spelled out, so any runner's child can run it.
 #[derive(Clone, Debug)]
@@ -21,6 +27,18 @@ pub struct PlanModel {
     pub notes: Vec<String>,
     /// FLOPs of one inference from the model's shapes (0 = unknown), for the roofline.
     pub flops: u64,
+    /// The file of each variant other than fp32, made before the run (`edgebench_bench::variants`).
+    pub variants: std::collections::BTreeMap<String, PathBuf>,
+}
+
+impl PlanModel {
+    /// The file a cell of `variant` runs.
+    pub fn file(&self, variant: &str) -> &std::path::Path {
+        self.variants
+            .get(variant)
+            .map(|p| p.as_path())
+            .unwrap_or(&self.path)
+    }
 }
 
 /// A target of the plan and the runner that reaches it.
@@ -56,6 +74,8 @@ pub struct Plan {
     pub requested: Vec<(usize, String)>,
     pub models: Vec<PlanModel>,
     pub variants: Vec<String>,
+    /// How each non-fp32 variant of each model was made (recorded in results.json, used for the deltas).
+    pub variant_records: Vec<edgebench_report::VariantRecord>,
     pub settings: Settings,
     /// The `--feed` flags as given (part of the plan's identity).
     pub feed_flags: Vec<String>,

@@ -190,9 +190,11 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
                 feed: vec![],
                 notes: vec![],
                 flops: 2000,
+                variants: Default::default(),
             })
             .collect(),
         variants: vec!["fp32".into()],
+        variant_records: vec![],
         settings: Settings {
             targets: vec!["host".into()],
             seed: 0,

@@ -19,6 +19,8 @@ pub const FETCH_FAILED: u8 = 6;
 pub const NOT_ALL_RUN: u8 = 7;
 /// `check --verify`: some verified prediction was wrong.
 pub const PREDICTION_WRONG: u8 = 8;
+/// `variants`: a requested variant could not be made (the reason is printed; the others are written).
+pub const VARIANT_FAILED: u8 = 9;
 /// Interrupted (Ctrl-C, SIGTERM): what finished is saved; `bench --resume` completes a run.
 pub const INTERRUPTED: u8 = 130;
 

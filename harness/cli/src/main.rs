@@ -1,5 +1,6 @@
 //! `edgebench`: thin command-line edge over the harness and backend crates.
 
+mod calibration;
 mod cmd;
 mod exit;
 mod registry;
@@ -42,6 +43,8 @@ enum Command {
     Check(cmd::check::Args),
     /// Rewrites a model so that it runs on a backend: rules chosen by its support table, each verified numerically.
     Rewrite(cmd::rewrite::Args),
+    /// fp16 and int8 variants of a model, each judged against fp32 (drift, size, check verdict per backend).
+    Variants(cmd::variants::Args),
     /// Runs the ONNX conformance node tests on one backend and regenerates its support table.
     Probe(cmd::probe::Args),
     /// One conformance test in this process (used by `probe`, one child per test).
@@ -109,6 +112,7 @@ fn dispatch(cli: Cli, registry: &edgebench_backend_api::Registry) -> anyhow::Res
         Command::Merge(a) => cmd::merge::run(a),
         Command::Check(a) => cmd::check::run(a, registry, cli.ort_lib.as_deref()),
         Command::Rewrite(a) => cmd::rewrite::run(a, registry),
+        Command::Variants(a) => cmd::variants::run(a, registry),
         Command::Probe(a) => cmd::probe::run(a, registry, cli.ort_lib.as_deref()),
         Command::ProbeOne(a) => cmd::probe::probe_one(a, registry),
     }

@@ -14,6 +14,10 @@ pub enum Fill {
     Const(f64),
     /// Integers uniform in [lo, hi).
     Range(i64, i64),
+    /// Float `[N, C, H, W]` image-like data in [-1, 1]: per image and channel a few low-frequency waves plus
+    /// flat-coloured rectangles (edges), the spatial structure a vision model sees; white noise (`Random`) puts
+    /// classifiers near ties, where any rounding flips the top-1 class.
+    Image,
 }
 
 /// One input of a feed.
@@ -70,7 +74,17 @@ impl FeedSpec {
         let fill = if tail.is_empty() {
             Fill::Random
         } else if let Some(f) = tail.strip_prefix(':') {
-            if let Some((lo, hi)) = f.split_once("..") {
+            if f == "image" {
+                if shape.len() != 4
+                    || !matches!(
+                        dtype,
+                        DataType::Float | DataType::Float16 | DataType::Double
+                    )
+                {
+                    return Err(bad("`:image` needs a float [N, C, H, W] input"));
+                }
+                Fill::Image
+            } else if let Some((lo, hi)) = f.split_once("..") {
                 let lo: i64 = lo
                     .parse()
                     .map_err(|_| bad(&format!("range start `{lo}` is not an integer")))?;
@@ -107,6 +121,7 @@ impl std::fmt::Display for FeedSpec {
             Fill::Random => Ok(()),
             Fill::Const(v) => write!(f, ":{v}"),
             Fill::Range(a, b) => write!(f, ":{a}..{b}"),
+            Fill::Image => f.write_str(":image"),
         }
     }
 }
@@ -138,16 +153,28 @@ pub fn make_feed(spec: &FeedSpec, seed: u64) -> Result<HostTensor, FeedError> {
         match spec.fill {
             Fill::Const(v) => v as i64,
             Fill::Range(lo, hi) => rng.random_range(lo..hi),
-            Fill::Random => rng.random_range(0..10),
+            Fill::Random | Fill::Image => rng.random_range(0..10),
         }
     };
     let floats = |rng: &mut ChaCha8Rng| -> f64 {
         match spec.fill {
             Fill::Const(v) => v,
             Fill::Range(lo, hi) => rng.random_range(lo..hi) as f64,
-            Fill::Random => rng.random_range(-1.0..1.0),
+            Fill::Random | Fill::Image => rng.random_range(-1.0..1.0),
         }
     };
+    if spec.fill == Fill::Image {
+        let v = image(&spec.shape, &mut rng);
+        let data = match spec.dtype {
+            DataType::Float => Data::F32(v),
+            DataType::Double => Data::F64(v.iter().map(|x| *x as f64).collect()),
+            _ => Data::F16(v.iter().map(|x| half::f16::from_f32(*x)).collect()),
+        };
+        return Ok(HostTensor {
+            shape: spec.shape.clone(),
+            data,
+        });
+    }
     let data = match spec.dtype {
         DataType::Float => Data::F32((0..n).map(|_| floats(&mut rng) as f32).collect()),
         DataType::Double => Data::F64((0..n).map(|_| floats(&mut rng)).collect()),
@@ -180,6 +207,58 @@ pub fn make_feed(spec: &FeedSpec, seed: u64) -> Result<HostTensor, FeedError> {
         shape: spec.shape.clone(),
         data,
     })
+}
+
+/// Image-like `[N, C, H, W]` data (see [`Fill::Image`]).
+fn image(shape: &[usize], rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+    let mut out = vec![0f32; n * c * h * w];
+    for img in 0..n {
+        // Shared geometry across channels (like a real scene), per-channel colours.
+        let waves: Vec<(f32, f32, f32)> = (0..4)
+            .map(|_| {
+                (
+                    rng.random_range(0.0..3.0f32),
+                    rng.random_range(0.0..3.0f32),
+                    rng.random_range(0.0..std::f32::consts::TAU),
+                )
+            })
+            .collect();
+        let rects: Vec<[usize; 4]> = (0..6)
+            .map(|_| {
+                let (y0, x0) = (rng.random_range(0..h.max(1)), rng.random_range(0..w.max(1)));
+                let (y1, x1) = (
+                    (y0 + rng.random_range(1..=h.max(2) / 2)).min(h),
+                    (x0 + rng.random_range(1..=w.max(2) / 2)).min(w),
+                );
+                [y0, x0, y1, x1]
+            })
+            .collect();
+        for ch in 0..c {
+            let amp: Vec<f32> = (0..4).map(|_| rng.random_range(-0.4..0.4f32)).collect();
+            let fill: Vec<f32> = (0..6).map(|_| rng.random_range(-1.0..1.0f32)).collect();
+            let base = (img * c + ch) * h * w;
+            for y in 0..h {
+                for x in 0..w {
+                    let (fy, fx) = (y as f32 / h as f32, x as f32 / w as f32);
+                    let mut v: f32 = waves
+                        .iter()
+                        .zip(&amp)
+                        .map(|((ky, kx, ph), a)| {
+                            a * (std::f32::consts::TAU * (ky * fy + kx * fx) + ph).cos()
+                        })
+                        .sum();
+                    for (r, f) in rects.iter().zip(&fill) {
+                        if (r[0]..r[2]).contains(&y) && (r[1]..r[3]).contains(&x) {
+                            v = 0.5 * v + 0.5 * f;
+                        }
+                    }
+                    out[base + y * w + x] = v.clamp(-1.0, 1.0);
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub struct Results {
     /// The feed every model of the plan got, and how its symbolic dims were defaulted (absent in older files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub feeds: Vec<ModelFeed>,
+    /// How each non-fp32 variant of the plan was made and its drift against fp32.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<VariantRecord>,
     pub cells: Vec<Cell>,
 }
 
@@ -151,6 +154,15 @@ pub fn merge(
             }
         }
         out.merged_from.push(r.run_id.clone());
+        for v in &r.variants {
+            if !out
+                .variants
+                .iter()
+                .any(|x| x.model == v.model && x.kind == v.kind)
+            {
+                out.variants.push(v.clone());
+            }
+        }
         for f in &r.feeds {
             if !out.feeds.iter().any(|x| x.model == f.model) {
                 out.feeds.push(f.clone());
@@ -300,7 +312,7 @@ pub struct Cell {
     pub backend: String,
     pub backend_version: Option<String>,
     pub model: String,
-    /// `fp32` today; fp16/int8 come with the variants issue.
+    /// `fp32`, `fp16`, `fp16-weights`, `int8-dynamic` or `int8-static`.
     pub variant: String,
     pub outcome: Outcome,
     pub cold_start: Option<ColdStart>,
@@ -315,6 +327,57 @@ pub struct Cell {
     pub energy: Option<Energy>,
     pub roofline: Option<Roofline>,
     pub agreement: Option<Agreement>,
+    /// For a variant other than fp32: its ratios to the fp32 cell of the same target x backend x model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Delta>,
+}
+
+/// A variant cell against the fp32 cell of the same target x backend x model (ratios are variant / fp32; < 1 is
+/// faster, smaller, less). A ratio is absent when either cell lacks the measurement.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Delta {
+    /// Median latency.
+    pub latency_ratio: Option<f64>,
+    /// Peak RSS.
+    pub peak_memory_ratio: Option<f64>,
+    /// Energy per inference.
+    pub energy_ratio: Option<f64>,
+    /// Model file size.
+    pub size_ratio: Option<f64>,
+    /// The variant's drift against fp32 (from `variants` in results.json).
+    pub drift: Vec<OutputDrift>,
+}
+
+/// One output's drift of a variant against fp32 over the evaluation feeds, on the reference backend.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OutputDrift {
+    pub output: String,
+    pub max_abs_error: f64,
+    pub max_rel_error: f64,
+    /// Lowest cosine similarity over the feeds.
+    pub min_cosine: f64,
+    /// Share of rows whose argmax agrees, for `[batch, classes]` outputs (classifiers).
+    pub top1_agreement: Option<f64>,
+    pub rows: usize,
+}
+
+/// How a variant of a model was made and how it compares with fp32 (the same for every target and backend).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VariantRecord {
+    pub model: String,
+    pub kind: String,
+    pub bytes: u64,
+    pub fp32_bytes: u64,
+    pub size_ratio: f64,
+    /// The backend the drift and the calibration ran on.
+    pub reference: String,
+    pub eval_feeds: usize,
+    pub drift: Vec<OutputDrift>,
+    /// The support tables' verdict per backend (`runs`, `partial`, ...).
+    pub verdicts: std::collections::BTreeMap<String, String>,
+    pub calibration: Option<String>,
+    /// Quantization options as given (int8 kinds).
+    pub options: Option<serde_json::Value>,
 }
 
 /// Why a run could not be written or read.

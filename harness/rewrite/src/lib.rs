@@ -7,6 +7,7 @@
 
 pub mod patch;
 pub mod rules;
+pub mod variants;
 
 pub use patch::{Edit, Patch};
 
@@ -115,7 +116,7 @@ pub struct Rewritten {
 }
 
 /// Names unnamed main-graph nodes (`{op}_{index}`) so that logs and blocking reasons can point at them.
-fn name_nodes(model: &mut Model) {
+pub(crate) fn name_nodes(model: &mut Model) {
     let mut taken: HashSet<String> = model.graph.nodes.iter().map(|n| n.name.clone()).collect();
     for (i, n) in model.graph.nodes.iter_mut().enumerate() {
         if n.name.is_empty() {

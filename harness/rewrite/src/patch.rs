@@ -93,7 +93,7 @@ fn rename_uses(g: &mut Graph, from: &str, to: &str) {
 }
 
 /// Removes initializers no node (at any depth) and no graph output uses any more.
-fn drop_unused_initializers(g: &mut Graph) {
+pub(crate) fn drop_unused_initializers(g: &mut Graph) {
     let mut used = std::collections::HashSet::new();
     fn collect(g: &Graph, used: &mut std::collections::HashSet<String>) {
         for n in &g.nodes {

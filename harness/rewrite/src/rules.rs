@@ -15,6 +15,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &FoldUnsqueeze,
         &EliminateIdentity,
         &EliminateDropout,
+        &FoldBatchNorm,
         &GemmPretransposeB,
         &FlattenToReshape,
         &DecomposeHardSwish,
@@ -177,7 +178,7 @@ fn float_initializer<'a>(model: &'a Model, name: &str) -> Option<&'a Tensor> {
         .find(|t| t.name() == name && t.dtype() == DataType::Float)
 }
 
-fn f32_values(t: &Tensor) -> Option<Vec<f32>> {
+pub(crate) fn f32_values(t: &Tensor) -> Option<Vec<f32>> {
     let b = t.data_bytes().ok()?;
     if b.len() != t.numel() as usize * 4 {
         return None;
@@ -569,6 +570,93 @@ impl Rule for SumToAdd {
         Some(Patch {
             nodes: vec![n.name.clone()],
             edits: vec![Edit::Replace { index, with: nodes }],
+        })
+    }
+}
+
+/// **fold-batchnorm**: an inference BatchNormalization right after a Conv whose output nothing else reads is folded
+/// into the Conv's weights and bias (W' = W·s, b' = (b − mean)·s + B with s = scale/√(var + ε)), as every
+/// inference optimiser does (onnxruntime, tract, onnx-simplifier). Also what int8 variants need: a Conv's output
+/// feeds its quantizer directly.
+pub struct FoldBatchNorm;
+
+impl Rule for FoldBatchNorm {
+    fn name(&self) -> &'static str {
+        "fold-batchnorm"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["BatchNormalization"]
+    }
+    fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let g = &model.graph;
+        let bn = &g.nodes[index];
+        if bn.outputs.iter().skip(1).any(|o| !o.is_empty()) || bn.inputs.len() != 5 {
+            return None;
+        }
+        let y = bn.inputs.first()?;
+        let ci = g.nodes.iter().position(|n| n.outputs.first() == Some(y))?;
+        let conv = &g.nodes[ci];
+        let readers = g.nodes.iter().filter(|n| n.inputs.contains(y)).count();
+        if conv.op_type != "Conv"
+            || !conv.domain.is_empty()
+            || readers != 1
+            || is_graph_output(model, y)
+        {
+            return None;
+        }
+        let w_t = float_initializer(model, conv.inputs.get(1)?)?;
+        let w = f32_values(w_t)?;
+        let p: Vec<Vec<f32>> = bn.inputs[1..]
+            .iter()
+            .map(|v| f32_values(float_initializer(model, v)?))
+            .collect::<Option<_>>()?;
+        let (scale, shift, mean, var) = (&p[0], &p[1], &p[2], &p[3]);
+        let c = *w_t.dims().first()? as usize;
+        if [scale, shift, mean, var].iter().any(|v| v.len() != c) || c == 0 || w.len() % c != 0 {
+            return None;
+        }
+        let eps = match bn.attr("epsilon") {
+            Some(AttrValue::Float(e)) => *e,
+            _ => 1e-5,
+        };
+        let s: Vec<f32> = (0..c).map(|o| scale[o] / (var[o] + eps).sqrt()).collect();
+        let inner = w.len() / c;
+        let w2: Vec<f32> = w
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * s[i / inner])
+            .collect();
+        let b = match conv.inputs.get(2).filter(|b| !b.is_empty()) {
+            Some(b) => f32_values(float_initializer(model, b)?)?,
+            None => vec![0.0; c],
+        };
+        if b.len() != c {
+            return None;
+        }
+        let b2: Vec<f32> = (0..c).map(|o| (b[o] - mean[o]) * s[o] + shift[o]).collect();
+        let base = if conv.name.is_empty() {
+            "conv".to_string()
+        } else {
+            conv.name.clone()
+        };
+        let (wn, bn_name) = (format!("{base}__folded_w"), format!("{base}__folded_b"));
+        let mut conv2 = conv.clone();
+        conv2.inputs = vec![conv.inputs[0].clone(), wn.clone(), bn_name.clone()];
+        conv2.outputs = vec![bn.outputs[0].clone()];
+        Some(Patch {
+            nodes: vec![conv.name.clone(), bn.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_f32(&wn, w_t.dims(), &w2)),
+                Edit::AddInitializer(Tensor::from_f32(&bn_name, &[c as i64], &b2)),
+                Edit::Replace {
+                    index: ci,
+                    with: vec![conv2],
+                },
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
         })
     }
 }

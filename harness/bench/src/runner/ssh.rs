@@ -71,6 +71,9 @@ impl Runner for Ssh {
             .collect();
         for (mi, m) in models.iter().enumerate() {
             files.push((m.path.as_path(), format!("models/{mi}.onnx")));
+            for (v, p) in &m.variants {
+                files.push((p.as_path(), format!("models/{mi}.{v}.onnx")));
+            }
         }
         let staged = remote.put(&files).and_then(|()| {
             let cmd = remote.command(&[
@@ -103,7 +106,11 @@ impl Runner for Ssh {
         // On the board: its own paths (the feed is spelled out in the request already).
         let stem = format!("out/{model_index}.{}.{}", req.backend, req.variant);
         let mut there = req.clone();
-        there.model = format!("{}/models/{model_index}.onnx", r.root);
+        there.model = if req.variant == "fp32" {
+            format!("{}/models/{model_index}.onnx", r.root)
+        } else {
+            format!("{}/models/{model_index}.{}.onnx", r.root, req.variant)
+        };
         there.samples = format!("{}/{stem}.txt", r.root);
         there.outputs = format!("{}/{stem}.pb", r.root);
         let mut args = vec![format!("{}/edgebench", r.root)];

@@ -60,6 +60,10 @@ pub struct Args {
     /// variant), so N machines share a plan; join the results with `edgebench merge`.
     #[arg(long, value_name = "hash:M/N")]
     partition: Option<String>,
+    /// Variants to run besides fp32, comma-separated: fp16, fp16-weights, int8-dynamic, int8-static (made before the
+    /// run on this machine, cached; each cell records its ratios to the fp32 cell).
+    #[arg(long, value_delimiter = ',', value_name = "V,...")]
+    variants: Vec<String>,
     /// Resume this run folder: re-run only the cells that did not finish (the plan must be the same).
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
@@ -138,6 +142,7 @@ fn plan_models(a: &Args, registry: &Registry) -> Result<Vec<PlanModel>> {
             feed: fitted.specs.iter().map(|s| s.to_string()).collect(),
             notes: fitted.notes,
             flops,
+            variants: Default::default(),
         });
     }
     Ok(out)
@@ -223,11 +228,18 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         .map(Partition::parse)
         .transpose()
         .map_err(|e| fail(USAGE, e))?;
+    let variants = plan::variants(&a.variants)?;
+    let mut models = models;
+    let mut variant_records = vec![];
+    for m in &mut models {
+        variant_records.extend(super::variants::for_plan(m, &variants, registry)?);
+    }
     let mut plan = Plan {
         sites,
         requested,
         models,
-        variants: plan::variants(&[])?,
+        variants,
+        variant_records,
         settings: Settings {
             targets: names,
             seed: a.seed,

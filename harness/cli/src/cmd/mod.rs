@@ -9,6 +9,7 @@ pub mod models;
 pub mod probe;
 pub mod rewrite;
 pub mod run;
+pub mod variants;
 
 use edgebench_models::{Fetcher, Manifest};
 
