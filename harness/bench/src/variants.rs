@@ -81,8 +81,12 @@ pub fn drift(
     let want = run(fp32, "the fp32 model")?;
     let got = run(variant, "the variant")?;
     let mut out: Vec<OutputDrift> = vec![];
+    let mut margins: std::collections::HashMap<&str, Vec<f64>> = Default::default();
     for (g, w) in got.iter().zip(&want) {
         for (name, wt) in w {
+            if let Some(m) = row_margins(wt) {
+                margins.entry(name.as_str()).or_default().extend(m);
+            }
             let Some((_, gt)) = g.iter().find(|(n, _)| n == name) else {
                 return Err(format!("the variant has no output `{name}`"));
             };
@@ -98,6 +102,8 @@ pub fn drift(
                         min_cosine: 1.0,
                         top1_agreement: None,
                         rows: 0,
+                        fp32_margin_p50: None,
+                        fp32_margin_p10: None,
                     });
                     out.last_mut().expect("just pushed")
                 }
@@ -114,7 +120,32 @@ pub fn drift(
             }
         }
     }
+    for d in &mut out {
+        if let Some(m) = margins.get_mut(d.output.as_str()).filter(|m| !m.is_empty()) {
+            m.sort_by(f64::total_cmp);
+            let q = |p: f64| m[((m.len() - 1) as f64 * p).round() as usize];
+            d.fp32_margin_p50 = Some(q(0.5));
+            d.fp32_margin_p10 = Some(q(0.1));
+        }
+    }
     Ok(out)
+}
+
+/// Top-1 minus top-2 per row of a `[batch, classes]` output.
+fn row_margins(t: &HostTensor) -> Option<Vec<f64>> {
+    if t.shape.len() != 2 || t.shape[1] < 2 {
+        return None;
+    }
+    let v = t.to_f64();
+    Some(
+        v.chunks(t.shape[1])
+            .map(|r| {
+                let mut s = r.to_vec();
+                s.sort_by(|a, b| b.total_cmp(a));
+                s[0] - s[1]
+            })
+            .collect(),
+    )
 }
 
 /// Rows of a `[batch, classes]` output whose argmax agrees, and the row count (0 when not such an output).

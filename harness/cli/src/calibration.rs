@@ -96,6 +96,7 @@ fn read_npy(path: &Path, spec: &FeedSpec) -> Result<HostTensor> {
         )));
     }
     let descr = npy.dtype().descr();
+    let descr = descr.trim_matches(|c| c == '\'' || c == '"');
     let want = match spec.dtype {
         DataType::Float => "<f4",
         DataType::Int64 => "<i8",

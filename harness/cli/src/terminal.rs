@@ -60,17 +60,23 @@ impl Reporter for Terminal {
 }
 
 fn line(c: &Cell, show_target: bool) -> String {
+    let model = if c.variant == "fp32" {
+        c.model.clone()
+    } else {
+        format!("{} {}", c.model, c.variant)
+    };
     let head = if show_target {
         format!(
             "{:<22} {:<10} {:<6}{}",
-            c.model,
+            model,
             c.target,
             c.backend,
             if c.emulated { " (emulated)" } else { "" }
         )
     } else {
-        format!("{:<22} {:<6}", c.model, c.backend)
+        format!("{:<22} {:<6}", model, c.backend)
     };
+    let delta = c.delta.as_ref().map(delta_text).unwrap_or_default();
     match (&c.outcome, &c.latency) {
         (Outcome::Ok, Some(l)) => {
             let ci = (l.median_ci95_ns[1] - l.median_ci95_ns[0]) / l.p50_ns * 100.0;
@@ -87,7 +93,7 @@ fn line(c: &Cell, show_target: bool) -> String {
                 Some(a) => format!(" DIFFERS from {} ({:.1e})", a.reference, a.max_abs_error),
             };
             format!(
-                "{head} p50 {:>9.3} ms  CI {:>4.1}%  p99 {:>9.3} ms  n {:>6} ({})  cold {:>8.1} ms  peak {:>7.1} MiB  {}  {}{agree}",
+                "{head} p50 {:>9.3} ms  CI {:>4.1}%  p99 {:>9.3} ms  n {:>6} ({})  cold {:>8.1} ms  peak {:>7.1} MiB  {}  {}{agree}{delta}",
                 l.p50_ns / 1e6,
                 ci,
                 l.p99_ns / 1e6,
@@ -126,5 +132,30 @@ fn line(c: &Cell, show_target: bool) -> String {
         (Outcome::Timeout { seconds }, _) => format!("{head} timeout after {seconds} s"),
         (Outcome::Interrupted, _) => format!("{head} interrupted (resume with --resume)"),
         (Outcome::Ok, None) => format!("{head} ok (no samples)"),
+    }
+}
+
+/// A variant cell against fp32: ` | vs fp32: latency 0.82x, memory 0.9x, size 0.27x, top-1 99.2%`.
+fn delta_text(d: &edgebench_report::Delta) -> String {
+    let mut parts = vec![];
+    let mut ratio = |what: &str, r: Option<f64>| {
+        if let Some(r) = r {
+            parts.push(format!("{what} {r:.2}x"));
+        }
+    };
+    ratio("latency", d.latency_ratio);
+    ratio("peak memory", d.peak_memory_ratio);
+    ratio("energy", d.energy_ratio);
+    ratio("size", d.size_ratio);
+    for o in &d.drift {
+        match o.top1_agreement {
+            Some(t) => parts.push(format!("top-1 {:.1}%", t * 100.0)),
+            None => parts.push(format!("cosine {:.4}", o.min_cosine)),
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  | vs fp32: {}", parts.join(", "))
     }
 }

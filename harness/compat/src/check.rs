@@ -395,6 +395,19 @@ fn node_reason(
                 }
             }
         }
+        if !c.unsupported_dtypes.is_empty() {
+            let bad = n
+                .inputs
+                .iter()
+                .filter_map(|i| types.get(i))
+                .map(|d| d.name())
+                .find(|d| c.unsupported_dtypes.contains(d));
+            if let Some(dtype) = bad {
+                return Some(Reason::NotSupported {
+                    detail: format!("{dtype} inputs: {}", c.note),
+                });
+            }
+        }
         if c.branch_ranks_agree == Some(true) {
             if let Some(detail) = branch_rank_mismatch(n) {
                 return Some(Reason::Shape {

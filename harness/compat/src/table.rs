@@ -113,6 +113,9 @@ pub struct Constraint {
     /// (a backend that analyses both branches with the fed shapes fails on the one not taken).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_ranks_agree: Option<bool>,
+    /// The node is blocked when any of its inputs has one of these element types (`float16`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported_dtypes: Vec<String>,
     pub note: String,
 }
 

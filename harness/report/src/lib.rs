@@ -359,6 +359,12 @@ pub struct OutputDrift {
     /// Share of rows whose argmax agrees, for `[batch, classes]` outputs (classifiers).
     pub top1_agreement: Option<f64>,
     pub rows: usize,
+    /// Median and 10th percentile over rows of fp32's top-1 minus top-2 value: how close to a tie the inputs put
+    /// the classifier (a flip needs an error of half the margin).
+    #[serde(default)]
+    pub fp32_margin_p50: Option<f64>,
+    #[serde(default)]
+    pub fp32_margin_p10: Option<f64>,
 }
 
 /// How a variant of a model was made and how it compares with fp32 (the same for every target and backend).

@@ -32,8 +32,8 @@ pub struct Args {
     /// (default: seeded feeds).
     #[arg(long, value_name = "DIR")]
     calibration: Option<PathBuf>,
-    /// minmax, percentile (99.99 % of |x|) or entropy (KL divergence).
-    #[arg(long, default_value = "minmax")]
+    /// percentile (99.99 % of |x|), minmax or entropy (KL divergence).
+    #[arg(long, default_value = "percentile")]
     calibration_method: String,
     /// Seeded calibration feeds when no --calibration folder is given.
     #[arg(long, default_value_t = 32)]
@@ -250,8 +250,15 @@ fn print_report(r: &Report) {
                 .top1_agreement
                 .map(|t| format!(", top-1 agreement {:.2}% of {}", 100.0 * t, d.rows))
                 .unwrap_or_default();
+            let margin = d
+                .fp32_margin_p50
+                .map(|m| {
+                    let p10 = d.fp32_margin_p10.unwrap_or(m);
+                    format!(" (fp32 top-1 margin: median {m:.3}, p10 {p10:.3})")
+                })
+                .unwrap_or_default();
             println!(
-                "      {}: max abs {:.3e}, max rel {:.3e}, cosine >= {:.6}{top1}",
+                "      {}: max abs {:.3e}, max rel {:.3e}, cosine >= {:.6}{top1}{margin}",
                 d.output, d.max_abs_error, d.max_rel_error, d.min_cosine
             );
         }

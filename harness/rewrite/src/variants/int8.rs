@@ -26,7 +26,7 @@ impl Default for QuantOptions {
         QuantOptions {
             per_channel: true,
             symmetric_activations: false,
-            method: Method::MinMax,
+            method: Method::Percentile { percentile: 99.99 },
         }
     }
 }
@@ -407,14 +407,11 @@ pub fn to_int8_static(
     let is_float = |v: &str| dtype_of(model, facts, v) == Some(DataType::Float);
     let mut acts: Vec<String> = vec![];
     let mut seen = HashSet::new();
-    let only: Option<Vec<String>> = std::env::var("EDGEBENCH_QDQ_OPS")
-        .ok()
-        .map(|v| v.split(',').map(String::from).collect());
-    for n in g.nodes.iter().filter(|n| {
-        n.domain.is_empty()
-            && QDQ_OPS.contains(&n.op_type.as_str())
-            && only.as_ref().is_none_or(|o| o.contains(&n.op_type))
-    }) {
+    for n in g
+        .nodes
+        .iter()
+        .filter(|n| n.domain.is_empty() && QDQ_OPS.contains(&n.op_type.as_str()))
+    {
         let data_inputs: Vec<&String> = match n.op_type.as_str() {
             "Conv" | "Gemm" => n.inputs.iter().take(1).collect(),
             "MatMul" | "Add" | "Mul" | "Concat" => n.inputs.iter().collect(),
@@ -454,9 +451,6 @@ pub fn to_int8_static(
     for v in &acts {
         let (lo, hi) = ranges[v];
         let (scale, zp) = activation_params(lo, hi, opts.symmetric_activations);
-        if std::env::var_os("EDGEBENCH_QDQ_DEBUG").is_some() {
-            eprintln!("{v}: [{lo}, {hi}] scale {scale} zp {zp}");
-        }
         let s = b.init(&format!("{v}__scale"), |nm| {
             Tensor::from_f32(nm, &[], &[scale])
         });
@@ -505,16 +499,6 @@ pub fn to_int8_static(
             .and_then(|w| b.initializer(w))
             .cloned();
         let x_scale = n.inputs.first().and_then(|x| dq.get(x)).map(|(_, s)| *s);
-        let wonly = std::env::var_os("EDGEBENCH_QDQ_WONLY").is_some();
-        if wonly {
-            n2.inputs = n.inputs.clone();
-        }
-        let x_scale = if wonly { Some(1e30f32) } else { x_scale };
-        let x_scale = if std::env::var_os("EDGEBENCH_QDQ_AONLY").is_some() {
-            None
-        } else {
-            x_scale
-        };
         if let (Some(w), Some(x_scale)) = (weight, x_scale) {
             let dims = w.dims().to_vec();
             if let (Some(axis), Some(values)) = (weight_axis(op, n, dims.len()), f32_values(&w)) {
@@ -559,7 +543,7 @@ pub fn to_int8_static(
                     .filter(|s| !s.is_empty())
                     .and_then(|c| b.initializer(c))
                     .cloned();
-                if let (Some(bias), false) = (bias, wonly) {
+                if let Some(bias) = bias {
                     let bv = f32_values(&bias).unwrap_or_default();
                     let fits =
                         bias.dims().len() == 1 && (scales.len() == 1 || scales.len() == bv.len());
@@ -612,9 +596,6 @@ pub fn to_int8_static(
         let outs: Vec<String> = n.outputs.clone();
         nodes.push(n2);
         for o in outs {
-            if std::env::var_os("EDGEBENCH_QDQ_WONLY").is_some() {
-                continue;
-            }
             if let Some(x) = qdq_nodes.remove(&o) {
                 nodes.extend(x);
             }
