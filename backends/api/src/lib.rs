@@ -60,6 +60,26 @@ pub trait Session {
         &mut self,
         inputs: &[(String, HostTensor)],
     ) -> Result<Vec<(String, HostTensor)>, BackendError>;
+    /// For a session split across backends: each backend's partitions and the time spent in it so far (cumulative
+    /// over every `run`). Empty for a session on one backend.
+    fn parts(&self) -> Vec<Part> {
+        vec![]
+    }
+}
+
+/// One backend's share of a split session.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Part {
+    pub backend: String,
+    /// Partitions (sub-models) run on it.
+    pub partitions: usize,
+    /// Main-graph nodes in them.
+    pub nodes: usize,
+    /// Time inside its sessions, summed over every run so far.
+    pub seconds: f64,
+    /// Why some partitions are here and not on the preferred backend, when they fell back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An inference backend.
@@ -236,6 +256,9 @@ impl Session for GuardedSession {
             (Err(_), Some(e)) => Err(e),
             (Err(m), None) => Err(panicked(self.backend, m)),
         }
+    }
+    fn parts(&self) -> Vec<Part> {
+        self.inner.parts()
     }
 }
 

@@ -262,6 +262,9 @@ pub struct Measured {
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
     pub energy: Energy,
+    /// For a split backend: each backend's partitions and time per inference.
+    #[serde(default)]
+    pub split: Vec<edgebench_report::SplitPart>,
 }
 
 /// Measures one cell in this (fresh, small) process: cold start (`load` + first run), outputs saved, warm-up,
@@ -303,7 +306,9 @@ pub fn measure(
     // CPU time and energy cover the sampling phase only, like the latency samples.
     let u0 = process::usage();
     let reading = sensor.as_ref().and_then(Sensor::start);
+    let parts0 = session.parts();
     let sampled = sampling::measure(&plan, || session.run(feed).map(drop)).map_err(run_err)?;
+    let parts1 = session.parts();
     let wall = sampled.wall.as_secs_f64();
     let used = process::usage().since(&u0);
     let n = sampled.samples_ns.len();
@@ -321,6 +326,22 @@ pub fn measure(
     edgebench_report::write_atomic(Path::new(&req.samples), text.as_bytes())
         .map_err(|e| Error::Usage(e.to_string()))?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let latency = Stats::from_samples(&sampled.samples_ns);
+    let split = parts1
+        .iter()
+        .zip(&parts0)
+        .map(|(p1, p0)| {
+            let per = (p1.seconds - p0.seconds) / n.max(1) as f64 * 1e3;
+            edgebench_report::SplitPart {
+                backend: p1.backend.clone(),
+                partitions: p1.partitions,
+                nodes: p1.nodes,
+                ms_per_inference: per,
+                share: per / (latency.p50_ns / 1e6).max(f64::MIN_POSITIVE),
+                note: p1.note.clone(),
+            }
+        })
+        .collect();
     Ok(Measured {
         backend_version: version,
         cold_start: ColdStart {
@@ -328,7 +349,7 @@ pub fn measure(
             first_inference_ms: ms(t2 - t1),
             total_ms: ms(t2 - t0),
         },
-        latency: Stats::from_samples(&sampled.samples_ns),
+        latency,
         stopped_by: sampled.stopped_by,
         warmup_iterations: warmup_iters,
         memory: Memory {
@@ -339,6 +360,7 @@ pub fn measure(
         cpu_user_s: used.user_s,
         cpu_sys_s: used.sys_s,
         energy,
+        split,
     })
 }
 

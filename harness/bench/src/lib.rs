@@ -15,6 +15,7 @@ pub mod orchestrate;
 pub mod plan;
 pub mod prediction;
 pub mod runner;
+pub mod split;
 pub mod targets;
 pub mod variants;
 pub mod verify;

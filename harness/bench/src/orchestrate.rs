@@ -315,6 +315,7 @@ fn blank_cell(plan: &Plan, si: usize, k: &CellKey) -> Cell {
         energy: None,
         roofline: None,
         agreement: None,
+        split: vec![],
         delta: None,
     }
 }
@@ -392,6 +393,7 @@ fn run_one(
             cell.cpu_user_s = Some(x.cpu_user_s);
             cell.cpu_sys_s = Some(x.cpu_sys_s);
             cell.energy = Some(x.energy);
+            cell.split = x.split;
         }
         Err(outcome) => cell.outcome = outcome,
     }

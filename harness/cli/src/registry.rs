@@ -20,7 +20,9 @@ pub fn build(ort_lib: Option<PathBuf>) -> Registry {
         reason: "built without cargo feature `tract`".into(),
     });
     #[cfg(feature = "ort")]
-    entries.push(guarded(edgebench_backend_ort::Ort::with_library(ort_lib)));
+    entries.push(guarded(edgebench_backend_ort::Ort::with_library(
+        ort_lib.clone(),
+    )));
     #[cfg(not(feature = "ort"))]
     {
         let _ = ort_lib;
@@ -36,6 +38,27 @@ pub fn build(ort_lib: Option<PathBuf>) -> Registry {
         name: "wonnx",
         reason: "built without cargo feature `wonnx`".into(),
     });
+    #[cfg(all(feature = "wonnx", feature = "tract"))]
+    if let Some(Ok(table)) = edgebench_compat::embedded("wonnx") {
+        use edgebench_bench::split::Split;
+        entries.push(guarded(Split::new(
+            "wonnx+tract",
+            Box::new(Guarded(Box::new(edgebench_backend_wonnx::Wonnx))),
+            Box::new(Guarded(Box::new(edgebench_backend_tract::Tract))),
+            Box::new(Guarded(Box::new(edgebench_backend_tract::Tract))),
+            table.clone(),
+        )));
+        #[cfg(feature = "ort")]
+        entries.push(guarded(Split::new(
+            "wonnx+ort",
+            Box::new(Guarded(Box::new(edgebench_backend_wonnx::Wonnx))),
+            Box::new(Guarded(Box::new(edgebench_backend_ort::Ort::with_library(
+                ort_lib.clone(),
+            )))),
+            Box::new(Guarded(Box::new(edgebench_backend_tract::Tract))),
+            table,
+        )));
+    }
     Registry::new(entries)
 }
 

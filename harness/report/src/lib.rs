@@ -327,9 +327,27 @@ pub struct Cell {
     pub energy: Option<Energy>,
     pub roofline: Option<Roofline>,
     pub agreement: Option<Agreement>,
+    /// For a split backend (`wonnx+tract`): each backend's partitions and share of the time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<SplitPart>,
     /// For a variant other than fp32: its ratios to the fp32 cell of the same target x backend x model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<Delta>,
+}
+
+/// One backend's share of a split cell, over the timed iterations.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SplitPart {
+    pub backend: String,
+    pub partitions: usize,
+    pub nodes: usize,
+    /// Mean time inside this backend's partitions per inference (the rest of the latency is copying tensors
+    /// between partitions).
+    pub ms_per_inference: f64,
+    /// Share of the median latency.
+    pub share: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A variant cell against the fp32 cell of the same target x backend x model (ratios are variant / fp32; < 1 is

@@ -5,6 +5,7 @@
 //! tolerance and rolls it back otherwise, and repeats until nothing changes. Knows no backend: running models is
 //! the verifier's business, inferring shapes the oracle's.
 
+pub mod fold;
 pub mod patch;
 pub mod rules;
 pub mod variants;

@@ -11,6 +11,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
     vec![
         &StaticShapes,
         &ConstantToInitializer,
+        &crate::fold::FoldShapeChains,
         &FoldConstantOfShape,
         &FoldUnsqueeze,
         &EliminateIdentity,

@@ -1,0 +1,447 @@
+//! **fold-shape-chains**: once shapes are static (the oracle's facts), `Shape` is a constant, and so is every small
+//! integer computation on it — `Gather`, `Slice`, `Concat`, `Unsqueeze`, `Squeeze`, `Cast`, `Add`/`Sub`/`Mul`/`Div`,
+//! `Range`, `Equal`/`Where` are evaluated here (on int64/int32 tensors of at most [`MAX_ELEMENTS`] elements) and
+//! replaced by initializers; nodes left without readers are dropped. What onnx-simplifier does with onnxruntime,
+//! done in Rust on the few integer ops that shape code uses.
+
+use crate::{Blocked, Ctx, Edit, Facts, Patch, Rule};
+use edgebench_graph::{DataType, Model, Node, Tensor};
+use std::collections::{HashMap, HashSet};
+
+/// Largest integer tensor evaluated.
+pub const MAX_ELEMENTS: usize = 4096;
+
+/// An integer constant: dims and values.
+#[derive(Clone, Debug, PartialEq)]
+struct C {
+    dims: Vec<i64>,
+    v: Vec<i64>,
+    dtype: DataType,
+}
+
+fn read_int(t: &Tensor) -> Option<C> {
+    let dtype = t.dtype();
+    let b = t.data_bytes().ok()?;
+    let n = t.numel() as usize;
+    if n > MAX_ELEMENTS {
+        return None;
+    }
+    let v: Vec<i64> = match dtype {
+        DataType::Int64 if b.len() == 8 * n => b
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect(),
+        DataType::Int32 if b.len() == 4 * n => b
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as i64)
+            .collect(),
+        _ => return None,
+    };
+    Some(C {
+        dims: t.dims().to_vec(),
+        v,
+        dtype,
+    })
+}
+
+fn to_tensor(name: &str, c: &C) -> Tensor {
+    let raw: Vec<u8> = match c.dtype {
+        DataType::Int32 => c.v.iter().flat_map(|x| (*x as i32).to_le_bytes()).collect(),
+        DataType::Bool => c.v.iter().map(|x| (*x != 0) as u8).collect(),
+        _ => c.v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    };
+    Tensor::from_raw(name, c.dtype, &c.dims, raw)
+}
+
+fn ints_attr(n: &Node, name: &str) -> Option<Vec<i64>> {
+    n.attr_ints(name).map(|v| v.to_vec())
+}
+
+fn norm(axis: i64, rank: usize) -> Option<usize> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    (0..rank as i64).contains(&a).then_some(a as usize)
+}
+
+/// Broadcasts two constants of rank <= 1 (scalar with vector, or equal lengths).
+fn zip(a: &C, b: &C, f: impl Fn(i64, i64) -> Option<i64>) -> Option<C> {
+    let (la, lb) = (a.v.len(), b.v.len());
+    let n = la.max(lb);
+    if !(la == lb || la == 1 || lb == 1) || a.dims.len() > 1 || b.dims.len() > 1 {
+        return None;
+    }
+    let v = (0..n)
+        .map(|i| {
+            f(
+                a.v[if la == 1 { 0 } else { i }],
+                b.v[if lb == 1 { 0 } else { i }],
+            )
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let dims = if a.dims.len() >= b.dims.len() {
+        a.dims.clone()
+    } else {
+        b.dims.clone()
+    };
+    Some(C {
+        dims: if dims.is_empty() {
+            vec![]
+        } else {
+            vec![n as i64]
+        },
+        v,
+        dtype: a.dtype,
+    })
+}
+
+/// Evaluates node `n` when all its inputs are known constants; `shape_of` gives static shapes for `Shape`.
+fn eval(
+    n: &Node,
+    k: &HashMap<String, C>,
+    shape_of: &dyn Fn(&str) -> Option<Vec<u64>>,
+    opset: i64,
+) -> Option<C> {
+    let arg = |i: usize| {
+        n.inputs
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| k.get(s))
+    };
+    let int = |v: Vec<i64>, dims: Vec<i64>| C {
+        dims,
+        v,
+        dtype: DataType::Int64,
+    };
+    match n.op_type.as_str() {
+        "Shape" => {
+            let s = shape_of(n.inputs.first()?)?;
+            let r = s.len() as i64;
+            let clamp = |x: i64| if x < 0 { (x + r).max(0) } else { x.min(r) };
+            let start = clamp(n.attr_int("start").unwrap_or(0));
+            let end = clamp(n.attr_int("end").unwrap_or(r));
+            let v: Vec<i64> = s[start as usize..end.max(start) as usize]
+                .iter()
+                .map(|d| *d as i64)
+                .collect();
+            let len = v.len() as i64;
+            Some(int(v, vec![len]))
+        }
+        "Size" => {
+            let s = shape_of(n.inputs.first()?)?;
+            Some(int(vec![s.iter().product::<u64>() as i64], vec![]))
+        }
+        "Gather" => {
+            let (d, idx) = (arg(0)?, arg(1)?);
+            if d.dims.len() != 1 || norm(n.attr_int("axis").unwrap_or(0), 1) != Some(0) {
+                return None;
+            }
+            let len = d.v.len() as i64;
+            let v = idx
+                .v
+                .iter()
+                .map(|i| {
+                    let j = if *i < 0 { i + len } else { *i };
+                    d.v.get(usize::try_from(j).ok()?).copied()
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(C {
+                dims: idx.dims.clone(),
+                v,
+                dtype: d.dtype,
+            })
+        }
+        "Slice" if opset >= 10 => {
+            let d = arg(0)?;
+            if d.dims.len() != 1 {
+                return None;
+            }
+            let (starts, ends) = (arg(1)?, arg(2)?);
+            let steps = arg(4).map(|s| s.v.clone()).unwrap_or(vec![1]);
+            if starts.v.len() != 1 || ends.v.len() != 1 || steps.len() != 1 || steps[0] == 0 {
+                return None;
+            }
+            if let Some(axes) = arg(3) {
+                if axes.v.len() != 1 || norm(axes.v[0], 1) != Some(0) {
+                    return None;
+                }
+            }
+            let len = d.v.len() as i64;
+            let step = steps[0];
+            let fix = |x: i64, lo: i64, hi: i64| {
+                let x = if x < 0 { x + len } else { x };
+                x.clamp(lo, hi)
+            };
+            let mut v = vec![];
+            if step > 0 {
+                let (mut i, e) = (fix(starts.v[0], 0, len), fix(ends.v[0], 0, len));
+                while i < e {
+                    v.push(d.v[i as usize]);
+                    i += step;
+                }
+            } else {
+                let (mut i, e) = (fix(starts.v[0], -1, len - 1), fix(ends.v[0], -1, len - 1));
+                while i > e {
+                    v.push(d.v[i as usize]);
+                    i += step;
+                }
+            }
+            let l = v.len() as i64;
+            Some(C {
+                dims: vec![l],
+                v,
+                dtype: d.dtype,
+            })
+        }
+        "Concat" => {
+            let parts: Vec<&C> = n.inputs.iter().map(|s| k.get(s)).collect::<Option<_>>()?;
+            if parts.iter().any(|p| p.dims.len() != 1) || norm(n.attr_int("axis")?, 1) != Some(0) {
+                return None;
+            }
+            let v: Vec<i64> = parts.iter().flat_map(|p| p.v.iter().copied()).collect();
+            let l = v.len() as i64;
+            Some(C {
+                dims: vec![l],
+                v,
+                dtype: parts[0].dtype,
+            })
+        }
+        "Unsqueeze" | "Squeeze" => {
+            let d = arg(0)?;
+            let axes = if opset >= 13 {
+                arg(1).map(|a| a.v.clone())
+            } else {
+                ints_attr(n, "axes")
+            };
+            let mut dims = d.dims.clone();
+            if n.op_type == "Unsqueeze" {
+                let axes = axes?;
+                let r = dims.len() + axes.len();
+                let mut ax: Vec<usize> = axes.iter().map(|a| norm(*a, r)).collect::<Option<_>>()?;
+                ax.sort();
+                for a in ax {
+                    dims.insert(a, 1);
+                }
+            } else {
+                match axes {
+                    Some(axes) => {
+                        let r = dims.len();
+                        let mut ax: Vec<usize> =
+                            axes.iter().map(|a| norm(*a, r)).collect::<Option<_>>()?;
+                        ax.sort();
+                        for a in ax.into_iter().rev() {
+                            if dims[a] != 1 {
+                                return None;
+                            }
+                            dims.remove(a);
+                        }
+                    }
+                    None => dims.retain(|d| *d != 1),
+                }
+            }
+            Some(C {
+                dims,
+                v: d.v.clone(),
+                dtype: d.dtype,
+            })
+        }
+        "Cast" => {
+            let d = arg(0)?;
+            let to = DataType::from_code(n.attr_int("to")? as i32);
+            matches!(to, DataType::Int64 | DataType::Int32).then(|| C {
+                dtype: to,
+                ..d.clone()
+            })
+        }
+        "Add" => zip(arg(0)?, arg(1)?, |a, b| a.checked_add(b)),
+        "Sub" => zip(arg(0)?, arg(1)?, |a, b| a.checked_sub(b)),
+        "Mul" => zip(arg(0)?, arg(1)?, |a, b| a.checked_mul(b)),
+        // Integer Div truncates toward zero (onnxruntime, C++), as Rust's does.
+        "Div" => zip(arg(0)?, arg(1)?, |a, b| a.checked_div(b)),
+        "Identity" => arg(0).cloned(),
+        "Range" => {
+            let (s, l, d) = (arg(0)?, arg(1)?, arg(2)?);
+            let (s, l, d) = (*s.v.first()?, *l.v.first()?, *d.v.first()?);
+            if d == 0 {
+                return None;
+            }
+            let count = (((l - s) as f64) / d as f64).ceil().max(0.0) as usize;
+            if count > MAX_ELEMENTS {
+                return None;
+            }
+            let v: Vec<i64> = (0..count as i64).map(|i| s + i * d).collect();
+            Some(int(v, vec![count as i64]))
+        }
+        _ => None,
+    }
+}
+
+/// Folds every foldable node of the main graph; returns the patch (empty when nothing folds).
+pub fn fold(model: &Model, facts: Option<&Facts>) -> Patch {
+    let g = &model.graph;
+    let opset = model.opset("").unwrap_or(1);
+    let mut known: HashMap<String, C> = g
+        .initializers
+        .iter()
+        .filter_map(|t| Some((t.name().to_string(), read_int(t)?)))
+        .collect();
+    let declared: HashMap<&str, Vec<u64>> = g
+        .inputs
+        .iter()
+        .chain(&g.value_info)
+        .chain(&g.outputs)
+        .filter_map(|v| {
+            let (_, dims) = v.ty.as_ref()?.as_tensor()?;
+            Some((
+                v.name.as_str(),
+                dims?
+                    .iter()
+                    .map(|d| d.value())
+                    .collect::<Option<Vec<u64>>>()?,
+            ))
+        })
+        .collect();
+    let shape_of = |v: &str| -> Option<Vec<u64>> {
+        declared
+            .get(v)
+            .cloned()
+            .or_else(|| facts.and_then(|f| f.get(v)).map(|(_, s)| s.clone()))
+    };
+    let outputs: HashSet<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
+    let mut patch = Patch::default();
+    let mut folded: HashSet<usize> = HashSet::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        if !n.domain.is_empty() || n.outputs.len() != 1 || outputs.contains(n.outputs[0].as_str()) {
+            continue;
+        }
+        if let Some(c) = eval(n, &known, &shape_of, opset) {
+            if c.v.len() > MAX_ELEMENTS {
+                continue;
+            }
+            patch
+                .edits
+                .push(Edit::AddInitializer(to_tensor(&n.outputs[0], &c)));
+            known.insert(n.outputs[0].clone(), c);
+            folded.insert(i);
+        }
+    }
+    if folded.is_empty() {
+        return patch;
+    }
+    // Folded nodes go; so do nodes that only fed folded ones (a Shape's input producer stays: it has other readers).
+    let mut removed = folded.clone();
+    loop {
+        let live_reads: HashSet<&str> = g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !removed.contains(i))
+            .flat_map(|(_, n)| n.inputs.iter().map(|s| s.as_str()))
+            .chain(outputs.iter().copied())
+            .collect();
+        let dead: Vec<usize> = g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| {
+                !removed.contains(i)
+                    && n.subgraphs().next().is_none()
+                    && matches!(n.op_type.as_str(), "Shape" | "Size" | "Constant")
+                    && n.outputs
+                        .iter()
+                        .all(|o| o.is_empty() || !live_reads.contains(o.as_str()))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if dead.is_empty() {
+            break;
+        }
+        removed.extend(dead);
+    }
+    let mut idx: Vec<usize> = removed.into_iter().collect();
+    idx.sort();
+    for i in idx {
+        patch.nodes.push(g.nodes[i].name.clone());
+        patch.edits.push(Edit::Replace {
+            index: i,
+            with: vec![],
+        });
+    }
+    patch
+}
+
+/// The rule form of [`fold`]: applies when a blocked node is one it can fold (or reads one).
+pub struct FoldShapeChains;
+
+const OPS: &[&str] = &[
+    "Shape",
+    "Size",
+    "Gather",
+    "Slice",
+    "Concat",
+    "Unsqueeze",
+    "Squeeze",
+    "Cast",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Identity",
+    "Range",
+    "Reshape",
+    "Expand",
+    "ConstantOfShape",
+];
+
+impl Rule for FoldShapeChains {
+    fn name(&self) -> &'static str {
+        "fold-shape-chains"
+    }
+    fn whole(&self, model: &Model, blocked: &Blocked, ctx: &Ctx) -> Option<Patch> {
+        let relevant = blocked.nodes.iter().any(|i| {
+            model
+                .graph
+                .nodes
+                .get(*i)
+                .is_some_and(|n| OPS.contains(&n.op_type.as_str()))
+        });
+        if !relevant {
+            return None;
+        }
+        let p = fold(model, ctx.facts);
+        (!p.is_empty()).then_some(p)
+    }
+}
+
+/// Constant nodes to initializers and shape chains folded, on every node, until nothing changes: the static form
+/// split execution partitions (a value computed by shape code never crosses backends).
+pub fn simplify(model: &Model, facts: Option<&Facts>) -> Model {
+    use crate::rules::ConstantToInitializer;
+    let mut m = model.clone();
+    crate::name_nodes(&mut m);
+    let Some(Ok(table)) = edgebench_compat::embedded("tract") else {
+        return m;
+    };
+    let ctx = Ctx {
+        table: &table,
+        facts,
+    };
+    for _ in 0..8 {
+        let mut changed = false;
+        while let Some(p) = (0..m.graph.nodes.len()).find_map(|i| {
+            (m.graph.nodes[i].op_type == "Constant")
+                .then(|| ConstantToInitializer.node(&m, i, &ctx))
+                .flatten()
+        }) {
+            p.apply(&mut m);
+            changed = true;
+        }
+        let p = fold(&m, facts);
+        if !p.is_empty() {
+            p.apply(&mut m);
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    m
+}
