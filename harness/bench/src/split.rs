@@ -18,6 +18,7 @@ use edgebench_graph::stats::ShapeMap;
 use edgebench_graph::{AttrValue, DataType, Dim, Graph, Model, ValueInfo, ValueType};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 type Facts = HashMap<String, (DataType, Vec<u64>)>;
@@ -25,11 +26,11 @@ type Facts = HashMap<String, (DataType, Vec<u64>)>;
 /// A backend made of two: `first` where its table allows, `second` for the rest.
 pub struct Split {
     name: &'static str,
-    first: Box<dyn Backend>,
-    second: Box<dyn Backend>,
+    first: Arc<dyn Backend>,
+    second: Arc<dyn Backend>,
     /// Infers types and shapes (tract).
     oracle: Box<dyn Backend>,
-    table: SupportTable,
+    table: Arc<SupportTable>,
 }
 
 impl Split {
@@ -43,10 +44,10 @@ impl Split {
     ) -> Split {
         Split {
             name,
-            first,
-            second,
+            first: Arc::from(first),
+            second: Arc::from(second),
             oracle,
-            table,
+            table: Arc::new(table),
         }
     }
 }
@@ -91,20 +92,84 @@ impl Backend for Split {
     fn load(&self, path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
         let err = |m: String| load_err(self.name, m);
         let model = edgebench_graph::load(path).map_err(|e| err(e.to_string()))?;
-        let facts = match self.oracle.infer_facts(path, inputs) {
-            Some(Ok(f)) => f,
-            // The oracle cannot analyse it (tract on silero's If): run it once on the second backend with every
-            // value as an output and read the types and shapes off the tensors.
-            other => observed_facts(&model, self.second.as_ref(), inputs).map_err(|e| {
-                let why = match other {
-                    Some(Err(o)) => format!("{}: {o}; ", self.oracle.name()),
-                    _ => String::new(),
-                };
-                err(format!(
-                    "split execution needs the type and shape of every value: {why}{e}"
-                ))
-            })?,
+        let plan = Planner {
+            name: self.name,
+            first: self.first.clone(),
+            second: self.second.clone(),
+            table: self.table.clone(),
         };
+        match self.oracle.infer_facts(path, inputs) {
+            Some(Ok(facts)) => Ok(Box::new(plan.prepare(&model, facts, inputs)?)),
+            // The oracle cannot analyse it (tract on silero's If): the first run observes every value's type and
+            // shape on the second backend with the real feed, then partitions (part of the cold start).
+            other => Ok(Box::new(Lazy {
+                plan,
+                model,
+                inputs: inputs.to_vec(),
+                oracle_error: match other {
+                    Some(Err(e)) => format!("{}: {e}", self.oracle.name()),
+                    _ => format!("{} cannot infer shapes", self.oracle.name()),
+                },
+                ready: None,
+            })),
+        }
+    }
+}
+
+/// What partitioning needs, shareable with a session that partitions on its first run.
+struct Planner {
+    name: &'static str,
+    first: Arc<dyn Backend>,
+    second: Arc<dyn Backend>,
+    table: Arc<SupportTable>,
+}
+
+/// A split session that partitions on its first run (when the oracle could not infer the model's shapes).
+struct Lazy {
+    plan: Planner,
+    model: Model,
+    inputs: Vec<InputSpec>,
+    oracle_error: String,
+    ready: Option<SplitSession>,
+}
+
+impl Session for Lazy {
+    fn run(
+        &mut self,
+        feed: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, BackendError> {
+        if self.ready.is_none() {
+            let facts = observed_facts(&self.model, self.plan.second.as_ref(), &self.inputs, feed)
+                .map_err(|e| {
+                    load_err(
+                        self.plan.name,
+                        format!(
+                            "split execution needs the type and shape of every value: {}; {e}",
+                            self.oracle_error
+                        ),
+                    )
+                })?;
+            self.ready = Some(self.plan.prepare(&self.model, facts, &self.inputs)?);
+        }
+        match &mut self.ready {
+            Some(s) => s.run(feed),
+            None => unreachable!("prepared above"),
+        }
+    }
+    fn parts(&self) -> Vec<Part> {
+        self.ready.as_ref().map(|s| s.parts()).unwrap_or_default()
+    }
+}
+
+impl Planner {
+    /// Partitions `model` with the types and shapes in `facts` and loads every partition.
+    fn prepare(
+        &self,
+        model: &Model,
+        facts: Facts,
+        inputs: &[InputSpec],
+    ) -> Result<SplitSession, BackendError> {
+        let err = |m: String| load_err(self.name, m);
         let mut facts = facts;
         for s in inputs {
             facts.insert(
@@ -112,10 +177,8 @@ impl Backend for Split {
                 (s.dtype, s.shape.iter().map(|d| *d as u64).collect()),
             );
         }
-        let model = annotate(
-            &edgebench_rewrite::fold::simplify(&model, Some(&facts)),
-            &facts,
-        );
+        let simplified = edgebench_rewrite::fold::simplify(&model, Some(&facts));
+        let model = annotate(&simplified, &facts);
         let on_first = accepted(&model, &self.table);
         let segments = schedule(&model.graph, &on_first);
         let dir = tempfile::tempdir().map_err(|e| err(e.to_string()))?;
@@ -123,7 +186,30 @@ impl Backend for Split {
         let mut notes: Vec<String> = vec![];
         let bounds = boundaries(&model.graph, &segments);
         for (k, (seg, (ins, outs))) in segments.iter().zip(&bounds).enumerate() {
-            let sub = sub_model(&model, &seg.nodes, ins, outs, &facts);
+            let mut sub = sub_model(&model, &seg.nodes, ins, outs, &facts);
+            if !seg.first {
+                // The second backend gets the model's own value_info: pinning every shape can make a backend's
+                // inference walk an If branch not taken with shapes that do not fit it (ONNX Runtime on silero).
+                let produced: HashSet<&str> = sub
+                    .graph
+                    .nodes
+                    .iter()
+                    .flat_map(|n| n.outputs.iter().map(|o| o.as_str()))
+                    .collect();
+                let keep: Vec<ValueInfo> = simplified
+                    .graph
+                    .value_info
+                    .iter()
+                    .filter(|v| produced.contains(v.name.as_str()) && !outs.contains(&v.name))
+                    .cloned()
+                    .collect();
+                sub.graph.value_info = keep;
+                for v in &mut sub.graph.inputs {
+                    if let Some(orig) = simplified.graph.inputs.iter().find(|o| o.name == v.name) {
+                        *v = orig.clone();
+                    }
+                }
+            }
             let file = dir.path().join(format!("part{k}.onnx"));
             edgebench_graph::save(&sub, &file).map_err(|e| err(e.to_string()))?;
             // A debugging aid: keep the partitions (`EDGEBENCH_SPLIT_DUMP=DIR`).
@@ -205,13 +291,13 @@ impl Backend for Split {
                 dtypes: outs.iter().map(|o| facts.get(o).map(|f| f.0)).collect(),
             });
         }
-        Ok(Box::new(SplitSession {
+        Ok(SplitSession {
             names: [self.first.name(), self.second.name()],
             outputs: model.graph.outputs.iter().map(|o| o.name.clone()).collect(),
             parts,
             seconds: [0.0, 0.0],
             note: (!notes.is_empty()).then(|| notes.join("; ")),
-        }))
+        })
     }
 }
 
@@ -322,11 +408,12 @@ fn zeros(specs: &[InputSpec]) -> Vec<(String, HostTensor)> {
         .collect()
 }
 
-/// Types and shapes of every main-graph value, read off one run (zeros) on `backend` with all of them as outputs.
+/// Types and shapes of every main-graph value, read off one run of `feed` on `backend` with all of them as outputs.
 fn observed_facts(
     model: &Model,
     backend: &dyn Backend,
     inputs: &[InputSpec],
+    feed: &[(String, HostTensor)],
 ) -> Result<Facts, String> {
     let mut m = model.clone();
     let have: HashSet<String> = m.graph.outputs.iter().map(|o| o.name.clone()).collect();
@@ -348,7 +435,7 @@ fn observed_facts(
     let file = dir.path().join("observe.onnx");
     edgebench_graph::save(&m, &file).map_err(|e| e.to_string())?;
     let mut s = backend.load(&file, inputs).map_err(|e| e.to_string())?;
-    let outs = s.run(&zeros(inputs)).map_err(|e| e.to_string())?;
+    let outs = s.run(feed).map_err(|e| e.to_string())?;
     let mut facts: Facts = outs
         .into_iter()
         .map(|(n, t)| (n, (t.dtype(), t.shape.iter().map(|d| *d as u64).collect())))
