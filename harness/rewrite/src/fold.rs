@@ -274,6 +274,79 @@ fn eval(
     }
 }
 
+/// `Reshape`/`Unsqueeze`/`Squeeze`/`Flatten` of an initializer with constant target: the initializer re-dimensioned.
+fn reshaped_constant(
+    n: &Node,
+    tensors: &HashMap<String, Tensor>,
+    k: &HashMap<String, C>,
+    opset: i64,
+) -> Option<Tensor> {
+    let t = tensors.get(n.inputs.first()?)?;
+    if t.external.is_some() {
+        return None;
+    }
+    let dims = t.dims().to_vec();
+    let numel: i64 = dims.iter().product();
+    let new: Vec<i64> = match n.op_type.as_str() {
+        "Reshape" => {
+            let shape = &k.get(n.inputs.get(1)?)?.v;
+            let mut out: Vec<i64> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    if *d == 0 && n.attr_int("allowzero") != Some(1) {
+                        dims.get(i).copied().unwrap_or(0)
+                    } else {
+                        *d
+                    }
+                })
+                .collect();
+            if let Some(p) = out.iter().position(|d| *d == -1) {
+                let rest: i64 = out.iter().filter(|d| **d != -1).product();
+                if rest == 0 || numel % rest != 0 {
+                    return None;
+                }
+                out[p] = numel / rest;
+            }
+            out
+        }
+        "Flatten" => {
+            let r = dims.len() as i64;
+            let a = n.attr_int("axis").unwrap_or(1);
+            let a = if a < 0 { a + r } else { a };
+            if !(0..=r).contains(&a) {
+                return None;
+            }
+            let (x, y) = dims.split_at(a as usize);
+            vec![x.iter().product(), y.iter().product()]
+        }
+        "Unsqueeze" | "Squeeze" => {
+            let c = C {
+                dims: dims.clone(),
+                v: vec![0; numel.max(0) as usize],
+                dtype: DataType::Int64,
+            };
+            let mut m = HashMap::new();
+            m.insert(n.inputs[0].clone(), c);
+            if let Some(a) = n.inputs.get(1).and_then(|a| k.get(a)) {
+                m.insert(n.inputs[1].clone(), a.clone());
+            }
+            if numel > MAX_ELEMENTS as i64 * 1024 {
+                return None;
+            }
+            eval(n, &m, &|_| None, opset)?.dims
+        }
+        _ => return None,
+    };
+    if new.iter().product::<i64>() != numel || new.iter().any(|d| *d < 0) {
+        return None;
+    }
+    let mut out = t.clone();
+    out.proto.name = Some(n.outputs[0].clone());
+    out.proto.dims = new;
+    Some(out)
+}
+
 /// Folds every foldable node of the main graph; returns the patch (empty when nothing folds).
 pub fn fold(model: &Model, facts: Option<&Facts>) -> Patch {
     let g = &model.graph;
@@ -308,8 +381,23 @@ pub fn fold(model: &Model, facts: Option<&Facts>) -> Patch {
     let outputs: HashSet<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
     let mut patch = Patch::default();
     let mut folded: HashSet<usize> = HashSet::new();
+    let mut tensors: HashMap<String, Tensor> = g
+        .initializers
+        .iter()
+        .map(|t| (t.name().to_string(), t.clone()))
+        .collect();
     for (i, n) in g.nodes.iter().enumerate() {
         if !n.domain.is_empty() || n.outputs.len() != 1 || outputs.contains(n.outputs[0].as_str()) {
+            continue;
+        }
+        // A reshape of a constant of any type is the same bytes with other dims (bias reshaped to [1, C, 1, 1]).
+        if let Some(t) = reshaped_constant(n, &tensors, &known, opset) {
+            patch.edits.push(Edit::AddInitializer(t.clone()));
+            if let Some(c) = read_int(&t) {
+                known.insert(n.outputs[0].clone(), c);
+            }
+            tensors.insert(n.outputs[0].clone(), t);
+            folded.insert(i);
             continue;
         }
         if let Some(c) = eval(n, &known, &shape_of, opset) {
@@ -372,6 +460,7 @@ pub fn fold(model: &Model, facts: Option<&Facts>) -> Patch {
 pub struct FoldShapeChains;
 
 const OPS: &[&str] = &[
+    "Flatten",
     "Shape",
     "Size",
     "Gather",

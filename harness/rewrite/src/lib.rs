@@ -5,6 +5,7 @@
 //! tolerance and rolls it back otherwise, and repeats until nothing changes. Knows no backend: running models is
 //! the verifier's business, inferring shapes the oracle's.
 
+pub mod decompose;
 pub mod fold;
 pub mod patch;
 pub mod rules;
@@ -33,6 +34,10 @@ impl Ctx<'_> {
     /// Whether the target supports an op of the default domain (a decomposition may only emit such ops).
     pub fn supports(&self, op: &str) -> bool {
         self.table.entry("", op).is_some_and(|e| e.supported)
+            || self
+                .table
+                .constraints("", op)
+                .any(|c| c.supported == Some(true))
     }
 }
 

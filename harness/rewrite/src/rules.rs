@@ -20,6 +20,15 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &GemmPretransposeB,
         &FlattenToReshape,
         &DecomposeHardSwish,
+        &crate::decompose::DecomposeHardSwishClip,
+        &crate::decompose::DecomposeHardSigmoid,
+        &crate::decompose::EliminateNoopCast,
+        &crate::decompose::SqueezeToReshape,
+        &crate::decompose::GlobalMaxPoolToReduceMax,
+        &crate::decompose::SliceToSplit,
+        &crate::decompose::ExpandToAdd,
+        &crate::decompose::DecomposeMaxMin,
+        &crate::decompose::MatMulTo2d,
         &SumToAdd,
     ]
 }
@@ -391,6 +400,10 @@ impl Rule for ConstantToInitializer {
 
 /// Elements a folded constant may have (a larger one stays a node: folding must not blow up the file).
 const MAX_FOLD_ELEMENTS: u64 = 1 << 26;
+
+pub(crate) fn int64_values(model: &Model, name: &str) -> Option<Vec<i64>> {
+    int64_initializer(model, name)
+}
 
 fn int64_initializer(model: &Model, name: &str) -> Option<Vec<i64>> {
     let t = model
