@@ -116,6 +116,25 @@ impl Builder {
         out.into()
     }
 
+    /// Adds a node without recording its output's type (integer shape code, for instance).
+    pub fn graph_node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        out: &str,
+        attrs: Vec<Attribute>,
+    ) -> String {
+        self.graph.nodes.push(Node {
+            name: format!("{op}_{}", self.graph.nodes.len()),
+            op_type: op.into(),
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            outputs: vec![out.into()],
+            attributes: attrs,
+            ..Default::default()
+        });
+        out.into()
+    }
+
     pub fn finish(self, opset: i64) -> Model {
         Model {
             ir_version: 8,

@@ -500,10 +500,11 @@ impl Rule for FoldShapeChains {
     }
 }
 
-/// Constant nodes to initializers and shape chains folded, on every node, until nothing changes: the static form
-/// split execution partitions (a value computed by shape code never crosses backends).
+/// Constant nodes to initializers, ConstantOfShape and Unsqueeze of constants and shape chains folded, on every node,
+/// until nothing changes: the static form split execution partitions (a value computed by shape code never crosses
+/// backends).
 pub fn simplify(model: &Model, facts: Option<&Facts>) -> Model {
-    use crate::rules::ConstantToInitializer;
+    use crate::rules::{ConstantToInitializer, FoldConstantOfShape, FoldUnsqueeze};
     let mut m = model.clone();
     crate::name_nodes(&mut m);
     let Some(Ok(table)) = edgebench_compat::embedded("tract") else {
@@ -515,10 +516,13 @@ pub fn simplify(model: &Model, facts: Option<&Facts>) -> Model {
     };
     for _ in 0..8 {
         let mut changed = false;
+        let rules: [&dyn Rule; 3] = [&ConstantToInitializer, &FoldConstantOfShape, &FoldUnsqueeze];
         while let Some(p) = (0..m.graph.nodes.len()).find_map(|i| {
-            (m.graph.nodes[i].op_type == "Constant")
-                .then(|| ConstantToInitializer.node(&m, i, &ctx))
-                .flatten()
+            let op = m.graph.nodes[i].op_type.as_str();
+            rules
+                .iter()
+                .find(|r| r.ops().contains(&op))
+                .and_then(|r| r.node(&m, i, &ctx))
         }) {
             p.apply(&mut m);
             changed = true;

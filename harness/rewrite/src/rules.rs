@@ -85,8 +85,8 @@ impl Rule for StaticShapes {
             .iter()
             .map(|v| fact(v).unwrap_or_else(|| v.clone()))
             .collect();
-        // Outputs nobody reads (Dropout's mask) get no value_info: a type the inference guesses for them is one more
-        // thing a backend can refuse.
+        // Optional outputs nobody reads (Dropout's mask, BatchNormalization's training statistics) get no value_info:
+        // a type the inference guesses for them is one more thing a backend can refuse. Split's unused parts do.
         let used: std::collections::HashSet<&str> = model
             .graph
             .nodes
@@ -96,9 +96,10 @@ impl Rule for StaticShapes {
         let mut value_info = vec![];
         for n in &model.graph.nodes {
             for o in n.outputs.iter().filter(|o| !o.is_empty()) {
+                let optional = n.op_type != "Split" && n.outputs.first() != Some(o);
                 if is_graph_output(model, o)
                     || init.contains(o.as_str())
-                    || !used.contains(o.as_str())
+                    || (!used.contains(o.as_str()) && optional)
                 {
                     continue;
                 }
