@@ -193,3 +193,43 @@ fn wonnx_runs_a_reshape_inside_the_graph_as_its_table_says() {
         assert_eq!(c["verification"], "agree", "{c}");
     }
 }
+
+#[test]
+fn the_two_zoo_classifiers_run_whole_on_wonnx_after_rewrites_and_agree_with_ort() {
+    if !require(
+        "the zoo models pplcnet_orientation, ppocr_mobile_v2_cls and wonnx",
+        zoo_path("pplcnet_orientation").is_some()
+            && zoo_path("ppocr_mobile_v2_cls").is_some()
+            && backend_available("wonnx"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for m in ["pplcnet_orientation", "ppocr_mobile_v2_cls"] {
+        let out = dir.path().join(format!("{m}.wonnx.onnx"));
+        let (code, stdout, err) = run(&[
+            "rewrite",
+            m,
+            "--for",
+            "wonnx",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{m}: {err}");
+        let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(r["after"], "runs", "{m}: {r}");
+        let (code, stdout, err) = run(&[
+            "run",
+            out.to_str().unwrap(),
+            "--backend",
+            "wonnx",
+            "--compare",
+            "ort",
+        ]);
+        assert_eq!(code, 0, "{m}: {err}");
+        let line = stdout.lines().find(|l| l.contains("max abs err")).unwrap();
+        let abs: f64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+        assert!(abs <= 1e-4, "{m}: wonnx differs from ort: {line}");
+    }
+}
