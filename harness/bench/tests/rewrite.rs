@@ -252,3 +252,124 @@ fn shape_chains_fold_to_constants() {
             .collect::<Vec<u8>>()
     );
 }
+
+/// x[1,8] -> LayerNormalization -> Softplus -> Mish -> Clip(min 0) -> MatMul(DequantizeLinear(int8 W, per column))
+/// -> Add(Cast(int8 b) * s) -> Gemm(W2, transB) -> y[1,4].
+fn more_ops() -> Model {
+    let mut b = Builder::new("more", 7);
+    let x = b.input("x", &[1, 8]);
+    b.output("y", &[1, 4]);
+    let g = b.weight("g", &[8], 1.0);
+    let be = b.weight("be", &[8], 0.1);
+    let ln = b.node(
+        "LayerNormalization",
+        &[&x, &g, &be],
+        "ln",
+        &[1, 8],
+        vec![int("axis", -1)],
+    );
+    let sp = b.node("Softplus", &[&ln], "sp", &[1, 8], vec![]);
+    let mi = b.node("Mish", &[&sp], "mi", &[1, 8], vec![]);
+    let zero = b.weight("zero", &[], 0.0);
+    let cl = b.node("Clip", &[&mi, &zero], "cl", &[1, 8], vec![]);
+    let q: Vec<u8> = (0..48)
+        .map(|i| ((i * 37 % 255) as i32 - 127) as i8 as u8)
+        .collect();
+    b.initializer(edgebench_graph::Tensor::from_raw(
+        "wq",
+        DataType::Int8,
+        &[8, 6],
+        q,
+    ));
+    b.initializer(edgebench_graph::Tensor::from_f32(
+        "ws",
+        &[6],
+        &[0.01, 0.02, 0.03, 0.01, 0.02, 0.03],
+    ));
+    b.initializer(edgebench_graph::Tensor::from_raw(
+        "wz",
+        DataType::Int8,
+        &[6],
+        vec![0; 6],
+    ));
+    b.graph_node(
+        "DequantizeLinear",
+        &["wq", "ws", "wz"],
+        "w",
+        vec![int("axis", 1)],
+    );
+    let mm = b.node("MatMul", &[&cl, "w"], "mm", &[1, 6], vec![]);
+    b.initializer(edgebench_graph::Tensor::from_raw(
+        "bq",
+        DataType::Int8,
+        &[6],
+        vec![1, 2, 3, 250, 5, 6],
+    ));
+    b.graph_node("Cast", &["bq"], "bf", vec![int("to", 1)]);
+    let s = b.weight("bs", &[], 0.05);
+    b.graph_node("Mul", &["bf", &s], "bias", vec![]);
+    let ad = b.node("Add", &[&mm, "bias"], "ad", &[1, 6], vec![]);
+    let w2 = b.weight("w2", &[4, 6], 0.5);
+    b.node("Gemm", &[&ad, &w2], "y", &[1, 4], vec![int("transB", 1)]);
+    b.finish(17)
+}
+
+#[test]
+fn dequantization_normalisation_and_activation_rules_verified_on_tract() {
+    let tract = edgebench_backend_tract::Tract;
+    let model = more_ops();
+    let specs = spec("x", &[1, 8]);
+    let verify =
+        Reference::new(&tract as &dyn Backend, &model, specs.clone(), feeds(&specs)).unwrap();
+    let oracle = Inferred {
+        backend: &tract,
+        specs,
+    };
+    // wonnx's table, with Gemm, Softplus and Clip taken away so that their rules are needed too.
+    let mut t = table("wonnx");
+    for e in
+        t.op.iter_mut()
+            .filter(|e| ["Gemm", "Softplus", "Clip"].contains(&e.op.as_str()))
+    {
+        e.supported = false;
+    }
+    t.constraint.retain(|c| c.op != "Gemm");
+    let all = rules::all();
+    let done = rewrite(&model, &t, &all, &oracle, &verify, 12);
+    let applied: Vec<&str> = done
+        .log
+        .iter()
+        .filter(|s| s.status == StepStatus::Applied)
+        .map(|s| s.rule)
+        .collect();
+    for r in [
+        "decompose-layernorm",
+        "decompose-softplus-mish",
+        "clip-bounds",
+        "dequantize-weights",
+        "fold-cast-weights",
+        "gemm-to-matmul-add",
+    ] {
+        assert!(applied.contains(&r), "{r} not applied: {:?}", done.log);
+    }
+    let ops: Vec<&str> = done
+        .model
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.op_type.as_str())
+        .collect();
+    for gone in [
+        "LayerNormalization",
+        "Softplus",
+        "Mish",
+        "Clip",
+        "DequantizeLinear",
+        "Cast",
+        "Gemm",
+    ] {
+        assert!(!ops.contains(&gone), "{gone} left: {ops:?}");
+    }
+    let d = edgebench_rewrite::Verify::drift(&verify, &done.model).unwrap();
+    assert!(d.within, "{d:?}");
+}

@@ -116,6 +116,13 @@ impl Builder {
         out.into()
     }
 
+    /// Adds an initializer as it is (any type).
+    pub fn initializer(&mut self, t: Tensor) -> String {
+        let name = t.name().to_string();
+        self.graph.initializers.push(t);
+        name
+    }
+
     /// Adds a node without recording its output's type (integer shape code, for instance).
     pub fn graph_node(
         &mut self,

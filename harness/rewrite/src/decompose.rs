@@ -537,3 +537,539 @@ impl Rule for MatMulTo2d {
         Some(replace(n, index, nodes, inits))
     }
 }
+
+fn f32_init(m: &Model, v: &str) -> Option<Vec<f32>> {
+    crate::rules::f32_values(m.graph.initializers.iter().find(|t| t.name() == v)?)
+}
+
+/// **dequantize-weights**: `DequantizeLinear` of a constant int8/uint8/int32 tensor (per tensor or per axis) becomes
+/// the float32 initializer it computes, for backends without integer kernels.
+pub struct DequantizeWeights;
+
+impl Rule for DequantizeWeights {
+    fn name(&self) -> &'static str {
+        "dequantize-weights"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["DequantizeLinear"]
+    }
+    fn node(&self, m: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        let out = n.outputs.first()?;
+        if is_output(m, out) {
+            return None;
+        }
+        let q = m
+            .graph
+            .initializers
+            .iter()
+            .find(|t| Some(t.name()) == n.inputs.first().map(|s| s.as_str()))?;
+        let bytes = q.data_bytes().ok()?;
+        let values: Vec<f32> = match q.dtype() {
+            DataType::Int8 => bytes.iter().map(|b| *b as i8 as f32).collect(),
+            DataType::Uint8 => bytes.iter().map(|b| *b as f32).collect(),
+            DataType::Int32 => bytes
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+                .collect(),
+            _ => return None,
+        };
+        if values.len() as u64 != q.numel() {
+            return None;
+        }
+        let scale = f32_init(m, n.inputs.get(1)?)?;
+        let zp: Vec<f32> = match n.inputs.get(2).filter(|s| !s.is_empty()) {
+            None => vec![0.0; scale.len()],
+            Some(z) => {
+                let t = m.graph.initializers.iter().find(|t| t.name() == z)?;
+                let b = t.data_bytes().ok()?;
+                match t.dtype() {
+                    DataType::Int8 => b.iter().map(|x| *x as i8 as f32).collect(),
+                    DataType::Uint8 => b.iter().map(|x| *x as f32).collect(),
+                    DataType::Int32 => b
+                        .chunks_exact(4)
+                        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+                        .collect(),
+                    _ => return None,
+                }
+            }
+        };
+        let dims = q.dims().to_vec();
+        let (channel, channels): (Box<dyn Fn(usize) -> usize>, usize) = if scale.len() == 1 {
+            (Box::new(|_| 0), 1)
+        } else {
+            let r = dims.len() as i64;
+            let a = n.attr_int("axis").unwrap_or(1);
+            let a = usize::try_from(if a < 0 { a + r } else { a }).ok()?;
+            let inner: usize = dims.get(a + 1..)?.iter().product::<i64>() as usize;
+            let c = *dims.get(a)? as usize;
+            (Box::new(move |i| (i / inner.max(1)) % c), c)
+        };
+        if scale.len() != channels || zp.len() != channels {
+            return None;
+        }
+        let f: Vec<f32> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v - zp[channel(i)]) * scale[channel(i)])
+            .collect();
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_f32(out, &dims, &f)),
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        })
+    }
+}
+
+/// **fold-cast-weights**: `Cast` of a constant integer tensor to float (int8 weights stored with a Cast + Mul
+/// dequantization, as minilm_l6_v2_int8w does) becomes a float32 initializer; the Mul by a constant scale then folds
+/// with `fold-mul-constants`.
+pub struct FoldCastWeights;
+
+impl Rule for FoldCastWeights {
+    fn name(&self) -> &'static str {
+        "fold-cast-weights"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Cast"]
+    }
+    fn node(&self, m: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        let out = n.outputs.first()?;
+        if is_output(m, out) || n.attr_int("to")? != DataType::Float.code() as i64 {
+            return None;
+        }
+        let q = m
+            .graph
+            .initializers
+            .iter()
+            .find(|t| Some(t.name()) == n.inputs.first().map(|s| s.as_str()))?;
+        let b = q.data_bytes().ok()?;
+        let v: Vec<f32> = match q.dtype() {
+            DataType::Int8 => b.iter().map(|x| *x as i8 as f32).collect(),
+            DataType::Uint8 => b.iter().map(|x| *x as f32).collect(),
+            _ => return None,
+        };
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_f32(out, q.dims(), &v)),
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        })
+    }
+}
+
+/// **fold-mul-constants**: `Mul` of two float constants (a scale times dequantized weights) becomes their product.
+pub struct FoldMulConstants;
+
+impl Rule for FoldMulConstants {
+    fn name(&self) -> &'static str {
+        "fold-mul-constants"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Mul"]
+    }
+    fn node(&self, m: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        let out = n.outputs.first()?;
+        if is_output(m, out) || n.inputs.len() != 2 {
+            return None;
+        }
+        let t = |v: &str| {
+            m.graph
+                .initializers
+                .iter()
+                .find(|t| t.name() == v && t.dtype() == DataType::Float)
+        };
+        let (a, b) = (t(&n.inputs[0])?, t(&n.inputs[1])?);
+        let (av, bv) = (crate::rules::f32_values(a)?, crate::rules::f32_values(b)?);
+        // One side a scalar or both the same shape (per-tensor or elementwise scale).
+        let (big, dims, small) = if bv.len() == 1 {
+            (av, a.dims().to_vec(), bv)
+        } else if av.len() == 1 {
+            (bv, b.dims().to_vec(), av)
+        } else if a.dims() == b.dims() {
+            let p: Vec<f32> = av.iter().zip(&bv).map(|(x, y)| x * y).collect();
+            return Some(Patch {
+                nodes: vec![n.name.clone()],
+                edits: vec![
+                    Edit::AddInitializer(Tensor::from_f32(out, a.dims(), &p)),
+                    Edit::Replace {
+                        index,
+                        with: vec![],
+                    },
+                ],
+            });
+        } else {
+            return None;
+        };
+        let p: Vec<f32> = big.iter().map(|x| x * small[0]).collect();
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::AddInitializer(Tensor::from_f32(out, &dims, &p)),
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        })
+    }
+}
+
+/// **gemm-to-matmul-add**: `Gemm(A, B, C)` with alpha = beta = 1 and no transA as `MatMul(A, B')` (+ `Add(C)`), B'
+/// pre-transposed when transB, for targets without Gemm.
+pub struct GemmToMatMulAdd;
+
+impl Rule for GemmToMatMulAdd {
+    fn name(&self) -> &'static str {
+        "gemm-to-matmul-add"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Gemm"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        if ctx.supports("Gemm") || !ctx.supports("MatMul") {
+            return None;
+        }
+        let n = &m.graph.nodes[index];
+        if n.attr_int("transA").unwrap_or(0) != 0
+            || float_attr(n, "alpha", 1.0) != 1.0
+            || float_attr(n, "beta", 1.0) != 1.0
+        {
+            return None;
+        }
+        let mut inits = vec![];
+        let mut b = n.inputs.get(1)?.clone();
+        if n.attr_int("transB") == Some(1) {
+            let t = m.graph.initializers.iter().find(|t| t.name() == b)?;
+            let v = crate::rules::f32_values(t)?;
+            let (r, c) = (*t.dims().first()? as usize, *t.dims().get(1)? as usize);
+            let tv: Vec<f32> = (0..r * c).map(|i| v[(i % r) * c + i / r]).collect();
+            b = format!("{}_t", n.name);
+            inits.push(Tensor::from_f32(&b, &[c as i64, r as i64], &tv));
+        }
+        let c = n.inputs.get(2).filter(|s| !s.is_empty());
+        let mm_out = if c.is_some() {
+            format!("{}_mm", n.name)
+        } else {
+            n.outputs[0].clone()
+        };
+        let mut nodes = vec![mk(
+            "MatMul",
+            format!("{}_matmul", n.name),
+            vec![n.inputs[0].clone(), b],
+            vec![mm_out.clone()],
+            vec![],
+        )];
+        if let Some(c) = c {
+            if !ctx.supports("Add") {
+                return None;
+            }
+            nodes.push(mk(
+                "Add",
+                n.name.clone(),
+                vec![mm_out, c.clone()],
+                n.outputs.clone(),
+                vec![],
+            ));
+        }
+        Some(replace(n, index, nodes, inits))
+    }
+}
+
+/// **decompose-layernorm**: `LayerNormalization(x, scale, bias; axis = -1, epsilon)` as ReduceMean, Sub, Mul,
+/// ReduceMean, Add, Sqrt, Div, Mul, Add over the last axis.
+pub struct DecomposeLayerNorm;
+
+impl Rule for DecomposeLayerNorm {
+    fn name(&self) -> &'static str {
+        "decompose-layernorm"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["LayerNormalization"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        if !["ReduceMean", "Sub", "Mul", "Add", "Sqrt", "Div"]
+            .iter()
+            .all(|o| ctx.supports(o))
+        {
+            return None;
+        }
+        let n = &m.graph.nodes[index];
+        if n.outputs.iter().skip(1).any(|o| !o.is_empty()) {
+            return None;
+        }
+        let (_, shape) = fact(ctx, n.inputs.first()?)?;
+        let r = shape.len() as i64;
+        let axis = n.attr_int("axis").unwrap_or(-1);
+        if axis != -1 && axis != r - 1 {
+            return None;
+        }
+        let b = &n.name;
+        let x = n.inputs[0].clone();
+        let opset = m.opset("").unwrap_or(1);
+        let mut inits = vec![Tensor::from_f32(
+            &format!("{b}_eps"),
+            &[],
+            &[float_attr(n, "epsilon", 1e-5)],
+        )];
+        let mean = |name: String, inp: String, out: String, inits: &mut Vec<Tensor>| {
+            if opset >= 18 {
+                let a = format!("{name}_axes");
+                inits.push(Tensor::from_i64(&a, &[1], &[-1]));
+                mk(
+                    "ReduceMean",
+                    name,
+                    vec![inp, a],
+                    vec![out],
+                    vec![int("keepdims", 1)],
+                )
+            } else {
+                mk(
+                    "ReduceMean",
+                    name,
+                    vec![inp],
+                    vec![out],
+                    vec![ints("axes", vec![-1]), int("keepdims", 1)],
+                )
+            }
+        };
+        let v = |s: &str| format!("{b}_{s}");
+        let mut nodes = vec![
+            mean(v("mean"), x.clone(), v("mu"), &mut inits),
+            mk("Sub", v("sub"), vec![x, v("mu")], vec![v("d")], vec![]),
+            mk("Mul", v("sq"), vec![v("d"), v("d")], vec![v("d2")], vec![]),
+        ];
+        nodes.push(mean(v("var"), v("d2"), v("s2"), &mut inits));
+        nodes.extend([
+            mk(
+                "Add",
+                v("addeps"),
+                vec![v("s2"), v("eps")],
+                vec![v("s2e")],
+                vec![],
+            ),
+            mk("Sqrt", v("sqrt"), vec![v("s2e")], vec![v("sd")], vec![]),
+            mk(
+                "Div",
+                v("div"),
+                vec![v("d"), v("sd")],
+                vec![v("norm")],
+                vec![],
+            ),
+        ]);
+        let scaled = if n.inputs.get(2).is_some_and(|s| !s.is_empty()) {
+            v("scaled")
+        } else {
+            n.outputs[0].clone()
+        };
+        nodes.push(mk(
+            "Mul",
+            v("scale"),
+            vec![v("norm"), n.inputs.get(1)?.clone()],
+            vec![scaled.clone()],
+            vec![],
+        ));
+        if let Some(bias) = n.inputs.get(2).filter(|s| !s.is_empty()) {
+            nodes.push(mk(
+                "Add",
+                b.clone(),
+                vec![scaled, bias.clone()],
+                n.outputs[..1].to_vec(),
+                vec![],
+            ));
+        }
+        Some(replace(n, index, nodes, inits))
+    }
+}
+
+/// **decompose-softplus-mish**: `Softplus(x) = log(1 + exp(x))`, `Mish(x) = x · tanh(softplus(x))`.
+pub struct DecomposeSoftplusMish;
+
+impl Rule for DecomposeSoftplusMish {
+    fn name(&self) -> &'static str {
+        "decompose-softplus-mish"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Softplus", "Mish"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        let mish = n.op_type == "Mish";
+        let softplus_native = ctx.supports("Softplus");
+        let needs: &[&str] = if mish { &["Tanh", "Mul"] } else { &[] };
+        if !needs.iter().all(|o| ctx.supports(o))
+            || (!softplus_native && !["Exp", "Add", "Log"].iter().all(|o| ctx.supports(o)))
+        {
+            return None;
+        }
+        if !mish && softplus_native {
+            return None;
+        }
+        let b = &n.name;
+        let x = n.inputs.first()?.clone();
+        let sp = if mish {
+            format!("{b}_softplus")
+        } else {
+            n.outputs[0].clone()
+        };
+        let mut nodes = vec![];
+        let mut inits = vec![];
+        if softplus_native {
+            nodes.push(mk(
+                "Softplus",
+                format!("{b}_sp"),
+                vec![x.clone()],
+                vec![sp.clone()],
+                vec![],
+            ));
+        } else {
+            let one = format!("{b}_one");
+            inits.push(Tensor::from_f32(&one, &[], &[1.0]));
+            nodes.extend([
+                mk(
+                    "Exp",
+                    format!("{b}_exp"),
+                    vec![x.clone()],
+                    vec![format!("{b}_e")],
+                    vec![],
+                ),
+                mk(
+                    "Add",
+                    format!("{b}_add1"),
+                    vec![format!("{b}_e"), one],
+                    vec![format!("{b}_e1")],
+                    vec![],
+                ),
+                mk(
+                    "Log",
+                    format!("{b}_log"),
+                    vec![format!("{b}_e1")],
+                    vec![sp.clone()],
+                    vec![],
+                ),
+            ]);
+        }
+        if mish {
+            nodes.push(mk(
+                "Tanh",
+                format!("{b}_tanh"),
+                vec![sp],
+                vec![format!("{b}_t")],
+                vec![],
+            ));
+            nodes.push(mk(
+                "Mul",
+                b.clone(),
+                vec![x, format!("{b}_t")],
+                n.outputs.clone(),
+                vec![],
+            ));
+        }
+        Some(replace(n, index, nodes, inits))
+    }
+}
+
+/// **clip-bounds**: `Clip` with a missing bound: min 0 and no max is `Relu`; no bounds at all is the identity.
+pub struct ClipBounds;
+
+impl Rule for ClipBounds {
+    fn name(&self) -> &'static str {
+        "clip-bounds"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Clip"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        let given = |i: usize, attr: &str| -> Option<Option<f32>> {
+            if m.opset("").unwrap_or(1) >= 11 {
+                match n.inputs.get(i).filter(|s| !s.is_empty()) {
+                    None => Some(None),
+                    Some(v) => f32_init(m, v).filter(|x| x.len() == 1).map(|x| Some(x[0])),
+                }
+            } else {
+                Some(match n.attr(attr) {
+                    Some(AttrValue::Float(f)) => Some(*f),
+                    _ => None,
+                })
+            }
+        };
+        let (lo, hi) = (given(1, "min")?, given(2, "max")?);
+        match (lo, hi) {
+            (Some(z), None) if z == 0.0 && ctx.supports("Relu") => {
+                let r = mk(
+                    "Relu",
+                    n.name.clone(),
+                    vec![n.inputs.first()?.clone()],
+                    n.outputs.clone(),
+                    vec![],
+                );
+                Some(replace(n, index, vec![r], vec![]))
+            }
+            (None, None) if !is_output(m, n.outputs.first()?) => Some(Patch {
+                nodes: vec![n.name.clone()],
+                edits: vec![
+                    Edit::RenameUses {
+                        from: n.outputs[0].clone(),
+                        to: n.inputs.first()?.clone(),
+                    },
+                    Edit::Replace {
+                        index,
+                        with: vec![],
+                    },
+                ],
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// **eliminate-noop-reshape-transpose**: a `Reshape` to the shape its input already has, or a `Transpose` with the
+/// identity permutation.
+pub struct EliminateNoopReshape;
+
+impl Rule for EliminateNoopReshape {
+    fn name(&self) -> &'static str {
+        "eliminate-noop-reshape-transpose"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Reshape", "Transpose"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        let (x, y) = (n.inputs.first()?, n.outputs.first()?);
+        let noop = if n.op_type == "Transpose" {
+            n.attr_ints("perm")
+                .is_some_and(|p| p.iter().enumerate().all(|(i, a)| *a == i as i64))
+        } else {
+            fact(ctx, x)?.1 == fact(ctx, y)?.1
+        };
+        if !noop || is_output(m, y) {
+            return None;
+        }
+        Some(Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::RenameUses {
+                    from: y.clone(),
+                    to: x.clone(),
+                },
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        })
+    }
+}

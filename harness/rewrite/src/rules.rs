@@ -29,6 +29,14 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &crate::decompose::ExpandToAdd,
         &crate::decompose::DecomposeMaxMin,
         &crate::decompose::MatMulTo2d,
+        &crate::decompose::DequantizeWeights,
+        &crate::decompose::FoldCastWeights,
+        &crate::decompose::FoldMulConstants,
+        &crate::decompose::GemmToMatMulAdd,
+        &crate::decompose::DecomposeLayerNorm,
+        &crate::decompose::DecomposeSoftplusMish,
+        &crate::decompose::ClipBounds,
+        &crate::decompose::EliminateNoopReshape,
         &SumToAdd,
     ]
 }
