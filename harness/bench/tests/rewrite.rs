@@ -373,3 +373,64 @@ fn dequantization_normalisation_and_activation_rules_verified_on_tract() {
     let d = edgebench_rewrite::Verify::drift(&verify, &done.model).unwrap();
     assert!(d.within, "{d:?}");
 }
+
+#[test]
+fn an_opset_18_model_is_translated_down_to_what_wonnx_accepts() {
+    // x[2,6] -> ReduceMean(axes input [1], keepdims) -> Sub -> Softmax(last axis) -> y: opset 18, where wonnx's
+    // Softmax stops at 15 and ReduceMean takes its axes as an input.
+    let mut b = Builder::new("opset18", 2);
+    let x = b.input("x", &[2, 6]);
+    b.output("y", &[2, 6]);
+    let axes = b.const_i64("axes", &[1], &[1]);
+    let mean = b.node(
+        "ReduceMean",
+        &[&x, &axes],
+        "mean",
+        &[2, 1],
+        vec![int("keepdims", 1)],
+    );
+    let d = b.node("Sub", &[&x, &mean], "d", &[2, 6], vec![]);
+    b.node("Softmax", &[&d], "y", &[2, 6], vec![int("axis", -1)]);
+    let model = b.finish(18);
+    let tract = edgebench_backend_tract::Tract;
+    let specs = spec("x", &[2, 6]);
+    let verify =
+        Reference::new(&tract as &dyn Backend, &model, specs.clone(), feeds(&specs)).unwrap();
+    let oracle = Inferred {
+        backend: &tract,
+        specs,
+    };
+    let all = rules::all();
+    let done = rewrite(&model, &table("wonnx"), &all, &oracle, &verify, 8);
+    let step = done
+        .log
+        .iter()
+        .find(|s| s.rule == "downgrade-opset")
+        .expect("applied");
+    assert_eq!(step.status, StepStatus::Applied, "{:?}", done.log);
+    assert_eq!(done.model.opset(""), Some(15));
+    let mean = done
+        .model
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "ReduceMean")
+        .unwrap();
+    assert_eq!(mean.inputs.len(), 1);
+    assert_eq!(mean.attr_ints("axes"), Some(&[1i64][..]));
+    let sm = done
+        .model
+        .graph
+        .nodes
+        .iter()
+        .find(|n| n.op_type == "Softmax")
+        .unwrap();
+    // 15 >= 13: the single-axis semantics hold, the axis stays as it was.
+    assert_eq!(sm.attr_int("axis"), Some(-1));
+    assert_eq!(
+        done.after,
+        edgebench_compat::Verdict::Runs,
+        "{:?}",
+        done.log
+    );
+}

@@ -1073,3 +1073,8 @@ impl Rule for EliminateNoopReshape {
         })
     }
 }
+
+/// The value of a constant float scalar (or one-element tensor).
+pub(crate) fn scalar_f32(m: &Model, v: &str) -> Option<f32> {
+    f32_init(m, v).filter(|x| x.len() == 1).map(|x| x[0])
+}

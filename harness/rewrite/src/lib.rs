@@ -7,6 +7,7 @@
 
 pub mod decompose;
 pub mod fold;
+pub mod opset;
 pub mod patch;
 pub mod rules;
 pub mod variants;

@@ -16,6 +16,11 @@ pub enum Edit {
         to: String,
     },
     AddInitializer(Tensor),
+    /// The opset import of a domain (`""` = ai.onnx) becomes this version.
+    SetOpset {
+        domain: String,
+        version: i64,
+    },
     /// The main graph's inputs, outputs and value_info are replaced (static shapes).
     SetValueInfos {
         inputs: Vec<ValueInfo>,
@@ -53,6 +58,9 @@ impl Patch {
                 Edit::AddInitializer(t) => {
                     model.graph.initializers.retain(|x| x.name() != t.name());
                     model.graph.initializers.push(t.clone());
+                }
+                Edit::SetOpset { domain, version } => {
+                    model.opset_imports.insert(domain.clone(), *version);
                 }
                 Edit::SetValueInfos {
                     inputs,

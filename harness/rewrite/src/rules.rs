@@ -10,6 +10,7 @@ use edgebench_graph::{
 pub fn all() -> Vec<&'static dyn Rule> {
     vec![
         &StaticShapes,
+        &crate::opset::DowngradeOpset,
         &ConstantToInitializer,
         &crate::fold::FoldShapeChains,
         &FoldConstantOfShape,
