@@ -359,7 +359,7 @@ fn record(model: &str, r: &VariantReport) -> VariantRecord {
 }
 
 /// Bumped when the transforms change, so cached variants are remade.
-const TRANSFORM_VERSION: &str = "1";
+const TRANSFORM_VERSION: &str = "2";
 
 /// Makes (or finds in the cache) the `kinds` variants of a plan's model with the defaults of `variants` (seeded
 /// calibration, min-max, per channel, asymmetric activations; drift on 32 seeded feeds). Cached by the model
@@ -388,6 +388,7 @@ pub fn for_plan(
     h.update(&bytes);
     h.update(pm.feed.join(" ").as_bytes());
     h.update(TRANSFORM_VERSION.as_bytes());
+    h.update(serde_json::to_string(&QuantOptions::default())?.as_bytes());
     let key = hex::encode(&h.finalize()[..12]);
     drop(bytes);
     let dir = edgebench_models::cache_dir().join("variants").join(&key);
