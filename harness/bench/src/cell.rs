@@ -337,7 +337,7 @@ pub fn measure(
                 partitions: p1.partitions,
                 nodes: p1.nodes,
                 ms_per_inference: per,
-                share: per / (latency.p50_ns / 1e6).max(f64::MIN_POSITIVE),
+                share: per / (latency.mean_ns / 1e6).max(f64::MIN_POSITIVE),
                 note: p1.note.clone(),
             }
         })

@@ -131,6 +131,7 @@ fn measured(ns: f64) -> String {
             active_watts_per_core: 1.0,
         }
         .estimate(1.0, 0.1, 40, "host"),
+        split: vec![],
     };
     serde_json::to_string(&m).unwrap()
 }

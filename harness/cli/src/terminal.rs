@@ -76,7 +76,15 @@ fn line(c: &Cell, show_target: bool) -> String {
     } else {
         format!("{:<22} {:<6}", model, c.backend)
     };
-    let delta = c.delta.as_ref().map(delta_text).unwrap_or_default();
+    let mut delta = c.delta.as_ref().map(delta_text).unwrap_or_default();
+    if !c.split.is_empty() {
+        let parts: Vec<String> = c
+            .split
+            .iter()
+            .map(|p| format!("{} {}p {:.0}%", p.backend, p.partitions, p.share * 100.0))
+            .collect();
+        delta.push_str(&format!("  | split: {}", parts.join(", ")));
+    }
     match (&c.outcome, &c.latency) {
         (Outcome::Ok, Some(l)) => {
             let ci = (l.median_ci95_ns[1] - l.median_ci95_ns[0]) / l.p50_ns * 100.0;

@@ -344,7 +344,7 @@ pub struct SplitPart {
     /// Mean time inside this backend's partitions per inference (the rest of the latency is copying tensors
     /// between partitions).
     pub ms_per_inference: f64,
-    /// Share of the median latency.
+    /// Share of the mean latency (both are means over the timed iterations).
     pub share: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

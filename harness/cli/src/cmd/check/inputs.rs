@@ -22,8 +22,10 @@ pub(super) fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, Suppo
             .entries()
             .iter()
             .filter_map(|e| match e {
+                // Split backends have no table of their own: `check` judges their parts.
                 Entry::Compiled(b)
-                    if matches!(b.availability(), Availability::Available { .. }) =>
+                    if !b.name().contains('+')
+                        && matches!(b.availability(), Availability::Available { .. }) =>
                 {
                     Some(b.name().to_string())
                 }
