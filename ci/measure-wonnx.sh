@@ -3,7 +3,7 @@
 #   before  - does the original run on wonnx, and agree with ONNX Runtime?
 #   rewrite - `edgebench rewrite --for wonnx`: the check after, and whether wonnx runs the result and agrees
 #   split   - does `wonnx+tract` (else `wonnx+ort`) run the original and agree; partitions per backend
-# Prints one Markdown row per model. Usage: ci/measure-wonnx.sh [EDGEBENCH] > rows.md
+# Prints one Markdown row per model. Usage: ci/measure-wonnx.sh [EDGEBENCH [MODEL...]] > rows.md
 set -uo pipefail
 eb=${1:-target/release/edgebench}
 out=$(mktemp -d)
@@ -29,6 +29,7 @@ verdict() {
 models=(tiny_mlp small_cnn attention_block oww_hello_deepa_mlp ppocr_mobile_v2_cls pplcnet_orientation
     magika_standard_v3_3 minilm_l6_v2_int8w ppocrv4_det silero_vad_v6)
 for f in "$light"/light_*.onnx; do models+=("$f"); done
+if [ $# -gt 1 ]; then models=("${@:2}"); fi
 
 for m in "${models[@]}"; do
     name=$(basename "$m" .onnx)

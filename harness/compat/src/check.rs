@@ -257,7 +257,7 @@ pub fn check(model: &Model, table: &SupportTable, static_shapes: &ShapeMap) -> M
     if table.requires.known_domains_only {
         for d in model.opset_imports.keys() {
             let name = domain_name(d);
-            if name != "ai.onnx" && !table.knows_domain(d) {
+            if name != "ai.onnx" && !table.runs_domain(d) {
                 findings.push(Finding {
                     severity: Severity::Error,
                     message: format!(
@@ -391,6 +391,20 @@ fn node_reason(
                     return Some(Reason::Shape {
                         value: i.clone(),
                         detail: format!("rank {} > {max}: {}", s.len(), c.note),
+                    });
+                }
+            }
+        }
+        if let Some(k) = c.last_dim_divisible_by.filter(|k| *k > 1) {
+            for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+                if let Some(d) = shapes
+                    .get(i)
+                    .and_then(|s| s.last())
+                    .filter(|d| **d % k != 0)
+                {
+                    return Some(Reason::Shape {
+                        value: i.clone(),
+                        detail: format!("last dimension {d} is not divisible by {k}: {}", c.note),
                     });
                 }
             }

@@ -113,6 +113,9 @@ pub struct Constraint {
     /// (a backend that analyses both branches with the fed shapes fails on the one not taken).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_ranks_agree: Option<bool>,
+    /// The last dimension of every input whose shape is known must be divisible by this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_dim_divisible_by: Option<u64>,
     /// The node is blocked when any of its inputs has one of these element types (`float16`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsupported_dtypes: Vec<String>,
@@ -182,6 +185,16 @@ impl SupportTable {
     }
 
     /// Whether any entry or constraint knows this domain.
+    /// Whether any op of the domain is supported (a backend that refuses unknown imports knows only these).
+    pub fn runs_domain(&self, domain: &str) -> bool {
+        let d = domain_name(domain);
+        self.op.iter().any(|e| e.domain == d && e.supported)
+            || self
+                .constraint
+                .iter()
+                .any(|c| c.domain == d && c.supported == Some(true))
+    }
+
     pub fn knows_domain(&self, domain: &str) -> bool {
         let d = domain_name(domain);
         self.op.iter().any(|e| e.domain == d) || self.constraint.iter().any(|c| c.domain == d)

@@ -373,7 +373,8 @@ impl Rule for ExpandToAdd {
     }
 }
 
-/// **decompose-max-min**: `Max(a, b) = (a + b + |a − b|) / 2`, `Min(a, b) = (a + b − |a − b|) / 2` (float).
+/// **decompose-max-min**: `Max(a, b) = a + Relu(b − a)`, `Min(a, b) = a − Relu(a − b)` (float; no overflow where
+/// `(a + b ± |a − b|) / 2` would overflow with a large constant, as LayerNorm's `max(var, eps)` guards have).
 pub struct DecomposeMaxMin;
 
 impl Rule for DecomposeMaxMin {
@@ -384,60 +385,48 @@ impl Rule for DecomposeMaxMin {
         &["Max", "Min"]
     }
     fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
-        if !["Add", "Sub", "Abs", "Mul"].iter().all(|o| ctx.supports(o)) {
+        if !["Add", "Sub", "Relu"].iter().all(|o| ctx.supports(o)) {
             return None;
         }
         let n = &m.graph.nodes[index];
-        if n.inputs.len() != 2 || fact(ctx, &n.inputs[0])?.0 != DataType::Float {
+        let float = |v: &str| {
+            fact(ctx, v)
+                .map(|f| f.0 == DataType::Float)
+                .unwrap_or(false)
+                || m.graph
+                    .initializers
+                    .iter()
+                    .any(|t| t.name() == v && t.dtype() == DataType::Float)
+        };
+        if n.inputs.len() != 2 || !float(&n.inputs[0]) || !float(&n.inputs[1]) {
             return None;
         }
         let b = &n.name;
-        let (s, d, ad, t, half) = (
-            format!("{b}_sum"),
-            format!("{b}_diff"),
-            format!("{b}_absdiff"),
-            format!("{b}_t"),
-            format!("{b}_half"),
-        );
-        let (a0, a1) = (n.inputs[0].clone(), n.inputs[1].clone());
-        let last = if n.op_type == "Max" { "Add" } else { "Sub" };
+        let (d, r) = (format!("{b}_diff"), format!("{b}_relu"));
+        // Commutative: the constant (possibly ±inf, a mask) goes second, where Relu absorbs it.
+        let is_const = |v: &str| m.graph.initializers.iter().any(|t| t.name() == v);
+        let (a0, a1) = if is_const(&n.inputs[0]) {
+            (n.inputs[1].clone(), n.inputs[0].clone())
+        } else {
+            (n.inputs[0].clone(), n.inputs[1].clone())
+        };
+        let (diff, last) = if n.op_type == "Max" {
+            (vec![a1, a0.clone()], "Add")
+        } else {
+            (vec![a0.clone(), a1], "Sub")
+        };
         let nodes = vec![
+            mk("Sub", format!("{b}_sub"), diff, vec![d.clone()], vec![]),
             mk(
-                "Add",
-                format!("{b}_add"),
-                vec![a0.clone(), a1.clone()],
-                vec![s.clone()],
+                "Relu",
+                format!("{b}_relu_node"),
+                vec![d],
+                vec![r.clone()],
                 vec![],
             ),
-            mk(
-                "Sub",
-                format!("{b}_sub"),
-                vec![a0, a1],
-                vec![d.clone()],
-                vec![],
-            ),
-            mk("Abs", format!("{b}_abs"), vec![d], vec![ad.clone()], vec![]),
-            mk(
-                last,
-                format!("{b}_combine"),
-                vec![s, ad],
-                vec![t.clone()],
-                vec![],
-            ),
-            mk(
-                "Mul",
-                b.clone(),
-                vec![t, half.clone()],
-                n.outputs.clone(),
-                vec![],
-            ),
+            mk(last, b.clone(), vec![a0, r], n.outputs.clone(), vec![]),
         ];
-        Some(replace(
-            n,
-            index,
-            nodes,
-            vec![Tensor::from_f32(&half, &[], &[0.5])],
-        ))
+        Some(replace(n, index, nodes, vec![]))
     }
 }
 
@@ -1035,8 +1024,8 @@ impl Rule for ClipBounds {
     }
 }
 
-/// **eliminate-noop-reshape-transpose**: a `Reshape` to the shape its input already has, or a `Transpose` with the
-/// identity permutation.
+/// **eliminate-noop-reshape-transpose**: a `Reshape`, `Expand` or step-1 `Slice` whose output has its input's shape,
+/// or a `Transpose` with the identity permutation.
 pub struct EliminateNoopReshape;
 
 impl Rule for EliminateNoopReshape {
@@ -1044,7 +1033,7 @@ impl Rule for EliminateNoopReshape {
         "eliminate-noop-reshape-transpose"
     }
     fn ops(&self) -> &'static [&'static str] {
-        &["Reshape", "Transpose"]
+        &["Reshape", "Transpose", "Slice", "Expand"]
     }
     fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
         let n = &m.graph.nodes[index];
@@ -1077,4 +1066,250 @@ impl Rule for EliminateNoopReshape {
 /// The value of a constant float scalar (or one-element tensor).
 pub(crate) fn scalar_f32(m: &Model, v: &str) -> Option<f32> {
     f32_init(m, v).filter(|x| x.len() == 1).map(|x| x[0])
+}
+
+/// **one-hot-to-gather**: `Cast<float>(Equal(idx, arange(C)))` with `idx` of shape `[..., 1]` is one-hot encoding;
+/// it is `Gather(eye(C), idx)` reshaped to `[..., C]` (exporters from TF/JAX write one_hot as Equal + Cast). An index
+/// outside `0..C` gives an all-zero row in the original and is out of range for Gather: the feed must be valid.
+pub struct OneHotToGather;
+
+impl Rule for OneHotToGather {
+    fn name(&self) -> &'static str {
+        "one-hot-to-gather"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Cast"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        if !ctx.supports("Gather") || !ctx.supports("Reshape") {
+            return None;
+        }
+        let (ci, cast) = (index, &m.graph.nodes[index]);
+        if cast.attr_int("to")? != DataType::Float.code() as i64 {
+            return None;
+        }
+        let ei = m
+            .graph
+            .nodes
+            .iter()
+            .position(|n| n.op_type == "Equal" && n.outputs.first() == cast.inputs.first())?;
+        let eq = &m.graph.nodes[ei];
+        let readers = m
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| n.inputs.contains(&eq.outputs[0]))
+            .count();
+        if readers != 1 || is_output(m, &eq.outputs[0]) {
+            return None;
+        }
+        // Which side is the arange constant?
+        let (idx, range) = [(0, 1), (1, 0)].into_iter().find_map(|(i, r)| {
+            let v = crate::rules::int64_values(m, eq.inputs.get(r)?)
+                .or_else(|| int32_values(m, eq.inputs.get(r)?))?;
+            Some((eq.inputs.get(i)?.clone(), v))
+        })?;
+        let (_, ishape) = fact(ctx, &idx)?;
+        let (_, oshape) = fact(ctx, cast.outputs.first()?)?;
+        let c = *oshape.last()? as usize;
+        // The constant must be 0..C along the last axis (possibly broadcast over the others).
+        if ishape.last() != Some(&1) || range.len() % c != 0 || c == 0 {
+            return None;
+        }
+        if !range
+            .chunks(c)
+            .all(|ch| ch.iter().enumerate().all(|(i, v)| *v == i as i64))
+        {
+            return None;
+        }
+        let b = &cast.name;
+        let (eye, g, shape) = (
+            format!("{b}_eye"),
+            format!("{b}_rows"),
+            format!("{b}_shape"),
+        );
+        let mut e = vec![0f32; c * c];
+        for i in 0..c {
+            e[i * c + i] = 1.0;
+        }
+        let dims: Vec<i64> = oshape.iter().map(|d| *d as i64).collect();
+        let nodes = vec![
+            mk(
+                "Gather",
+                format!("{b}_gather"),
+                vec![eye.clone(), idx],
+                vec![g.clone()],
+                vec![int("axis", 0)],
+            ),
+            mk(
+                "Reshape",
+                b.clone(),
+                vec![g, shape.clone()],
+                cast.outputs.clone(),
+                vec![],
+            ),
+        ];
+        let inits = vec![
+            Tensor::from_f32(&eye, &[c as i64, c as i64], &e),
+            Tensor::from_i64(&shape, &[dims.len() as i64], &dims),
+        ];
+        let mut edits: Vec<Edit> = inits.into_iter().map(Edit::AddInitializer).collect();
+        edits.push(Edit::Replace {
+            index: ci,
+            with: nodes,
+        });
+        edits.push(Edit::Replace {
+            index: ei,
+            with: vec![],
+        });
+        Some(Patch {
+            nodes: vec![eq.name.clone(), cast.name.clone()],
+            edits,
+        })
+    }
+}
+
+fn int32_values(m: &Model, v: &str) -> Option<Vec<i64>> {
+    let t = m
+        .graph
+        .initializers
+        .iter()
+        .find(|t| t.name() == v && t.dtype() == DataType::Int32)?;
+    let b = t.data_bytes().ok()?;
+    Some(
+        b.chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+            .collect(),
+    )
+}
+
+/// **fold-gather-matmul**: `MatMul(Reshape*(Gather(E, idx)), W)` with constant `E [C, K]` and `W [K, N]` is
+/// `Reshape(Gather(E·W, idx))`: rows picked from a table then multiplied by a constant are rows of the product
+/// (an embedding or one-hot lookup followed by a dense layer; `E·W` is computed here once).
+pub struct FoldGatherMatMul;
+
+impl Rule for FoldGatherMatMul {
+    fn name(&self) -> &'static str {
+        "fold-gather-matmul"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["MatMul"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        if !ctx.supports("Gather") || !ctx.supports("Reshape") {
+            return None;
+        }
+        let n = &m.graph.nodes[index];
+        let producer = |v: &str| {
+            m.graph
+                .nodes
+                .iter()
+                .position(|x| x.outputs.first().map(|o| o.as_str()) == Some(v))
+        };
+        let wt = m
+            .graph
+            .initializers
+            .iter()
+            .find(|t| Some(t.name()) == n.inputs.get(1).map(|s| s.as_str()))?;
+        let w = crate::rules::f32_values(wt)?;
+        // Walk back through Reshapes that keep the last dimension to the Gather.
+        let mut v = n.inputs.first()?.clone();
+        let mut through = vec![];
+        let gi = loop {
+            let p = producer(&v)?;
+            let pn = &m.graph.nodes[p];
+            match pn.op_type.as_str() {
+                "Reshape" => {
+                    through.push(p);
+                    v = pn.inputs.first()?.clone();
+                }
+                "Gather" if pn.attr_int("axis").unwrap_or(0) == 0 => break p,
+                _ => return None,
+            }
+        };
+        let g = &m.graph.nodes[gi];
+        let et = m
+            .graph
+            .initializers
+            .iter()
+            .find(|t| Some(t.name()) == g.inputs.first().map(|s| s.as_str()))?;
+        let e = crate::rules::f32_values(et)?;
+        let (ed, wd) = (et.dims(), wt.dims());
+        if ed.len() != 2 || wd.len() != 2 || ed[1] != wd[0] {
+            return None;
+        }
+        // Every value on the way is read only by the next node (they all go away).
+        for x in through.iter().chain([&gi]) {
+            let o = &m.graph.nodes[*x].outputs[0];
+            if is_output(m, o)
+                || m.graph
+                    .nodes
+                    .iter()
+                    .filter(|y| y.inputs.contains(o))
+                    .count()
+                    != 1
+            {
+                return None;
+            }
+        }
+        let (c, k, nn) = (ed[0] as usize, ed[1] as usize, wd[1] as usize);
+        if c * nn > 1 << 24 {
+            return None;
+        }
+        let mut p = vec![0f32; c * nn];
+        for r in 0..c {
+            for j in 0..k {
+                let a = e[r * k + j];
+                if a != 0.0 {
+                    for col in 0..nn {
+                        p[r * nn + col] += a * w[j * nn + col];
+                    }
+                }
+            }
+        }
+        let (_, yshape) = fact(ctx, n.outputs.first()?)?;
+        let b = &n.name;
+        let (table, rows, shape) = (
+            format!("{b}_table"),
+            format!("{b}_rows"),
+            format!("{b}_shape"),
+        );
+        let ydims: Vec<i64> = yshape.iter().map(|d| *d as i64).collect();
+        let nodes = vec![
+            mk(
+                "Gather",
+                format!("{b}_gather"),
+                vec![table.clone(), g.inputs.get(1)?.clone()],
+                vec![rows.clone()],
+                vec![int("axis", 0)],
+            ),
+            mk(
+                "Reshape",
+                b.clone(),
+                vec![rows, shape.clone()],
+                n.outputs.clone(),
+                vec![],
+            ),
+        ];
+        let mut edits = vec![
+            Edit::AddInitializer(Tensor::from_f32(&table, &[c as i64, nn as i64], &p)),
+            Edit::AddInitializer(Tensor::from_i64(&shape, &[ydims.len() as i64], &ydims)),
+            Edit::Replace { index, with: nodes },
+        ];
+        let mut gone: Vec<usize> = through.clone();
+        gone.push(gi);
+        edits.extend(gone.iter().map(|i| Edit::Replace {
+            index: *i,
+            with: vec![],
+        }));
+        let mut names: Vec<String> = gone
+            .iter()
+            .map(|i| m.graph.nodes[*i].name.clone())
+            .collect();
+        names.push(n.name.clone());
+        Some(Patch {
+            nodes: names,
+            edits,
+        })
+    }
 }

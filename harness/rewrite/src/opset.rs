@@ -295,3 +295,32 @@ mod tests {
         assert!(translate(&m, &g, 20, 15, &rank).is_none());
     }
 }
+
+/// **drop-unused-imports**: opset imports of domains no node uses (at any depth), which some backends (wonnx) refuse.
+pub struct DropUnusedImports;
+
+impl Rule for DropUnusedImports {
+    fn name(&self) -> &'static str {
+        "drop-unused-imports"
+    }
+    fn whole(&self, m: &Model, _blocked: &Blocked, _ctx: &Ctx) -> Option<Patch> {
+        let mut used = std::collections::HashSet::new();
+        m.graph.walk(&mut |_, n| {
+            used.insert(if n.domain == "ai.onnx" {
+                String::new()
+            } else {
+                n.domain.clone()
+            });
+        });
+        let unused: Vec<String> = m
+            .opset_imports
+            .keys()
+            .filter(|d| !d.is_empty() && *d != "ai.onnx" && !used.contains(*d))
+            .cloned()
+            .collect();
+        (!unused.is_empty()).then(|| Patch {
+            nodes: unused.iter().map(|d| format!("import {d}")).collect(),
+            edits: unused.into_iter().map(Edit::RemoveOpset).collect(),
+        })
+    }
+}

@@ -21,6 +21,8 @@ pub enum Edit {
         domain: String,
         version: i64,
     },
+    /// The opset import of a domain is dropped (no node uses it).
+    RemoveOpset(String),
     /// The main graph's inputs, outputs and value_info are replaced (static shapes).
     SetValueInfos {
         inputs: Vec<ValueInfo>,
@@ -61,6 +63,9 @@ impl Patch {
                 }
                 Edit::SetOpset { domain, version } => {
                     model.opset_imports.insert(domain.clone(), *version);
+                }
+                Edit::RemoveOpset(domain) => {
+                    model.opset_imports.remove(domain);
                 }
                 Edit::SetValueInfos {
                     inputs,

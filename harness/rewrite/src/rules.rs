@@ -11,6 +11,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
     vec![
         &StaticShapes,
         &crate::opset::DowngradeOpset,
+        &crate::opset::DropUnusedImports,
         &ConstantToInitializer,
         &crate::fold::FoldShapeChains,
         &FoldConstantOfShape,
@@ -38,6 +39,8 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &crate::decompose::DecomposeSoftplusMish,
         &crate::decompose::ClipBounds,
         &crate::decompose::EliminateNoopReshape,
+        &crate::decompose::OneHotToGather,
+        &crate::decompose::FoldGatherMatMul,
         &SumToAdd,
     ]
 }
