@@ -195,17 +195,23 @@ fn wonnx_runs_a_reshape_inside_the_graph_as_its_table_says() {
 }
 
 #[test]
-fn the_two_zoo_classifiers_run_whole_on_wonnx_after_rewrites_and_agree_with_ort() {
+fn three_zoo_models_run_whole_on_wonnx_after_rewrites_and_agree_with_ort() {
     if !require(
-        "the zoo models pplcnet_orientation, ppocr_mobile_v2_cls and wonnx",
+        "the zoo models pplcnet_orientation, ppocr_mobile_v2_cls, magika_standard_v3_3 and wonnx",
         zoo_path("pplcnet_orientation").is_some()
             && zoo_path("ppocr_mobile_v2_cls").is_some()
+            && zoo_path("magika_standard_v3_3").is_some()
             && backend_available("wonnx"),
     ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for m in ["pplcnet_orientation", "ppocr_mobile_v2_cls"] {
+    // magika goes through one-hot-to-gather and fold-gather-matmul (its one-hot input feeds a 257-wide MatMul).
+    for m in [
+        "pplcnet_orientation",
+        "ppocr_mobile_v2_cls",
+        "magika_standard_v3_3",
+    ] {
         let out = dir.path().join(format!("{m}.wonnx.onnx"));
         let (code, stdout, err) = run(&[
             "rewrite",
