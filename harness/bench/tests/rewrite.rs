@@ -151,11 +151,11 @@ fn gemm_with_trans_b_is_pretransposed_and_verified_for_wonnx() {
 }
 
 /// x[1,4,6,6] -> HardSigmoid -> HardSwish -> Max(., x) -> Slice(axis 3, 1..5) -> GlobalMaxPool -> Squeeze(2, 3)
-/// -> Unsqueeze(1) -> MatMul(W[4,3]) (rank 3) -> y[1,1,3]: every op wonnx has no passing test for, each with a rule.
+/// -> Unsqueeze(1) -> MatMul(W[4,6]) (rank 3) -> y[1,1,6]: every op wonnx has no passing test for, each with a rule.
 fn narrow_ops() -> Model {
     let mut b = Builder::new("narrow", 5);
     let x = b.input("x", &[1, 4, 6, 6]);
-    b.output("y", &[1, 1, 3]);
+    b.output("y", &[1, 1, 6]);
     let hs = b.node("HardSigmoid", &[&x], "hs", &[1, 4, 6, 6], vec![]);
     let hw = b.node("HardSwish", &[&hs], "hw", &[1, 4, 6, 6], vec![]);
     let mx = b.node("Max", &[&hw, &x], "mx", &[1, 4, 6, 6], vec![]);
@@ -168,8 +168,9 @@ fn narrow_ops() -> Model {
     let sq = b.node("Squeeze", &[&gp, &sq_axes], "sq", &[1, 4], vec![]);
     let un_axes = b.const_i64("un_axes", &[1], &[1]);
     let un = b.node("Unsqueeze", &[&sq, &un_axes], "un", &[1, 1, 4], vec![]);
-    let w = b.weight("w", &[4, 3], 0.5);
-    b.node("MatMul", &[&un, &w], "y", &[1, 1, 3], vec![]);
+    // wonnx multiplies matrices whose last dimensions are even only.
+    let w = b.weight("w", &[4, 6], 0.5);
+    b.node("MatMul", &[&un, &w], "y", &[1, 1, 6], vec![]);
     b.finish(13)
 }
 
