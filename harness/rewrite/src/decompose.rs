@@ -61,6 +61,52 @@ fn replace(n: &Node, index: usize, with: Vec<Node>, inits: Vec<Tensor>) -> Patch
     }
 }
 
+/// A patch that replaces node `index` by a constant: its output becomes this initializer.
+fn to_constant(n: &Node, index: usize, t: Tensor) -> Patch {
+    Patch {
+        nodes: vec![n.name.clone()],
+        edits: vec![
+            Edit::AddInitializer(t),
+            Edit::Replace {
+                index,
+                with: vec![],
+            },
+        ],
+    }
+}
+
+/// A patch that removes node `index`, its output `y` read as its input `x` from now on.
+fn bypass(n: &Node, index: usize, y: &str, x: &str) -> Patch {
+    Patch {
+        nodes: vec![n.name.clone()],
+        edits: vec![
+            Edit::RenameUses {
+                from: y.to_string(),
+                to: x.to_string(),
+            },
+            Edit::Replace {
+                index,
+                with: vec![],
+            },
+        ],
+    }
+}
+
+/// The values of a constant int8/uint8/int32 tensor as f32.
+fn ints_as_f32(t: &Tensor) -> Option<Vec<f32>> {
+    let b = t.data_bytes().ok()?;
+    let v: Vec<f32> = match t.dtype() {
+        DataType::Int8 => b.iter().map(|x| *x as i8 as f32).collect(),
+        DataType::Uint8 => b.iter().map(|x| *x as f32).collect(),
+        DataType::Int32 => b
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+            .collect(),
+        _ => return None,
+    };
+    (v.len() as u64 == t.numel()).then_some(v)
+}
+
 /// `Clip(y, 0, 1)` in the model's opset form (inputs from 11, attributes before).
 fn clip01(m: &Model, base: &str, y: String, out: String, inits: &mut Vec<Tensor>) -> Node {
     if m.opset("").unwrap_or(1) >= 11 {
@@ -447,19 +493,7 @@ impl Rule for EliminateNoopCast {
         if n.attr_int("to")? != dt.code() as i64 || is_output(m, y) {
             return None;
         }
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::RenameUses {
-                    from: y.clone(),
-                    to: x.clone(),
-                },
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        Some(bypass(n, index, y, x))
     }
 }
 
@@ -553,35 +587,11 @@ impl Rule for DequantizeWeights {
             .initializers
             .iter()
             .find(|t| Some(t.name()) == n.inputs.first().map(|s| s.as_str()))?;
-        let bytes = q.data_bytes().ok()?;
-        let values: Vec<f32> = match q.dtype() {
-            DataType::Int8 => bytes.iter().map(|b| *b as i8 as f32).collect(),
-            DataType::Uint8 => bytes.iter().map(|b| *b as f32).collect(),
-            DataType::Int32 => bytes
-                .chunks_exact(4)
-                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
-                .collect(),
-            _ => return None,
-        };
-        if values.len() as u64 != q.numel() {
-            return None;
-        }
+        let values = ints_as_f32(q)?;
         let scale = f32_init(m, n.inputs.get(1)?)?;
         let zp: Vec<f32> = match n.inputs.get(2).filter(|s| !s.is_empty()) {
             None => vec![0.0; scale.len()],
-            Some(z) => {
-                let t = m.graph.initializers.iter().find(|t| t.name() == z)?;
-                let b = t.data_bytes().ok()?;
-                match t.dtype() {
-                    DataType::Int8 => b.iter().map(|x| *x as i8 as f32).collect(),
-                    DataType::Uint8 => b.iter().map(|x| *x as f32).collect(),
-                    DataType::Int32 => b
-                        .chunks_exact(4)
-                        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
-                        .collect(),
-                    _ => return None,
-                }
-            }
+            Some(z) => ints_as_f32(m.graph.initializers.iter().find(|t| t.name() == z)?)?,
         };
         let dims = q.dims().to_vec();
         let (channel, channels): (Box<dyn Fn(usize) -> usize>, usize) = if scale.len() == 1 {
@@ -602,16 +612,7 @@ impl Rule for DequantizeWeights {
             .enumerate()
             .map(|(i, v)| (v - zp[channel(i)]) * scale[channel(i)])
             .collect();
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::AddInitializer(Tensor::from_f32(out, &dims, &f)),
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        Some(to_constant(n, index, Tensor::from_f32(out, &dims, &f)))
     }
 }
 
@@ -638,22 +639,11 @@ impl Rule for FoldCastWeights {
             .initializers
             .iter()
             .find(|t| Some(t.name()) == n.inputs.first().map(|s| s.as_str()))?;
-        let b = q.data_bytes().ok()?;
-        let v: Vec<f32> = match q.dtype() {
-            DataType::Int8 => b.iter().map(|x| *x as i8 as f32).collect(),
-            DataType::Uint8 => b.iter().map(|x| *x as f32).collect(),
-            _ => return None,
-        };
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::AddInitializer(Tensor::from_f32(out, q.dims(), &v)),
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        if q.dtype() == DataType::Int32 {
+            return None; // int32 constants are indices or sizes more often than weights
+        }
+        let v = ints_as_f32(q)?;
+        Some(to_constant(n, index, Tensor::from_f32(out, q.dims(), &v)))
     }
 }
 
@@ -688,30 +678,12 @@ impl Rule for FoldMulConstants {
             (bv, b.dims().to_vec(), av)
         } else if a.dims() == b.dims() {
             let p: Vec<f32> = av.iter().zip(&bv).map(|(x, y)| x * y).collect();
-            return Some(Patch {
-                nodes: vec![n.name.clone()],
-                edits: vec![
-                    Edit::AddInitializer(Tensor::from_f32(out, a.dims(), &p)),
-                    Edit::Replace {
-                        index,
-                        with: vec![],
-                    },
-                ],
-            });
+            return Some(to_constant(n, index, Tensor::from_f32(out, a.dims(), &p)));
         } else {
             return None;
         };
         let p: Vec<f32> = big.iter().map(|x| x * small[0]).collect();
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::AddInitializer(Tensor::from_f32(out, &dims, &p)),
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        Some(to_constant(n, index, Tensor::from_f32(out, &dims, &p)))
     }
 }
 
@@ -1006,19 +978,9 @@ impl Rule for ClipBounds {
                 );
                 Some(replace(n, index, vec![r], vec![]))
             }
-            (None, None) if !is_output(m, n.outputs.first()?) => Some(Patch {
-                nodes: vec![n.name.clone()],
-                edits: vec![
-                    Edit::RenameUses {
-                        from: n.outputs[0].clone(),
-                        to: n.inputs.first()?.clone(),
-                    },
-                    Edit::Replace {
-                        index,
-                        with: vec![],
-                    },
-                ],
-            }),
+            (None, None) if !is_output(m, n.outputs.first()?) => {
+                Some(bypass(n, index, &n.outputs[0], n.inputs.first()?))
+            }
             _ => None,
         }
     }
@@ -1047,19 +1009,7 @@ impl Rule for EliminateNoopReshape {
         if !noop || is_output(m, y) {
             return None;
         }
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::RenameUses {
-                    from: y.clone(),
-                    to: x.clone(),
-                },
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        Some(bypass(n, index, y, x))
     }
 }
 
