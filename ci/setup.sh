@@ -30,7 +30,7 @@ cd "$(dirname "$0")/.."
 ORT_VERSION=1.31.1
 APT_ROOT=${EDGEBENCH_APT_ROOT:-/}
 APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross libc6-dev-arm64-cross
-  qemu-user openssh-server openssh-client shellcheck)
+  qemu-user openssh-server openssh-client shellcheck chromium)
 
 step="start"
 on_error() {
@@ -61,6 +61,9 @@ step="python3 can make a venv"
 venv_ok=1
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || venv_ok=""
 if [ -z "$venv_ok" ]; then APT_PACKAGES+=(python3-venv); fi
+
+step="node and npm for the browser test"
+if ! command -v npm >/dev/null 2>&1; then APT_PACKAGES+=(nodejs npm); fi
 
 step="apt packages"
 missing=()
@@ -121,6 +124,14 @@ if compgen -G ".venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.
 else
   echo "setup: pip install onnxruntime==${ORT_VERSION} into .venv (only its shared library is used)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps "onnxruntime==${ORT_VERSION}"
+fi
+
+step="playwright-core (npm) for the browser test of the HTML report"
+if [ -f ci/browser/node_modules/playwright-core/package.json ]; then
+  echo "setup: playwright-core present in ci/browser/node_modules"
+else
+  echo "setup: npm install playwright-core into ci/browser (it drives /usr/bin/chromium; no browser is downloaded)"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix ci/browser --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 step="done"

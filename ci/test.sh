@@ -16,5 +16,8 @@ cargo build --workspace --locked
 # qemu tests; cross-compiled with Debian's gcc-aarch64-linux-gnu.
 ./target/debug/edgebench build --target pi4-qemu
 EDGEBENCH_CI=1 cargo test --workspace --locked
+# The report side end to end on real runs: gate (exit 10 on an injected slowdown), Markdown, JUnit, and the HTML
+# report in headless chromium from file:// (no console error, no network request); artifacts in reports/ci-artifacts.
+ci/report-test.sh
 # A short fuzz pass (cargo-fuzz on the stable toolchain): load -> validate -> check -> feed, raw and structured.
 ci/fuzz.sh 45

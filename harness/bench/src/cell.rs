@@ -291,6 +291,7 @@ pub fn measure(
         warmup: Duration::from_secs_f64(req.warmup_s),
         target_rel_ci: req.target_rel_ci,
         max_time: Duration::from_secs_f64(req.max_time_s),
+        stretch: crate::injected_slowdown(),
         ..Default::default()
     };
     let sensor = if req.sensor {

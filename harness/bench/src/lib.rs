@@ -61,6 +61,7 @@ pub fn interrupted() -> bool {
 
 /// Fault injection for tests of cell isolation: with `EDGEBENCH_FAULT=hang` a cell's child sleeps forever, with
 /// `abort` it aborts, with `exit` it exits with code 70. Only cell children call it, so a parent run is not affected.
+/// (`slow:F` is read by [`injected_slowdown`] instead.)
 pub fn injected_fault() {
     match std::env::var("EDGEBENCH_FAULT").as_deref() {
         Ok("hang") => loop {
@@ -69,5 +70,22 @@ pub fn injected_fault() {
         Ok("abort") => std::process::abort(),
         Ok("exit") => std::process::exit(70),
         _ => {}
+    }
+}
+
+/// The test-only slowdown of `EDGEBENCH_FAULT=slow:F` (F > 1, e.g. `slow:1.10`): every timed iteration of a bench
+/// cell lasts F times as long (busy-waiting inside the timed region, so the real sampling path sees it). 1.0 when
+/// unset; an unparsable or out-of-range F is ignored with a warning.
+pub fn injected_slowdown() -> f64 {
+    match std::env::var("EDGEBENCH_FAULT") {
+        Ok(v) => match v.strip_prefix("slow:").map(str::parse::<f64>) {
+            Some(Ok(f)) if f.is_finite() && (1.0..=100.0).contains(&f) => f,
+            Some(_) => {
+                tracing::warn!("EDGEBENCH_FAULT={v}: expected slow:F with 1 <= F <= 100; ignored");
+                1.0
+            }
+            None => 1.0,
+        },
+        Err(_) => 1.0,
     }
 }

@@ -110,3 +110,38 @@ pub fn available<'r>(
         ))),
     }
 }
+
+/// This machine's measured roofs (FMA kernel and triad on every logical core), cached per machine in
+/// `<cache>/roofs/<key>.json` where the key hashes CPU, cores, memory, architecture and kernel: a different machine
+/// (or VM size) measures again. `refresh` measures even when cached. A cache that cannot be written is only a
+/// warning: the figures are still returned.
+pub fn host_roofs(cache: &std::path::Path, refresh: bool) -> (edgebench_measure::roofs::Roofs, bool) {
+    let h = host();
+    let key = format!(
+        "{:016x}",
+        edgebench_report::fnv1a(
+            format!(
+                "{}|{}|{}|{}|{}",
+                h.cpu, h.logical_cores, h.memory_bytes, h.arch, h.kernel
+            )
+            .as_bytes()
+        )
+    );
+    let path = cache.join("roofs").join(format!("{key}.json"));
+    if !refresh
+        && let Some(r) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+    {
+        return (r, true);
+    }
+    let r = edgebench_measure::roofs::measure(h.logical_cores);
+    let saved = std::fs::create_dir_all(path.parent().unwrap_or(cache))
+        .map_err(|e| e.to_string())
+        .and_then(|_| serde_json::to_string_pretty(&r).map_err(|e| e.to_string()))
+        .and_then(|t| edgebench_report::write_atomic(&path, t.as_bytes()).map_err(|e| e.to_string()));
+    if let Err(e) = saved {
+        tracing::warn!("{}: cannot cache the measured roofs: {e}", path.display());
+    }
+    (r, false)
+}

@@ -153,6 +153,16 @@ pub fn execute(
                 runner: s.runner.kind().into(),
                 emulated: s.runner.emulated(),
                 backends: s.runner.facts().to_vec(),
+                roofs: Some(report::Roofs {
+                    peak_gflops: s.target.peak_gflops,
+                    mem_bandwidth_gbs: s.target.mem_bandwidth_gbs,
+                    source: roof_source(&s.target).into(),
+                    detail: s
+                        .target
+                        .measured_roofs
+                        .clone()
+                        .unwrap_or_else(|| s.target.source.clone()),
+                }),
             })
             .collect(),
         settings: plan.settings.clone(),
@@ -160,6 +170,7 @@ pub fn execute(
         partition: plan.partition,
         merged_from: vec![],
         variants: plan.variant_records.clone(),
+        compat: plan.compat.clone(),
         feeds: plan
             .models
             .iter()
@@ -381,6 +392,11 @@ fn run_one(
                     achieved_gflops: achieved,
                     peak_gflops: peak,
                     share_of_peak: achieved / peak,
+                    mem_bandwidth_gbs: Some(site.target.mem_bandwidth_gbs),
+                    roof_source: Some(roof_source(&site.target).into()),
+                    model_bytes: std::fs::metadata(model.file(&k.variant))
+                        .ok()
+                        .map(|m| m.len()),
                 });
             }
             cell.backend_version = Some(x.backend_version);
@@ -410,5 +426,14 @@ fn agree(row: &mut [(Cell, Option<PathBuf>)]) {
         if p.is_some() {
             cell.agreement = ag;
         }
+    }
+}
+
+/// `measured` when the target's roofs were measured where the run happens, else `nominal`.
+fn roof_source(t: &edgebench_measure::targets::Target) -> &'static str {
+    if t.measured_roofs.is_some() {
+        "measured"
+    } else {
+        "nominal"
     }
 }

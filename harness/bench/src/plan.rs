@@ -76,6 +76,8 @@ pub struct Plan {
     pub variants: Vec<String>,
     /// How each non-fp32 variant of each model was made (recorded in results.json, used for the deltas).
     pub variant_records: Vec<edgebench_report::VariantRecord>,
+    /// The support tables' prediction per model x backend (recorded in results.json for the report).
+    pub compat: Vec<edgebench_report::CompatRecord>,
     pub settings: Settings,
     /// The `--feed` flags as given (part of the plan's identity).
     pub feed_flags: Vec<String>,

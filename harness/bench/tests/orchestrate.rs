@@ -196,6 +196,7 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
             .collect(),
         variants: vec!["fp32".into()],
         variant_records: vec![],
+        compat: vec![],
         settings: Settings {
             targets: vec!["host".into()],
             seed: 0,

@@ -21,6 +21,9 @@ pub const NOT_ALL_RUN: u8 = 7;
 pub const PREDICTION_WRONG: u8 = 8;
 /// `variants`: a requested variant could not be made (the reason is printed; the others are written).
 pub const VARIANT_FAILED: u8 = 9;
+/// `gate` (and `report --baseline`'s gate): some cell regressed (slower beyond the limit, now failing, or no longer
+/// agreeing with the reference).
+pub const REGRESSION: u8 = 10;
 /// Interrupted (Ctrl-C, SIGTERM): what finished is saved; `bench --resume` completes a run.
 pub const INTERRUPTED: u8 = 130;
 

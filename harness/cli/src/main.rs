@@ -52,6 +52,10 @@ enum Command {
     ProbeOne(cmd::probe::OneArgs),
     /// Joins results.json files of the shards of one plan (`bench --partition`).
     Merge(cmd::merge::Args),
+    /// The HTML report (or Markdown / JUnit) of a saved run; with --baseline, the gate's verdicts in it.
+    Report(cmd::report::Args),
+    /// The regression gate: a candidate run against a baseline run, from their raw samples.
+    Gate(cmd::gate::Args),
     /// The model zoo: list, fetch into the cache.
     #[command(subcommand)]
     Models(cmd::models::Command),
@@ -110,6 +114,8 @@ fn dispatch(cli: Cli, registry: &edgebench_backend_api::Registry) -> anyhow::Res
         Command::BenchCell(a) => cmd::cell::run(a, registry),
         Command::Build(a) => cmd::build::run(a),
         Command::Merge(a) => cmd::merge::run(a),
+        Command::Report(a) => cmd::report::run(a),
+        Command::Gate(a) => cmd::gate::run(a),
         Command::Check(a) => cmd::check::run(a, registry, cli.ort_lib.as_deref()),
         Command::Rewrite(a) => cmd::rewrite::run(a, registry),
         Command::Variants(a) => cmd::variants::run(a, registry),

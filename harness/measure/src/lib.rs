@@ -6,3 +6,4 @@ pub mod process;
 pub mod sampling;
 pub mod stats;
 pub mod targets;
+pub mod roofs;

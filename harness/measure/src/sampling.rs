@@ -19,6 +19,14 @@ pub struct Plan {
     pub max_time: Duration,
     /// Hard cap on samples (memory).
     pub max_samples: usize,
+    /// Test-only slowdown (`EDGEBENCH_FAULT=slow:F`): each timed iteration is stretched by busy-waiting until it
+    /// lasted `stretch` times as long as `f` took. 1.0 (the default) does nothing.
+    #[serde(default = "one")]
+    pub stretch: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for Plan {
@@ -30,6 +38,7 @@ impl Default for Plan {
             min_samples: 30,
             max_time: Duration::from_secs(10),
             max_samples: 1_000_000,
+            stretch: 1.0,
         }
     }
 }
@@ -86,6 +95,12 @@ pub fn measure<E>(plan: &Plan, mut f: impl FnMut() -> Result<(), E>) -> Result<S
     let stopped_by = loop {
         let t = Instant::now();
         f()?;
+        if plan.stretch > 1.0 {
+            let until = t.elapsed().mul_f64(plan.stretch);
+            while t.elapsed() < until {
+                std::hint::spin_loop();
+            }
+        }
         samples.push(t.elapsed().as_nanos() as f64);
         if samples.len() >= plan.max_samples {
             break StoppedBy::SampleCap;

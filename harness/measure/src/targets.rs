@@ -56,6 +56,10 @@ pub struct Target {
     /// For `runner = "ssh"`: how to reach the board.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh: Option<Ssh>,
+    /// Set when `peak_gflops` and `mem_bandwidth_gbs` were replaced by figures measured where the run happens
+    /// (how); `None` means they are the file's nominal (datasheet or arithmetic) figures. Never read from the file.
+    #[serde(skip)]
+    pub measured_roofs: Option<String>,
 }
 
 /// How to reach a board over ssh.

@@ -7,6 +7,10 @@ use edgebench_measure::stats::Stats;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod ci;
+pub mod gate;
+pub mod html;
+
 /// Bumped on any incompatible change of the types below.
 pub const FORMAT_VERSION: u32 = 2;
 
@@ -38,7 +42,30 @@ pub struct Results {
     /// How each non-fp32 variant of the plan was made and its drift against fp32.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<VariantRecord>,
+    /// The support tables' prediction per model x backend (target-independent), for the report's matrix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compat: Vec<CompatRecord>,
     pub cells: Vec<Cell>,
+}
+
+/// What `check` predicts for one model on one backend, recorded when the plan was made.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CompatRecord {
+    pub model: String,
+    pub backend: String,
+    /// `runs`, `partial` or `no`, from the backend's support table and the model's own shapes.
+    pub verdict: String,
+    /// `node (op): reason` for each blocking node (at most 20; `blocking_total` counts them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocking: Vec<String>,
+    #[serde(default)]
+    pub blocking_total: usize,
+    /// Supported partitions of the graph, when partial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<usize>,
+    /// When it does not run as it is but is predicted to after `edgebench rewrite`: the rules, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_rewrites: Option<Vec<String>>,
 }
 
 /// The concrete feed of one model of a plan.
@@ -126,6 +153,7 @@ pub fn merge(
     let mut seen: Vec<(Partition, String)> = vec![];
     let mut out = first.clone();
     out.cells.clear();
+    out.compat.clear();
     out.partition = None;
     out.merged_from.clear();
     for (file, r, dir) in inputs {
@@ -161,6 +189,15 @@ pub fn merge(
                 .any(|x| x.model == v.model && x.kind == v.kind)
             {
                 out.variants.push(v.clone());
+            }
+        }
+        for c in &r.compat {
+            if !out
+                .compat
+                .iter()
+                .any(|x| x.model == c.model && x.backend == c.backend)
+            {
+                out.compat.push(c.clone());
             }
         }
         for f in &r.feeds {
@@ -211,6 +248,20 @@ pub struct TargetRecord {
     /// Under qemu-user: timings say nothing about the board.
     pub emulated: bool,
     pub backends: Vec<BackendFacts>,
+    /// The roofs the roofline of this target's cells used (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roofs: Option<Roofs>,
+}
+
+/// A target's compute and bandwidth roofs, and whether they were measured there or are nominal figures.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Roofs {
+    pub peak_gflops: f64,
+    pub mem_bandwidth_gbs: f64,
+    /// `measured` (FMA kernel and triad on this machine) or `nominal` (targets.toml: datasheet or arithmetic).
+    pub source: String,
+    /// How they were measured, or where the nominal figures come from.
+    pub detail: String,
 }
 
 /// The machine the run happened on.
@@ -290,6 +341,15 @@ pub struct Roofline {
     pub achieved_gflops: f64,
     pub peak_gflops: f64,
     pub share_of_peak: f64,
+    /// The bandwidth roof (GB/s) and whether both roofs were `measured` or `nominal` (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_bandwidth_gbs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roof_source: Option<String>,
+    /// Size of the model file that ran (weights dominate it): FLOPs per byte of it is the arithmetic intensity the
+    /// report plots (a lower bound: activations are not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_bytes: Option<u64>,
 }
 
 /// Agreement of the cell's outputs with the reference backend's on the same feed.

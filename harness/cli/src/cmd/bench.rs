@@ -148,6 +148,38 @@ fn plan_models(a: &Args, registry: &Registry) -> Result<Vec<PlanModel>> {
     Ok(out)
 }
 
+/// The support tables' prediction for every model x requested backend that has a table (split backends have
+/// none: their parts are judged by `check`).
+fn compat_records(
+    a: &Args,
+    models: &[PlanModel],
+    backends: &[&String],
+    registry: &Registry,
+) -> Result<Vec<edgebench_report::CompatRecord>> {
+    let mut out = vec![];
+    for m in models {
+        let r = resolve::model(&m.name, &fetcher(), &manifest())?;
+        let ir = resolve::load(&r)?;
+        let specs = resolve::feed(&ir, &r, &a.feed, &a.dim)
+            .ok()
+            .map(|f| resolve::input_specs(&f.specs));
+        for b in backends {
+            let Some(Ok(table)) = edgebench_compat::embedded(b) else {
+                continue;
+            };
+            out.push(super::check::compat_record(
+                &ir,
+                &m.name,
+                b,
+                &table,
+                specs.as_deref(),
+                registry,
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The `--memory-limit` setting: bytes, `none`, or (absent) this machine's memory.
 pub fn memory_limit(flag: Option<&str>) -> Result<Option<u64>> {
     match flag {
@@ -178,6 +210,23 @@ fn ort_library(explicit: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// A target that runs on this machine (local runner, this triple) gets this machine's measured roofs (cached per
+/// machine); emulated and remote targets keep their nominal figures until measured there.
+pub fn measure_roofs(target: &mut edgebench_measure::targets::Target, host_triple: &str) {
+    if target.runner != edgebench_measure::targets::Runner::Local || target.triple != host_triple {
+        return;
+    }
+    let (r, cached) = machine::host_roofs(&edgebench_models::cache_dir(), false);
+    target.peak_gflops = r.peak_gflops;
+    target.mem_bandwidth_gbs = r.mem_bandwidth_gbs;
+    target.measured_roofs = Some(format!(
+        "measured on this machine{}: {} FMA kernel on {} threads, triad 3 x 32 MiB per thread",
+        if cached { " (cached)" } else { "" },
+        r.kernel,
+        r.threads
+    ));
+}
+
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let names: Vec<String> = if a.target.is_empty() {
         vec!["host".into()]
@@ -194,10 +243,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     };
     let mut sites = vec![];
     for n in &names {
-        let (target, warnings) = targets::find(n, a.targets.as_deref())?;
+        let (mut target, warnings) = targets::find(n, a.targets.as_deref())?;
         for w in warnings {
             eprintln!("edgebench: warning: {w}");
         }
+        measure_roofs(&mut target, &ctx.host_triple);
         let runner = runner::prepare(n, &target, &ctx)?;
         sites.push(Site {
             name: n.clone(),
@@ -229,6 +279,10 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         .transpose()
         .map_err(|e| fail(USAGE, e))?;
     let variants = plan::variants(&a.variants)?;
+    let mut backends: Vec<&String> = requested.iter().map(|(_, b)| b).collect();
+    backends.sort();
+    backends.dedup();
+    let compat = compat_records(&a, &models, &backends, registry)?;
     let mut models = models;
     let mut variant_records = vec![];
     for m in &mut models {
@@ -240,6 +294,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         models,
         variants,
         variant_records,
+        compat,
         settings: Settings {
             targets: names,
             seed: a.seed,

@@ -12,6 +12,9 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// Measure the roofs again even if this machine's are cached.
+    #[arg(long)]
+    remeasure_roofs: bool,
 }
 
 #[derive(Serialize)]
@@ -20,6 +23,9 @@ struct Doctor {
     git_commit: &'static str,
     backends: Vec<BackendFacts>,
     host: Host,
+    /// Measured on this machine (FMA kernel, triad), cached per machine.
+    roofs: edgebench_measure::roofs::Roofs,
+    roofs_cached: bool,
     cache: String,
     cached_models: Vec<String>,
 }
@@ -28,7 +34,10 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let backends = backend_facts(registry);
     let f = fetcher();
     let cached_models = manifest().split_cached(&f).0;
+    let (roofs, roofs_cached) = edgebench_bench::machine::host_roofs(&f.cache, a.remeasure_roofs);
     let d = Doctor {
+        roofs,
+        roofs_cached,
         edgebench: env!("CARGO_PKG_VERSION"),
         git_commit: env!("EDGEBENCH_GIT_COMMIT"),
         backends,
@@ -69,6 +78,18 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         h.os,
         h.arch,
         h.kernel
+    );
+    println!(
+        "roofs   {:.1} GFLOP/s fp32 ({} FMA kernel, {} threads), {:.1} GB/s triad: measured{}",
+        d.roofs.peak_gflops,
+        d.roofs.kernel,
+        d.roofs.threads,
+        d.roofs.mem_bandwidth_gbs,
+        if d.roofs_cached {
+            " (cached for this machine; --remeasure-roofs to measure again)"
+        } else {
+            " now"
+        }
     );
     println!(
         "cache   {} ({} of {} zoo models cached)",

@@ -122,6 +122,39 @@ fn after_rewrites(
     })
 }
 
+/// The prediction recorded in results.json for the report's compatibility matrix: the table's verdict with its
+/// blocking reasons, and, when it does not run as it is, the rules that would make it run (applied in memory).
+pub(crate) fn compat_record(
+    model: &edgebench_graph::Model,
+    label: &str,
+    backend: &str,
+    table: &edgebench_compat::SupportTable,
+    specs: Option<&[edgebench_backend_api::InputSpec]>,
+    registry: &Registry,
+) -> edgebench_report::CompatRecord {
+    let shapes = ShapeMap::from_model(model, &HashMap::new());
+    let c = check(model, table, &shapes);
+    let after = match (specs, c.verdict != Verdict::Runs) {
+        (Some(s), true) => after_rewrites(model, table, s, registry)
+            .map(|(r, _)| r.rules.iter().map(|x| x.to_string()).collect()),
+        _ => None,
+    };
+    edgebench_report::CompatRecord {
+        model: label.into(),
+        backend: backend.into(),
+        verdict: c.verdict.to_string(),
+        blocking: c
+            .blocking
+            .iter()
+            .take(20)
+            .map(|b| format!("{} ({}): {}", b.node, b.op, b.message))
+            .collect(),
+        blocking_total: c.blocking.len(),
+        partitions: (c.verdict == Verdict::Partial).then_some(c.partitions.count),
+        after_rewrites: after,
+    }
+}
+
 #[derive(Serialize, Debug)]
 pub(super) struct ModelReport {
     pub(super) model: String,

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Measures the regression gate's quality on real runs of the default plan on this machine (BENCHMARKS.md):
+# A runs of the same build (every pair of them is an A/A comparison: false alarms), and runs with the documented
+# test knob EDGEBENCH_FAULT=slow:F (each against every A run: detection), per backend.
+# usage: ci/measure-gate.sh [A_RUNS=7] [SLOWDOWNS="1.10:3 1.05:2"] [MAX_TIME=0.5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+a_runs=${1:-7}
+slowdowns=${2:-"1.10:3 1.05:2"}
+max_time=${3:-0.5}
+bin=${EDGEBENCH_BIN:-./target/release/edgebench}
+out=${EDGEBENCH_GATE_OUT:-/tmp/edgebench-gate-measure}
+rm -rf "$out"
+mkdir -p "$out"
+plan=(bench --max-time "$max_time" --warmup 0.1 --json)
+for i in $(seq 1 "$a_runs"); do
+  "$bin" "${plan[@]}" --out "$out/A" >/dev/null
+  echo "measure-gate: A run $i of $a_runs"
+done
+for s in $slowdowns; do
+  f=${s%%:*}
+  n=${s##*:}
+  for i in $(seq 1 "$n"); do
+    EDGEBENCH_FAULT="slow:$f" "$bin" "${plan[@]}" --out "$out/S$f" >/dev/null
+    echo "measure-gate: slow:$f run $i of $n"
+  done
+done
+mapfile -t A < <(find "$out/A" -mindepth 1 -maxdepth 1 -type d | sort)
+judge() { "$bin" gate --baseline "$1" --candidate "$2" --json > "$3" || true; }
+k=0
+for ((i = 0; i < ${#A[@]}; i++)); do
+  for ((j = i + 1; j < ${#A[@]}; j++)); do
+    k=$((k + 1)); judge "${A[$i]}" "${A[$j]}" "$out/aa-$k.json"
+  done
+done
+for s in $slowdowns; do
+  f=${s%%:*}
+  k=0
+  while IFS= read -r c; do
+    for b in "${A[@]}"; do
+      k=$((k + 1)); judge "$b" "$c" "$out/s$f-$k.json"
+    done
+  done < <(find "$out/S$f" -mindepth 1 -maxdepth 1 -type d | sort)
+done
+python3 - "$out" <<'PY'
+import glob, json, sys, collections
+out = sys.argv[1]
+def tally(pattern):
+    per = collections.defaultdict(collections.Counter)
+    pairs = 0
+    for p in sorted(glob.glob(f"{out}/{pattern}")):
+        g = json.load(open(p)); pairs += 1
+        for c in g["cells"]:
+            if c["verdict"] in ("not-timed", "still-failing", "new", "missing"):
+                continue
+            per[c["backend"]][c["verdict"]] += 1
+            per["all"][c["verdict"]] += 1
+    return pairs, per
+groups = ["aa-*.json"] + sorted({p.split("/")[-1].split("-")[0] + "-*.json" for p in glob.glob(f"{out}/s*.json")})
+for pat in groups:
+    pairs, per = tally(pat)
+    name = "A/A" if pat.startswith("aa") else "slow:" + pat[1:].split("-")[0]
+    for b, c in sorted(per.items()):
+        n = sum(c.values())
+        print(f"{name:10} {b:12} pairs {pairs:3} cells {n:5}  regressed {c['regressed']:4} ({100*c['regressed']/n:5.1f} %)"
+              f"  inconclusive {c['inconclusive']:4}  unchanged {c['unchanged']:4}  improved {c['improved']:4}"
+              f"  now-failing {c['now-failing']}")
+PY

@@ -1,0 +1,163 @@
+//! `edgebench gate --baseline B --candidate C`: the regression gate over two saved runs (docs/gate.md). Exit 0: no
+//! regression; 10: a cell regressed (slower, now failing, or no longer agreeing); 3: the inputs cannot be compared.
+
+use super::print_json;
+use crate::exit::{BAD_MODEL, REGRESSION, USAGE, fail};
+use anyhow::Result;
+use edgebench_report::{Results, ci, gate};
+use std::path::{Path, PathBuf};
+
+/// The knobs of the gate, shared by `gate` and `report --baseline`.
+#[derive(clap::Args, Debug)]
+pub struct GateFlags {
+    /// A slowdown beyond this is a regression (`5%` or `0.05`), unless the baseline's own noise is larger.
+    #[arg(long, default_value = "5%")]
+    threshold: String,
+    /// Seed of the bootstrap: the same runs give the same verdicts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Bootstrap draws per cell.
+    #[arg(long, default_value_t = 2000)]
+    resamples: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The stored baseline (run folder or results.json), e.g. reports/baseline/host.json.
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The fresh run (run folder or results.json).
+    #[arg(long)]
+    candidate: PathBuf,
+    #[command(flatten)]
+    gate: GateFlags,
+    /// Machine-readable verdicts on standard output (docs/gate.md).
+    #[arg(long)]
+    json: bool,
+    /// Also write the Markdown job summary here.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Also write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+/// Parses `5%`, `5 %` or `0.05`.
+pub fn parse_threshold(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => t.parse::<f64>().ok()?,
+    };
+    (v.is_finite() && (0.0..10.0).contains(&v)).then_some(v)
+}
+
+pub fn options(f: &GateFlags) -> Result<gate::GateOptions> {
+    let threshold = parse_threshold(&f.threshold).ok_or_else(|| {
+        fail(
+            USAGE,
+            format!("--threshold {}: expected a share such as 5% or 0.05", f.threshold),
+        )
+    })?;
+    if f.resamples < 100 {
+        return Err(fail(USAGE, format!("--resamples {}: at least 100", f.resamples)));
+    }
+    Ok(gate::GateOptions {
+        threshold,
+        resamples: f.resamples,
+        seed: f.seed,
+        ..Default::default()
+    })
+}
+
+/// A run given as its folder or its results.json: (file, folder, results). Unreadable, not results, or another
+/// format-version: exit 3 with one line.
+pub fn load_run(p: &Path) -> Result<(PathBuf, PathBuf, Results)> {
+    let file = if p.is_dir() { p.join("results.json") } else { p.to_path_buf() };
+    let r = edgebench_report::load(&file).map_err(|e| fail(BAD_MODEL, e))?;
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok((file, dir, r))
+}
+
+fn write_new(p: &Path, text: &str) -> Result<()> {
+    edgebench_report::write_atomic(p, text.as_bytes()).map_err(|e| fail(USAGE, e))
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let (_, bdir, base) = load_run(&a.baseline)?;
+    let (_, cdir, cand) = load_run(&a.candidate)?;
+    let g = gate::gate(&base, &bdir, &cand, &cdir, &options(&a.gate)?).map_err(|e| fail(BAD_MODEL, e))?;
+    if let Some(p) = &a.markdown {
+        write_new(p, &ci::markdown(&cand, Some(&g)))?;
+    }
+    if let Some(p) = &a.junit {
+        write_new(p, &ci::junit(&cand, Some(&g)))?;
+    }
+    if a.json {
+        print_json(&g)?;
+    } else {
+        print_table(&g);
+    }
+    if g.failures > 0 {
+        return Err(fail(
+            REGRESSION,
+            format!(
+                "gate: {} of {} cells regressed against {}",
+                g.failures,
+                g.cells.len(),
+                g.baseline_run
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn print_table(g: &gate::Gate) {
+    let fmt = edgebench_report::html::fmt_ns;
+    let w = g.cells.iter().map(|c| c.id().len()).max().unwrap_or(10).max(4);
+    println!(
+        "{:<20} {:<w$} {:>10} {:>10} {:>22} {:>7}  why",
+        "verdict", "cell", "baseline", "candidate", "ratio [95% CI]", "limit"
+    );
+    for c in &g.cells {
+        let unstable = if c.unstable.is_empty() { "" } else { " UNSTABLE" };
+        println!(
+            "{:<20} {:<w$} {:>10} {:>10} {:>22} {:>7}  {}{unstable}",
+            c.verdict.name(),
+            c.id(),
+            c.baseline_p50_ns.map(fmt).unwrap_or("-".into()),
+            c.candidate_p50_ns.map(fmt).unwrap_or("-".into()),
+            match (c.ratio, c.ratio_ci) {
+                (Some(r), Some(ci)) => format!("{r:.3} [{:.3}, {:.3}]", ci[0], ci[1]),
+                _ => "-".into(),
+            },
+            c.limit.map(|l| format!("±{:.1}%", l * 100.0)).unwrap_or("-".into()),
+            c.reason
+        );
+    }
+    let counts: Vec<String> = g.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!(
+        "gate: {} ({}); threshold {:.1} %, bootstrap {} draws, seed {}",
+        if g.failures > 0 { "REGRESSION" } else { "no regression" },
+        counts.join(", "),
+        g.options.threshold * 100.0,
+        g.options.resamples,
+        g.options.seed
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thresholds() {
+        assert_eq!(super::parse_threshold("5%"), Some(0.05));
+        assert_eq!(super::parse_threshold("0.1"), Some(0.1));
+        assert_eq!(super::parse_threshold("2.5 %"), Some(0.025));
+        assert_eq!(super::parse_threshold("x"), None);
+        assert_eq!(super::parse_threshold("-1%"), None);
+    }
+}

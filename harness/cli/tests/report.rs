@@ -1,0 +1,193 @@
+//! `edgebench report` and `edgebench gate` on real runs: the gate catches an injected slowdown through the real
+//! sampling path and keeps quiet on the same run; reports render from saved results; bad inputs get one line and
+//! their exit code; nothing is overwritten.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// One bench run of tiny_mlp on tract (and on wonnx when available, for a failing cell: attention_block).
+fn bench(out: &Path, env: &[(&str, &str)]) -> PathBuf {
+    let mut c = edgebench();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c
+        .args([
+            "bench",
+            "tiny_mlp",
+            "attention_block",
+            "--backend",
+            "tract",
+            "--max-time",
+            "0.4",
+            "--warmup",
+            "0.05",
+            "--json",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    out.join(j["run_id"].as_str().unwrap())
+}
+
+fn gate(base: &Path, cand: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "gate".to_string(),
+        "--baseline".into(),
+        base.display().to_string(),
+        "--candidate".into(),
+        cand.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&refs)
+}
+
+#[test]
+fn the_gate_flags_an_injected_slowdown_and_not_the_same_run() {
+    let t = tempfile::tempdir().unwrap();
+    let base = bench(t.path(), &[]);
+    let slow = bench(t.path(), &[("EDGEBENCH_FAULT", "slow:1.50")]);
+
+    // The same run against itself: identical samples, ratio 1, nothing fails.
+    let (code, out, err) = gate(&base, &base, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let g: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(g["failures"], 0);
+    for c in g["cells"].as_array().unwrap() {
+        assert!(
+            ["unchanged", "inconclusive"].contains(&c["verdict"].as_str().unwrap()),
+            "{c}"
+        );
+        assert_eq!(c["ratio"], 1.0);
+    }
+
+    // +50 % in the timed region of every sample: regressed, exit 10, with the ratio near 1.5.
+    let md = t.path().join("summary.md");
+    let junit = t.path().join("junit.xml");
+    let (code, out, err) = gate(
+        &base,
+        &slow,
+        &[
+            "--json",
+            "--markdown",
+            md.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 10, "{err}");
+    assert_eq!(error_lines(&err).len(), 1, "{err}");
+    let g: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tiny = g["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["model"] == "tiny_mlp")
+        .unwrap();
+    assert_eq!(tiny["verdict"], "regressed", "{tiny}");
+    let r = tiny["ratio"].as_f64().unwrap();
+    assert!(r > 1.3 && r < 1.8, "{tiny}");
+    // The verdicts are reproducible: same seed, same numbers.
+    let (_, again, _) = gate(&base, &slow, &["--json"]);
+    let g2: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(g["cells"], g2["cells"]);
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains("**regressed**"), "{md}");
+    let junit = std::fs::read_to_string(junit).unwrap();
+    assert!(junit.contains("<failure type=\"regressed\""), "{junit}");
+
+    // The HTML report of the slow run against the baseline: self-contained, every section, the verdicts.
+    let html = t.path().join("r.html");
+    let (code, _, err) = run(&[
+        "report",
+        slow.to_str().unwrap(),
+        "--baseline",
+        base.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&html).unwrap();
+    for id in [
+        "run", "compat", "rewrites", "cells", "latency", "cold", "variants", "memory", "energy",
+        "roofline", "gate", "failures",
+    ] {
+        assert!(text.contains(&format!("<section id=\"{id}\">")), "section {id}");
+    }
+    assert!(text.contains("<svg"), "charts are inline SVG");
+    assert!(text.contains("REGRESSION"));
+    for external in ["http://", "https://", "src=\"//", "@import", "url("] {
+        assert!(
+            !text.contains(external),
+            "the page must not refer to anything outside itself: {external}"
+        );
+    }
+    // Never over an existing file without --force; never over the input.
+    let (code, _, err) = run(&["report", slow.to_str().unwrap(), "-o", html.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    let input = slow.join("results.json");
+    let before = std::fs::read(&input).unwrap();
+    let (code, _, err) = run(&[
+        "report",
+        input.to_str().unwrap(),
+        "-o",
+        input.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // The default HTML output is report.html in the run folder; Markdown and JUnit go to stdout.
+    let (code, _, err) = run(&["report", base.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(base.join("report.html").is_file());
+    let (code, out, _) = run(&["report", base.to_str().unwrap(), "--format", "junit"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("<?xml") && out.contains("<testcase"), "{out}");
+    let (code, out, _) = run(&["report", base.to_str().unwrap(), "--format", "markdown"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("| model | variant |"), "{out}");
+}
+
+#[test]
+fn unusable_inputs_are_one_line_errors_with_exit_3() {
+    let t = tempfile::tempdir().unwrap();
+    let missing = t.path().join("nope.json");
+    let (code, _, err) = gate(&missing, &missing, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(error_lines(&err).len(), 1, "{err}");
+    assert!(err.contains("nope.json"), "{err}");
+
+    let old = t.path().join("old.json");
+    std::fs::write(&old, r#"{"format-version": 1, "cells": []}"#).unwrap();
+    let (code, _, err) = gate(&old, &old, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("format-version 1"), "{err}");
+
+    let junk = t.path().join("junk.json");
+    std::fs::write(&junk, "not json").unwrap();
+    let (code, _, err) = run(&["report", junk.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("junk.json"), "{err}");
+
+    // Two real runs with nothing in common.
+    let a = bench(t.path(), &[]);
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("results.json")).unwrap()).unwrap();
+    for c in other["cells"].as_array_mut().unwrap() {
+        c["target"] = "elsewhere".into();
+    }
+    let b = t.path().join("other.json");
+    std::fs::write(&b, other.to_string()).unwrap();
+    let (code, _, err) = gate(&a, &b, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no cell in common"), "{err}");
+
+    let (code, _, err) = gate(&a, &a, &["--threshold", "lots"]);
+    assert_eq!(code, 2, "{err}");
+}

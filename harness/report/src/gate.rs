@@ -1,0 +1,497 @@
+//! The regression gate: a candidate run against a baseline run, cell by cell (target, backend, model, variant),
+//! judged from the raw samples of both. Latency: the ratio of medians (candidate / baseline) with a seeded bootstrap
+//! confidence interval, against `max(threshold, noise floor)`, where the noise floor is the baseline's own
+//! dispersion (its median's CI half-width, and the drift between the medians of its first and second halves).
+//! Outcomes and agreement with the reference are compared too. Nothing here measures.
+
+use crate::{Cell, Outcome, Results};
+use rand::SeedableRng;
+use rand_distr::{Beta, Distribution};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Version of the `gate --json` document (docs/gate.md).
+pub const GATE_FORMAT_VERSION: u32 = 1;
+
+/// How the gate judges.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct GateOptions {
+    /// A slowdown is a regression only beyond this share (0.05 = 5 %), or the noise floor when that is larger.
+    pub threshold: f64,
+    /// Bootstrap draws per cell.
+    pub resamples: usize,
+    /// Seed of the bootstrap (with the cell's key): the same inputs give the same verdicts.
+    pub seed: u64,
+    /// Two-sided confidence of the ratio's interval.
+    pub confidence: f64,
+}
+
+impl Default for GateOptions {
+    fn default() -> Self {
+        GateOptions {
+            threshold: 0.05,
+            resamples: 2000,
+            seed: 0,
+            confidence: 0.95,
+        }
+    }
+}
+
+/// A cell's verdict.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Ran before, fails now (failed, crashed, timed out).
+    NowFailing,
+    /// Outputs agreed with the reference before, not now.
+    AccuracyRegressed,
+    /// Slower beyond the limit, with confidence.
+    Regressed,
+    /// One of the two cells' own CI missed its target (an unstable cell), or the interval straddles the limit.
+    Inconclusive,
+    /// In the baseline, not in the candidate.
+    Missing,
+    /// In the candidate, not in the baseline.
+    New,
+    /// Failed in both.
+    StillFailing,
+    /// Failed before, runs now.
+    NowRunning,
+    /// Emulated (qemu-user): timings are not compared; outcome and agreement were, and held.
+    NotTimed,
+    /// Faster beyond the limit, with confidence.
+    Improved,
+    /// Within the limit.
+    Unchanged,
+}
+
+impl Verdict {
+    /// Whether this verdict fails the gate.
+    pub fn fails(self) -> bool {
+        matches!(
+            self,
+            Verdict::NowFailing | Verdict::AccuracyRegressed | Verdict::Regressed
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::NowFailing => "now failing",
+            Verdict::AccuracyRegressed => "accuracy regressed",
+            Verdict::Regressed => "regressed",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Missing => "missing",
+            Verdict::New => "new",
+            Verdict::StillFailing => "still failing",
+            Verdict::NowRunning => "now running",
+            Verdict::NotTimed => "not timed (emulated)",
+            Verdict::Improved => "improved",
+            Verdict::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The gate's judgement of one cell.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CellVerdict {
+    pub target: String,
+    pub backend: String,
+    pub model: String,
+    pub variant: String,
+    pub verdict: Verdict,
+    /// Candidate median / baseline median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// Bootstrap interval of the ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_ci: Option<[f64; 2]>,
+    /// The baseline's own dispersion, as a share of its median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_floor: Option<f64>,
+    /// The share a change must exceed: max(threshold, noise floor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_p50_ns: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_p50_ns: Option<f64>,
+    /// Which side's own CI missed its target (`baseline`, `candidate`): an unstable cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unstable: Vec<String>,
+    /// One line saying why.
+    pub reason: String,
+}
+
+impl CellVerdict {
+    /// `target/backend/model/variant`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.target, self.backend, self.model, self.variant
+        )
+    }
+}
+
+/// The whole judgement.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Gate {
+    #[serde(rename = "format-version")]
+    pub format_version: u32,
+    pub baseline_run: String,
+    pub candidate_run: String,
+    pub options: GateOptions,
+    /// Verdict name -> cells.
+    pub counts: BTreeMap<String, usize>,
+    /// Cells whose verdict fails the gate.
+    pub failures: usize,
+    /// Worst first (the order of [`Verdict`]), then by id.
+    pub cells: Vec<CellVerdict>,
+}
+
+/// Why the two runs cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error(
+        "{baseline} and {candidate} have no cell in common (matched by target, backend, model and variant)"
+    )]
+    NothingInCommon { baseline: String, candidate: String },
+}
+
+/// Reads a cell's raw samples (ns, one per line, in time order) from its run folder.
+pub fn load_samples(dir: &Path, cell: &Cell) -> Result<Vec<f64>, String> {
+    let rel = cell
+        .samples_file
+        .as_deref()
+        .ok_or_else(|| "no samples file recorded".to_string())?;
+    let p = dir.join(rel);
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let mut out = Vec::with_capacity(text.len() / 8);
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match line.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => out.push(v),
+            _ => return Err(format!("{}:{}: not a sample: {line:?}", p.display(), i + 1)),
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no samples", p.display()));
+    }
+    Ok(out)
+}
+
+fn median_sorted(s: &[f64]) -> f64 {
+    edgebench_measure::stats::percentile(s, 50.0)
+}
+
+/// A draw of the bootstrap distribution of the median of `sorted`: the median of n values resampled with
+/// replacement is the empirical quantile at the median of n uniforms, which follows Beta(k, n + 1 - k) with
+/// k = ceil(n / 2). Exact for the (lower) median, O(1) per draw instead of O(n).
+fn bootstrap_median(sorted: &[f64], beta: &Beta<f64>, rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    let u: f64 = beta.sample(rng);
+    let i = ((u * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn beta_for(n: usize) -> Beta<f64> {
+    let k = n.div_ceil(2).max(1) as f64;
+    let b = (n as f64 + 1.0 - k).max(1.0);
+    Beta::new(k, b).unwrap_or_else(|_| Beta::new(1.0, 1.0).expect("Beta(1,1) is valid"))
+}
+
+/// The latency comparison of two sample sets (each in time order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub ratio: f64,
+    pub ci: [f64; 2],
+    pub noise_floor: f64,
+    pub limit: f64,
+    pub baseline_p50: f64,
+    pub candidate_p50: f64,
+}
+
+/// Ratio of medians with its bootstrap interval, and the baseline's noise floor.
+pub fn compare(baseline: &[f64], candidate: &[f64], o: &GateOptions, key: &str) -> Comparison {
+    let mut b = baseline.to_vec();
+    let mut c = candidate.to_vec();
+    b.sort_by(f64::total_cmp);
+    c.sort_by(f64::total_cmp);
+    let (mb, mc) = (median_sorted(&b), median_sorted(&c));
+    let seed = o.seed ^ crate::fnv1a(key.as_bytes());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (beta_b, beta_c) = (beta_for(b.len()), beta_for(c.len()));
+    let mut ratios: Vec<f64> = (0..o.resamples.max(10))
+        .map(|_| {
+            let x = bootstrap_median(&b, &beta_b, &mut rng);
+            let y = bootstrap_median(&c, &beta_c, &mut rng);
+            if x > 0.0 { y / x } else { f64::INFINITY }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let alpha = (1.0 - o.confidence).clamp(0.0, 1.0) / 2.0;
+    let ci = [
+        edgebench_measure::stats::percentile(&ratios, alpha * 100.0),
+        edgebench_measure::stats::percentile(&ratios, (1.0 - alpha) * 100.0),
+    ];
+    // The baseline's own dispersion: its median's CI half-width and the drift between its two halves.
+    let ci_b = edgebench_measure::stats::median_ci95(&b);
+    let half_width = if mb > 0.0 {
+        (ci_b[1] - ci_b[0]) / 2.0 / mb
+    } else {
+        0.0
+    };
+    let drift = if baseline.len() >= 20 {
+        let (first, second) = baseline.split_at(baseline.len() / 2);
+        let mut f = first.to_vec();
+        let mut s = second.to_vec();
+        f.sort_by(f64::total_cmp);
+        s.sort_by(f64::total_cmp);
+        let (m1, m2) = (median_sorted(&f), median_sorted(&s));
+        if m1 > 0.0 && m2 > 0.0 {
+            (m1.max(m2) / m1.min(m2)) - 1.0
+        } else {
+            0.0
+        }
+    } else {
+        0.0
+    };
+    let noise_floor = half_width.max(drift);
+    Comparison {
+        ratio: if mb > 0.0 { mc / mb } else { f64::INFINITY },
+        ci,
+        noise_floor,
+        limit: o.threshold.max(noise_floor),
+        baseline_p50: mb,
+        candidate_p50: mc,
+    }
+}
+
+/// Whether a cell's own CI missed the run's target (the sampling stopped on the time cap with a wider CI).
+fn unstable(c: &Cell, target_rel_ci: f64) -> bool {
+    c.latency.as_ref().is_some_and(|s| {
+        let w = (s.median_ci95_ns[1] - s.median_ci95_ns[0]) / s.p50_ns;
+        !(w <= target_rel_ci * 1.0001)
+    })
+}
+
+fn key(c: &Cell) -> (String, String, String, String) {
+    (
+        c.target.clone(),
+        c.backend.clone(),
+        c.model.clone(),
+        c.variant.clone(),
+    )
+}
+
+fn outcome_line(o: &Outcome) -> String {
+    match o {
+        Outcome::Ok => "ok".into(),
+        Outcome::Failed { message, .. } => format!("failed: {message}"),
+        Outcome::Crashed { message, .. } => format!("crashed: {message}"),
+        Outcome::Timeout { seconds } => format!("timed out after {seconds} s"),
+        Outcome::Interrupted => "interrupted".into(),
+    }
+}
+
+/// Judges every cell. `*_dir` are the folders the results files are in (the samples are relative to them).
+pub fn gate(
+    baseline: &Results,
+    baseline_dir: &Path,
+    candidate: &Results,
+    candidate_dir: &Path,
+    o: &GateOptions,
+) -> Result<Gate, GateError> {
+    let base: BTreeMap<_, &Cell> = baseline.cells.iter().map(|c| (key(c), c)).collect();
+    let cand: BTreeMap<_, &Cell> = candidate.cells.iter().map(|c| (key(c), c)).collect();
+    if !base.keys().any(|k| cand.contains_key(k)) {
+        return Err(GateError::NothingInCommon {
+            baseline: baseline.run_id.clone(),
+            candidate: candidate.run_id.clone(),
+        });
+    }
+    let mut keys: Vec<_> = base.keys().chain(cand.keys()).cloned().collect();
+    keys.sort();
+    keys.dedup();
+    let mut cells = vec![];
+    for k in keys {
+        let (b, c) = (base.get(&k).copied(), cand.get(&k).copied());
+        let mut v = CellVerdict {
+            target: k.0.clone(),
+            backend: k.1.clone(),
+            model: k.2.clone(),
+            variant: k.3.clone(),
+            verdict: Verdict::Unchanged,
+            ratio: None,
+            ratio_ci: None,
+            noise_floor: None,
+            limit: None,
+            baseline_p50_ns: b.and_then(|x| x.latency.as_ref()).map(|s| s.p50_ns),
+            candidate_p50_ns: c.and_then(|x| x.latency.as_ref()).map(|s| s.p50_ns),
+            unstable: vec![],
+            reason: String::new(),
+        };
+        let (verdict, reason) = match (b, c) {
+            (None, Some(c)) => (Verdict::New, format!("new cell ({})", outcome_line(&c.outcome))),
+            (Some(b), None) => (
+                Verdict::Missing,
+                format!("not in the candidate (was {})", outcome_line(&b.outcome)),
+            ),
+            (None, None) => continue,
+            (Some(b), Some(c)) => judge(b, baseline_dir, baseline, c, candidate_dir, candidate, o, &mut v),
+        };
+        v.verdict = verdict;
+        v.reason = reason;
+        cells.push(v);
+    }
+    cells.sort_by(|a, b| (a.verdict, a.id()).cmp(&(b.verdict, b.id())));
+    let mut counts = BTreeMap::new();
+    for c in &cells {
+        *counts.entry(c.verdict.name().to_string()).or_insert(0) += 1;
+    }
+    Ok(Gate {
+        format_version: GATE_FORMAT_VERSION,
+        baseline_run: baseline.run_id.clone(),
+        candidate_run: candidate.run_id.clone(),
+        options: o.clone(),
+        failures: cells.iter().filter(|c| c.verdict.fails()).count(),
+        counts,
+        cells,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    b: &Cell,
+    bdir: &Path,
+    br: &Results,
+    c: &Cell,
+    cdir: &Path,
+    cr: &Results,
+    o: &GateOptions,
+    v: &mut CellVerdict,
+) -> (Verdict, String) {
+    match (b.outcome == Outcome::Ok, c.outcome == Outcome::Ok) {
+        (true, false) => return (Verdict::NowFailing, outcome_line(&c.outcome)),
+        (false, true) => {
+            return (
+                Verdict::NowRunning,
+                format!("was {}", outcome_line(&b.outcome)),
+            );
+        }
+        (false, false) => return (Verdict::StillFailing, outcome_line(&c.outcome)),
+        (true, true) => {}
+    }
+    let agreed = |x: &Cell| x.agreement.as_ref().map(|a| a.agree);
+    if agreed(b) == Some(true) && agreed(c) == Some(false) {
+        let a = c.agreement.as_ref();
+        return (
+            Verdict::AccuracyRegressed,
+            format!(
+                "outputs no longer agree with {}: max abs {:.3e}, min cosine {:.6}{}",
+                a.map(|a| a.reference.as_str()).unwrap_or("the reference"),
+                a.map(|a| a.max_abs_error).unwrap_or(f64::NAN),
+                a.map(|a| a.min_cosine).unwrap_or(f64::NAN),
+                a.and_then(|a| a.error.as_deref())
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if b.emulated || c.emulated {
+        return (
+            Verdict::NotTimed,
+            "emulated (qemu-user): timings say nothing about the board; outcome and agreement held".into(),
+        );
+    }
+    let (sb, sc) = match (load_samples(bdir, b), load_samples(cdir, c)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => return (Verdict::Inconclusive, format!("raw samples unreadable: {e}")),
+    };
+    let cmp = compare(&sb, &sc, o, &v.id());
+    v.ratio = Some(cmp.ratio);
+    v.ratio_ci = Some(cmp.ci);
+    v.noise_floor = Some(cmp.noise_floor);
+    v.limit = Some(cmp.limit);
+    if unstable(b, br.settings.target_rel_ci) {
+        v.unstable.push("baseline".into());
+    }
+    if unstable(c, cr.settings.target_rel_ci) {
+        v.unstable.push("candidate".into());
+    }
+    let pct = |x: f64| format!("{:+.1} %", (x - 1.0) * 100.0);
+    let band = format!(
+        "ratio {:.3} [{:.3}, {:.3}], limit ±{:.1} %",
+        cmp.ratio,
+        cmp.ci[0],
+        cmp.ci[1],
+        cmp.limit * 100.0
+    );
+    let (hi, lo) = (1.0 + cmp.limit, 1.0 / (1.0 + cmp.limit));
+    if cmp.ci[0] > hi {
+        (Verdict::Regressed, format!("slower {} ({band})", pct(cmp.ratio)))
+    } else if cmp.ci[1] < lo {
+        (Verdict::Improved, format!("faster {} ({band})", pct(cmp.ratio)))
+    } else if !v.unstable.is_empty() {
+        (
+            Verdict::Inconclusive,
+            format!(
+                "unstable: the {} cell's own CI missed its target ({band})",
+                v.unstable.join(" and ")
+            ),
+        )
+    } else if cmp.ratio <= hi && cmp.ratio >= lo {
+        (Verdict::Unchanged, format!("within the limit ({band})"))
+    } else {
+        (
+            Verdict::Inconclusive,
+            format!("beyond the limit but the interval reaches inside it ({band})"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noisy(n: usize, base: f64, seed: u64) -> Vec<f64> {
+        use rand::Rng;
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| base * (1.0 + 0.05 * r.random::<f64>()))
+            .collect()
+    }
+
+    #[test]
+    fn the_bootstrap_is_seeded_and_brackets_the_ratio() {
+        let a = noisy(500, 1000.0, 1);
+        let b: Vec<f64> = noisy(500, 1000.0, 2).iter().map(|x| x * 1.2).collect();
+        let o = GateOptions::default();
+        let c1 = compare(&a, &b, &o, "k");
+        let c2 = compare(&a, &b, &o, "k");
+        assert_eq!(c1, c2);
+        assert!(c1.ci[0] < c1.ratio && c1.ratio < c1.ci[1]);
+        assert!((c1.ratio - 1.2).abs() < 0.02, "{c1:?}");
+        assert!(c1.ci[0] > 1.15, "{c1:?}");
+    }
+
+    #[test]
+    fn a_drifting_baseline_raises_the_noise_floor() {
+        let mut a = noisy(200, 1000.0, 3);
+        for x in a.iter_mut().skip(100) {
+            *x *= 1.3;
+        }
+        let c = compare(&a, &a, &GateOptions::default(), "k");
+        assert!(c.noise_floor > 0.25, "{c:?}");
+        assert!(c.limit >= c.noise_floor);
+    }
+
+    #[test]
+    fn bootstrap_median_of_a_singleton_is_the_value() {
+        let beta = beta_for(1);
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        assert_eq!(bootstrap_median(&[7.0], &beta, &mut r), 7.0);
+    }
+}
