@@ -115,13 +115,16 @@ pub fn available<'r>(
 /// `<cache>/roofs/<key>.json` where the key hashes CPU, cores, memory, architecture and kernel: a different machine
 /// (or VM size) measures again. `refresh` measures even when cached. A cache that cannot be written is only a
 /// warning: the figures are still returned.
-pub fn host_roofs(cache: &std::path::Path, refresh: bool) -> (edgebench_measure::roofs::Roofs, bool) {
+pub fn host_roofs(
+    cache: &std::path::Path,
+    refresh: bool,
+) -> (edgebench_measure::roofs::Roofs, bool) {
     let h = host();
     let key = format!(
         "{:016x}",
         edgebench_report::fnv1a(
             format!(
-                "{}|{}|{}|{}|{}",
+                "v1|{}|{}|{}|{}|{}",
                 h.cpu, h.logical_cores, h.memory_bytes, h.arch, h.kernel
             )
             .as_bytes()
@@ -139,7 +142,9 @@ pub fn host_roofs(cache: &std::path::Path, refresh: bool) -> (edgebench_measure:
     let saved = std::fs::create_dir_all(path.parent().unwrap_or(cache))
         .map_err(|e| e.to_string())
         .and_then(|_| serde_json::to_string_pretty(&r).map_err(|e| e.to_string()))
-        .and_then(|t| edgebench_report::write_atomic(&path, t.as_bytes()).map_err(|e| e.to_string()));
+        .and_then(|t| {
+            edgebench_report::write_atomic(&path, t.as_bytes()).map_err(|e| e.to_string())
+        });
     if let Err(e) = saved {
         tracing::warn!("{}: cannot cache the measured roofs: {e}", path.display());
     }

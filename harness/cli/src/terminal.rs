@@ -108,7 +108,7 @@ fn line(c: &Cell, show_target: bool) -> String {
                 l.count,
                 match c.stopped_by {
                     Some(StoppedBy::Precision) => "ci",
-                    Some(StoppedBy::TimeCap) => "time cap",
+                    Some(StoppedBy::TimeCap) => "time cap, CI missed: UNSTABLE",
                     Some(StoppedBy::SampleCap) => "sample cap",
                     None => "?",
                 },

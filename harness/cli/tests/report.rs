@@ -29,7 +29,12 @@ fn bench(out: &Path, env: &[(&str, &str)]) -> PathBuf {
         .arg(out)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     out.join(j["run_id"].as_str().unwrap())
 }
@@ -117,7 +122,10 @@ fn the_gate_flags_an_injected_slowdown_and_not_the_same_run() {
         "run", "compat", "rewrites", "cells", "latency", "cold", "variants", "memory", "energy",
         "roofline", "gate", "failures",
     ] {
-        assert!(text.contains(&format!("<section id=\"{id}\">")), "section {id}");
+        assert!(
+            text.contains(&format!("<section id=\"{id}\">")),
+            "section {id}"
+        );
     }
     assert!(text.contains("<svg"), "charts are inline SVG");
     assert!(text.contains("REGRESSION"));
@@ -128,7 +136,12 @@ fn the_gate_flags_an_injected_slowdown_and_not_the_same_run() {
         );
     }
     // Never over an existing file without --force; never over the input.
-    let (code, _, err) = run(&["report", slow.to_str().unwrap(), "-o", html.to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "report",
+        slow.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("already exists"), "{err}");
     let input = slow.join("results.json");
@@ -148,7 +161,10 @@ fn the_gate_flags_an_injected_slowdown_and_not_the_same_run() {
     assert!(base.join("report.html").is_file());
     let (code, out, _) = run(&["report", base.to_str().unwrap(), "--format", "junit"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("<?xml") && out.contains("<testcase"), "{out}");
+    assert!(
+        out.starts_with("<?xml") && out.contains("<testcase"),
+        "{out}"
+    );
     let (code, out, _) = run(&["report", base.to_str().unwrap(), "--format", "markdown"]);
     assert_eq!(code, 0);
     assert!(out.contains("| model | variant |"), "{out}");

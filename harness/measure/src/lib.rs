@@ -3,7 +3,7 @@
 
 pub mod energy;
 pub mod process;
+pub mod roofs;
 pub mod sampling;
 pub mod stats;
 pub mod targets;
-pub mod roofs;

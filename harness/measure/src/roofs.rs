@@ -68,7 +68,8 @@ fn pick_kernel() -> (Kernel, &'static str) {
             // SAFETY: the feature was detected at run time.
             return (|b, m, a, s| unsafe { fma_avx512(b, m, a, s) }, "avx512f");
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the features were detected at run time.
             return (|b, m, a, s| unsafe { fma_avx2(b, m, a, s) }, "avx2+fma");
         }
@@ -106,7 +107,12 @@ pub fn measure_peak_gflops(threads: usize, steps: usize, reps: usize) -> (f64, &
     let (kernel, name) = pick_kernel();
     let t = best_parallel(threads, reps, |i| {
         let mut acc: Block = [[1.0 + i as f32 * 1e-3; LANES]; ACCS];
-        kernel(&mut acc, std::hint::black_box(0.999_999), std::hint::black_box(1e-6), steps);
+        kernel(
+            &mut acc,
+            std::hint::black_box(0.999_999),
+            std::hint::black_box(1e-6),
+            steps,
+        );
         std::hint::black_box(&acc);
     });
     let flops = (threads * steps * ACCS * LANES * 2) as f64;

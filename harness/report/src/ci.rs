@@ -13,14 +13,21 @@ fn md(s: &str) -> String {
 
 fn verdict_of<'g>(g: Option<&'g Gate>, c: &Cell) -> Option<&'g CellVerdict> {
     g?.cells.iter().find(|v| {
-        v.target == c.target && v.backend == c.backend && v.model == c.model && v.variant == c.variant
+        v.target == c.target
+            && v.backend == c.backend
+            && v.model == c.model
+            && v.variant == c.variant
     })
 }
 
 /// A Markdown job summary.
 pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
     let mut o = String::new();
-    let failed: Vec<&Cell> = r.cells.iter().filter(|c| c.outcome != Outcome::Ok).collect();
+    let failed: Vec<&Cell> = r
+        .cells
+        .iter()
+        .filter(|c| c.outcome != Outcome::Ok)
+        .collect();
     let _ = writeln!(o, "## edgebench run `{}`\n", md(&r.run_id));
     let _ = writeln!(
         o,
@@ -43,7 +50,11 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
         let _ = writeln!(
             o,
             "### Gate: {} ({} of {} cells fail; baseline `{}`, threshold {:.1} %)\n",
-            if g.failures > 0 { "❌ regression" } else { "✅ no regression" },
+            if g.failures > 0 {
+                "❌ regression"
+            } else {
+                "✅ no regression"
+            },
             g.failures,
             g.cells.len(),
             md(&g.baseline_run),
@@ -51,7 +62,10 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
         );
         let counts: Vec<String> = g.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let _ = writeln!(o, "{}\n", counts.join(" · "));
-        let _ = writeln!(o, "| verdict | cell | baseline p50 | candidate p50 | ratio [95 % CI] | why |");
+        let _ = writeln!(
+            o,
+            "| verdict | cell | baseline p50 | candidate p50 | ratio [95 % CI] | why |"
+        );
         let _ = writeln!(o, "|---|---|---|---|---|---|");
         // Regressions first: the verdicts are already sorted worst first.
         for v in &g.cells {
@@ -106,7 +120,10 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
     let models: BTreeSet<&String> = r.cells.iter().map(|c| &c.model).collect();
     let variants: BTreeSet<&String> = r.cells.iter().map(|c| &c.variant).collect();
     let _ = writeln!(o, "### Matrix (median latency; ✗ = did not run)\n");
-    let head: Vec<String> = cols.iter().map(|(t, b)| format!("{} / {}", md(t), md(b))).collect();
+    let head: Vec<String> = cols
+        .iter()
+        .map(|(t, b)| format!("{} / {}", md(t), md(b)))
+        .collect();
     let _ = writeln!(o, "| model | variant | {} |", head.join(" | "));
     let _ = writeln!(o, "|---|---|{}", "---|".repeat(cols.len()));
     for m in &models {
@@ -123,7 +140,11 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
                         None => "".into(),
                         Some(c) if c.outcome != Outcome::Ok => "✗".into(),
                         Some(c) => {
-                            let mut s = c.latency.as_ref().map(|l| fmt_ns(l.p50_ns)).unwrap_or("ok".into());
+                            let mut s = c
+                                .latency
+                                .as_ref()
+                                .map(|l| fmt_ns(l.p50_ns))
+                                .unwrap_or("ok".into());
                             if c.agreement.as_ref().is_some_and(|a| !a.agree) {
                                 s.push_str(" (differs)");
                             }

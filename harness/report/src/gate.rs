@@ -334,13 +334,25 @@ pub fn gate(
             reason: String::new(),
         };
         let (verdict, reason) = match (b, c) {
-            (None, Some(c)) => (Verdict::New, format!("new cell ({})", outcome_line(&c.outcome))),
+            (None, Some(c)) => (
+                Verdict::New,
+                format!("new cell ({})", outcome_line(&c.outcome)),
+            ),
             (Some(b), None) => (
                 Verdict::Missing,
                 format!("not in the candidate (was {})", outcome_line(&b.outcome)),
             ),
             (None, None) => continue,
-            (Some(b), Some(c)) => judge(b, baseline_dir, baseline, c, candidate_dir, candidate, o, &mut v),
+            (Some(b), Some(c)) => judge(
+                b,
+                baseline_dir,
+                baseline,
+                c,
+                candidate_dir,
+                candidate,
+                o,
+                &mut v,
+            ),
         };
         v.verdict = verdict;
         v.reason = reason;
@@ -403,12 +415,18 @@ fn judge(
     if b.emulated || c.emulated {
         return (
             Verdict::NotTimed,
-            "emulated (qemu-user): timings say nothing about the board; outcome and agreement held".into(),
+            "emulated (qemu-user): timings say nothing about the board; outcome and agreement held"
+                .into(),
         );
     }
     let (sb, sc) = match (load_samples(bdir, b), load_samples(cdir, c)) {
         (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => return (Verdict::Inconclusive, format!("raw samples unreadable: {e}")),
+        (Err(e), _) | (_, Err(e)) => {
+            return (
+                Verdict::Inconclusive,
+                format!("raw samples unreadable: {e}"),
+            );
+        }
     };
     let cmp = compare(&sb, &sc, o, &v.id());
     v.ratio = Some(cmp.ratio);
@@ -431,9 +449,15 @@ fn judge(
     );
     let (hi, lo) = (1.0 + cmp.limit, 1.0 / (1.0 + cmp.limit));
     if cmp.ci[0] > hi {
-        (Verdict::Regressed, format!("slower {} ({band})", pct(cmp.ratio)))
+        (
+            Verdict::Regressed,
+            format!("slower {} ({band})", pct(cmp.ratio)),
+        )
     } else if cmp.ci[1] < lo {
-        (Verdict::Improved, format!("faster {} ({band})", pct(cmp.ratio)))
+        (
+            Verdict::Improved,
+            format!("faster {} ({band})", pct(cmp.ratio)),
+        )
     } else if !v.unstable.is_empty() {
         (
             Verdict::Inconclusive,

@@ -126,8 +126,40 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(227, 119, 194),
 ];
 
+/// A stable colour per backend (series names are `target/backend` or a backend), so a backend looks the same in
+/// every chart; anything else by hash.
 fn color_of(name: &str) -> RGBColor {
-    PALETTE[(crate::fnv1a(name.as_bytes()) % PALETTE.len() as u64) as usize]
+    let b = name
+        .split(['/', ' '])
+        .nth(if name.contains('/') { 1 } else { 0 })
+        .unwrap_or(name);
+    match b {
+        "tract" => PALETTE[0],
+        "ort" => PALETTE[2],
+        "wonnx" => PALETTE[3],
+        "wonnx+tract" => PALETTE[5],
+        "wonnx+ort" => PALETTE[6],
+        _ if name.starts_with("roof") => PALETTE[1],
+        _ => PALETTE[(crate::fnv1a(name.as_bytes()) % PALETTE.len() as u64) as usize],
+    }
+}
+
+/// A compact tick label: three significant digits at most, no trailing zeros.
+fn nice(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{v:.0e}");
+    }
+    let digits = (2 - a.log10().floor() as i32).max(0) as usize;
+    let t = format!("{v:.digits$}");
+    if t.contains('.') {
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        t
+    }
 }
 
 /// An axis that is log10 when the values span more than 20x: values are transformed before plotting and labels
@@ -141,6 +173,9 @@ struct Axis {
 
 impl Axis {
     fn fit(values: impl Iterator<Item = f64>) -> Axis {
+        Axis::fit_with(values, false)
+    }
+    fn fit_with(values: impl Iterator<Item = f64>, force_log: bool) -> Axis {
         let v: Vec<f64> = values.filter(|x| x.is_finite() && *x > 0.0).collect();
         let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = v.iter().copied().fold(0.0, f64::max);
@@ -151,7 +186,7 @@ impl Axis {
                 hi: 1.0,
             };
         }
-        let log = hi / lo > 20.0;
+        let log = force_log || hi / lo > 20.0;
         if log {
             Axis {
                 log,
@@ -167,19 +202,18 @@ impl Axis {
         }
     }
     fn t(&self, v: f64) -> f64 {
-        if self.log {
-            v.max(1e-30).log10()
-        } else {
-            v
-        }
+        if self.log { v.max(1e-30).log10() } else { v }
     }
     fn back(&self, v: f64) -> f64 {
         if self.log { 10f64.powf(v) } else { v }
     }
 }
 
-type Chart<'a, 'b> =
-    ChartContext<'a, SVGBackend<'b>, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// A chart with one horizontal row per label. `draw` gets the chart and the row's y centre is its index.
 fn rows_chart(
@@ -213,12 +247,13 @@ fn rows_chart(
                 .label_style(("sans-serif", 12))
                 .draw();
             for (i, l) in labels.iter().enumerate() {
-                let (px, py) = chart.backend_coord(&(axis.lo, i as f64));
-                let style = TextStyle::from(("sans-serif", 12).into_font())
-                    .pos(plotters::style::text_anchor::Pos::new(
+                let (px, py) = chart.backend_coord(&(axis.lo, (n - 1 - i) as f64));
+                let style = TextStyle::from(("sans-serif", 12).into_font()).pos(
+                    plotters::style::text_anchor::Pos::new(
                         plotters::style::text_anchor::HPos::Right,
                         plotters::style::text_anchor::VPos::Center,
-                    ));
+                    ),
+                );
                 let _ = root.draw(&Text::new(l.clone(), (px - 6, py), style));
             }
             draw(&mut chart, &root);
@@ -269,8 +304,9 @@ fn latency_svg(rows: &[(String, String, Dist)]) -> String {
         },
         &fmt_ns,
         &mut |chart, _| {
+            let n = rows.len();
             for (i, (_, backend, d)) in rows.iter().enumerate() {
-                let y = i as f64;
+                let y = (n - 1 - i) as f64;
                 let c = color_of(backend);
                 let t = |v| axis.t(v);
                 let _ = chart.draw_series(std::iter::once(PathElement::new(
@@ -303,9 +339,10 @@ fn pair_bars_svg(rows: &[(String, f64, f64)], x_desc: &str, fmt: &dyn Fn(f64) ->
         axis.lo -= 0.5;
     }
     let base = if axis.log { axis.lo } else { 0.0 };
+    let n = rows.len();
     rows_chart(&labels, axis, x_desc, fmt, &mut |chart, _| {
         for (i, (_, a, b)) in rows.iter().enumerate() {
-            let y = i as f64;
+            let y = (n - 1 - i) as f64;
             if a.is_finite() && *a > 0.0 {
                 let _ = chart.draw_series(std::iter::once(Rectangle::new(
                     [(base, y - 0.38), (axis.t(*a), y)],
@@ -332,21 +369,25 @@ fn scatter_svg(
     fx: &dyn Fn(f64) -> String,
     fy: &dyn Fn(f64) -> String,
     front: bool,
+    x_log: bool,
+    y_log: bool,
     lines: &[(String, Vec<(f64, f64)>)],
 ) -> String {
-    let ax = Axis::fit(
+    let ax = Axis::fit_with(
         series
             .values()
             .flatten()
             .map(|p| p.0)
             .chain(lines.iter().flat_map(|l| l.1.iter().map(|p| p.0))),
+        x_log,
     );
-    let ay = Axis::fit(
+    let ay = Axis::fit_with(
         series
             .values()
             .flatten()
             .map(|p| p.1)
             .chain(lines.iter().flat_map(|l| l.1.iter().map(|p| p.1))),
+        y_log,
     );
     let ay = if ay.log {
         ay
@@ -379,7 +420,9 @@ fn scatter_svg(
                 let c = color_of(name);
                 let _ = chart
                     .draw_series(std::iter::once(PathElement::new(
-                        pts.iter().map(|p| (ax.t(p.0), ay.t(p.1))).collect::<Vec<_>>(),
+                        pts.iter()
+                            .map(|p| (ax.t(p.0), ay.t(p.1)))
+                            .collect::<Vec<_>>(),
                         c.stroke_width(2),
                     )))
                     .map(|s| {
@@ -412,6 +455,7 @@ fn scatter_svg(
             }
             let _ = chart
                 .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .label_font(("sans-serif", 12))
@@ -438,6 +482,9 @@ pub fn pareto(pts: &[(f64, f64, String)]) -> Vec<(f64, f64)> {
     }
     out
 }
+
+/// Drift below this (fp32 itself, exact variants) is drawn at it on the log axis.
+const DRIFT_FLOOR: f64 = 1e-9;
 
 const CSS: &str = r#"
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232b;background:#f6f7f9}
@@ -501,7 +548,11 @@ fn utc(unix: u64) -> String {
 pub fn render(p: &Page<'_>) -> String {
     let r = p.results;
     let mut h = String::with_capacity(64 * 1024 + r.cells.len() * 3000);
-    let failed: Vec<&Cell> = r.cells.iter().filter(|c| c.outcome != Outcome::Ok).collect();
+    let failed: Vec<&Cell> = r
+        .cells
+        .iter()
+        .filter(|c| c.outcome != Outcome::Ok)
+        .collect();
     let _ = write!(
         h,
         r##"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -512,7 +563,12 @@ pub fn render(p: &Page<'_>) -> String {
 "##,
         id = esc(&r.run_id),
         cells = r.cells.len(),
-        models = r.cells.iter().map(|c| &c.model).collect::<BTreeSet<_>>().len(),
+        models = r
+            .cells
+            .iter()
+            .map(|c| &c.model)
+            .collect::<BTreeSet<_>>()
+            .len(),
         targets = r.targets.len(),
         started = utc(r.started_unix),
         ver = esc(&r.edgebench_version),
@@ -548,13 +604,20 @@ fn run_section(h: &mut String, r: &Results) {
 <h3>Targets</h3><table class="sort"><thead><tr><th>target</th><th>triple</th><th>runner</th><th>emulated</th><th>compute roof</th><th>bandwidth roof</th><th>roofs</th><th>backends</th></tr></thead><tbody>"#,
         cpu = esc(&m.cpu),
         lc = m.logical_cores,
-        pc = m.physical_cores.map(|c| c.to_string()).unwrap_or("?".into()),
+        pc = m
+            .physical_cores
+            .map(|c| c.to_string())
+            .unwrap_or("?".into()),
         mem = fmt_bytes(m.memory_bytes as f64),
         os = esc(&m.os),
         kernel = esc(&m.kernel),
         arch = esc(&m.arch),
         gov = esc(m.governor.as_deref().unwrap_or("not readable")),
-        emu = if m.emulated { r#" <span class="flag emu">EMULATED</span>"# } else { "" },
+        emu = if m.emulated {
+            r#" <span class="flag emu">EMULATED</span>"#
+        } else {
+            ""
+        },
         plan = esc(&r.plan_id),
         part = r
             .partition
@@ -636,7 +699,10 @@ fn run_section(h: &mut String, r: &Results) {
             if src == "measured" {
                 "<b>measured</b> here".to_string()
             } else {
-                format!(r#"<span class="warn">{}</span> (not measured here)"#, esc(&src))
+                format!(
+                    r#"<span class="warn">{}</span> (not measured here)"#,
+                    esc(&src)
+                )
             },
             backends.join("<br>")
         );
@@ -657,7 +723,10 @@ fn compat_section(h: &mut String, r: &Results) {
     models.extend(r.compat.iter().map(|c| &c.model));
     models.sort();
     models.dedup();
-    let _ = write!(h, r#"<table class="sort filterable"><thead><tr><th>model</th>"#);
+    let _ = write!(
+        h,
+        r#"<table class="sort filterable"><thead><tr><th>model</th>"#
+    );
     for (t, b) in &cols {
         let _ = write!(h, "<th>{}<br>{}</th>", esc(t), esc(b));
     }
@@ -682,7 +751,14 @@ fn compat_section(h: &mut String, r: &Results) {
                         let parts: Vec<String> = c
                             .split
                             .iter()
-                            .map(|p| format!("{} {} partitions, {:.0} %", p.backend, p.partitions, p.share * 100.0))
+                            .map(|p| {
+                                format!(
+                                    "{} {} partitions, {:.0} %",
+                                    p.backend,
+                                    p.partitions,
+                                    p.share * 100.0
+                                )
+                            })
                             .collect();
                         ("split", "split".to_string(), parts.join("; "))
                     }
@@ -694,7 +770,10 @@ fn compat_section(h: &mut String, r: &Results) {
                             a.reference,
                             a.max_abs_error,
                             a.min_cosine,
-                            a.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+                            a.error
+                                .as_deref()
+                                .map(|e| format!(" ({e})"))
+                                .unwrap_or_default()
                         ),
                     ),
                     (Outcome::Ok, _) => ("ok", "runs".to_string(), String::new()),
@@ -731,7 +810,10 @@ fn compat_section(h: &mut String, r: &Results) {
                             }
                         )
                     };
-                    format!(r#"<br><span class="muted">predicted: {}</span>{reasons}"#, esc(&what))
+                    format!(
+                        r#"<br><span class="muted">predicted: {}</span>{reasons}"#,
+                        esc(&what)
+                    )
                 }
             };
             let _ = write!(
@@ -742,7 +824,10 @@ fn compat_section(h: &mut String, r: &Results) {
                 if why.is_empty() {
                     String::new()
                 } else {
-                    format!(r#"<br><span class="muted">{}</span>"#, esc(&truncate(&why, 160)))
+                    format!(
+                        r#"<br><span class="muted">{}</span>"#,
+                        esc(&truncate(&why, 160))
+                    )
                 }
             );
         }
@@ -761,7 +846,11 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn rewrites_section(h: &mut String, r: &Results) {
     h.push_str(r#"<section id="rewrites"><h2>Rewrites</h2>"#);
-    let with: Vec<_> = r.compat.iter().filter(|c| c.after_rewrites.is_some()).collect();
+    let with: Vec<_> = r
+        .compat
+        .iter()
+        .filter(|c| c.after_rewrites.is_some())
+        .collect();
     if with.is_empty() {
         h.push_str(r#"<p class="muted">No model of this run needs rewrites to run on a backend of the plan (or the plan recorded no predictions).</p>"#);
     } else {
@@ -808,8 +897,12 @@ fn cells_section(h: &mut String, r: &Results) {
             num(l.map(|s| s.p99_ns), fmt_ns),
             if unstable { " warn" } else { "" },
             ci.unwrap_or(f64::NAN),
-            ci.map(|w| format!("±{:.1} %{}", w * 50.0, if unstable { " UNSTABLE" } else { "" }))
-                .unwrap_or("-".into()),
+            ci.map(|w| format!(
+                "±{:.1} %{}",
+                w * 50.0,
+                if unstable { " UNSTABLE" } else { "" }
+            ))
+            .unwrap_or("-".into()),
             num(l.map(|s| s.count as f64), |x| format!("{x:.0}")),
             c.stopped_by
                 .map(|s| format!("{s:?}").to_lowercase())
@@ -837,7 +930,11 @@ fn latency_section(h: &mut String, p: &Page<'_>) {
         let mut missing = vec![];
         for c in cells {
             if c.outcome != Outcome::Ok {
-                missing.push(format!("{}: {}", label(c), truncate(&outcome_text(&c.outcome), 100)));
+                missing.push(format!(
+                    "{}: {}",
+                    label(c),
+                    truncate(&outcome_text(&c.outcome), 100)
+                ));
                 continue;
             }
             match load_samples(p.dir, c) {
@@ -884,7 +981,11 @@ fn cold_section(h: &mut String, r: &Results) {
             continue;
         }
         let _ = write!(h, "<h3>{}</h3>", esc(model));
-        h.push_str(&pair_bars_svg(&rows, "time (log axis when needed)", &fmt_ns));
+        h.push_str(&pair_bars_svg(
+            &rows,
+            "time (log axis when needed)",
+            &fmt_ns,
+        ));
     }
     h.push_str(r#"<table class="sort filterable"><thead><tr><th>model</th><th>target</th><th>backend</th><th>variant</th><th>load</th><th>first inference</th><th>cold total</th><th>steady p50</th><th>cold / steady</th></tr></thead><tbody>"#);
     for c in &r.cells {
@@ -922,8 +1023,13 @@ fn variants_section(h: &mut String, r: &Results) {
         let Some(d) = &c.delta else { continue };
         let Some(lr) = d.latency_ratio else { continue };
         let cos = d.drift.iter().map(|x| x.min_cosine).fold(1.0, f64::min);
-        let drift = (1.0 - cos).max(1e-9);
-        let series = format!("{}/{}{}", c.target, c.backend, if c.emulated { " [EMULATED]" } else { "" });
+        let drift = (1.0 - cos).max(DRIFT_FLOOR);
+        let series = format!(
+            "{}/{}{}",
+            c.target,
+            c.backend,
+            if c.emulated { " [EMULATED]" } else { "" }
+        );
         per_model
             .entry(c.model.as_str())
             .or_default()
@@ -931,15 +1037,23 @@ fn variants_section(h: &mut String, r: &Results) {
             .or_default()
             .push((drift, lr, c.variant.clone()));
     }
+    for series in per_model.values_mut() {
+        for pts in series.values_mut() {
+            // fp32 itself: no drift, ratio 1 (the reference every other point is measured against).
+            pts.push((DRIFT_FLOOR, 1.0, "fp32".into()));
+        }
+    }
     for (model, series) in &per_model {
         let _ = write!(h, "<h3>{}</h3>", esc(model));
         h.push_str(&scatter_svg(
             series,
-            "drift: 1 − min cosine vs fp32",
+            "drift: 1 − min cosine vs fp32 (log; ≤ 1e-9 drawn at 1e-9)",
             "latency ratio to fp32",
             &|x| format!("{x:.0e}"),
             &|y| format!("{y:.2}"),
             true,
+            true,
+            false,
             &[],
         ));
     }
@@ -947,9 +1061,21 @@ fn variants_section(h: &mut String, r: &Results) {
     for v in &r.variants {
         let cos = v.drift.iter().map(|x| x.min_cosine).fold(1.0, f64::min);
         let abs = v.drift.iter().map(|x| x.max_abs_error).fold(0.0, f64::max);
-        let top1 = v.drift.iter().filter_map(|x| x.top1_agreement).fold(f64::NAN, f64::min);
-        let margin = v.drift.iter().filter_map(|x| x.fp32_margin_p50).fold(f64::NAN, f64::min);
-        let verdicts: Vec<String> = v.verdicts.iter().map(|(b, x)| format!("{b}: {x}")).collect();
+        let top1 = v
+            .drift
+            .iter()
+            .filter_map(|x| x.top1_agreement)
+            .fold(f64::NAN, f64::min);
+        let margin = v
+            .drift
+            .iter()
+            .filter_map(|x| x.fp32_margin_p50)
+            .fold(f64::NAN, f64::min);
+        let verdicts: Vec<String> = v
+            .verdicts
+            .iter()
+            .map(|(b, x)| format!("{b}: {x}"))
+            .collect();
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td>{}{}{}{}{}{}<td class=\"n\">{}</td><td>{}</td></tr>",
@@ -1005,7 +1131,11 @@ fn energy_section(h: &mut String, r: &Results) {
                     Source::Estimated { .. } => "ESTIMATED",
                 };
                 Some((
-                    format!("{} ({kind}){}", label(c), if c.emulated { " [EMULATED]" } else { "" }),
+                    format!(
+                        "{} ({kind}){}",
+                        label(c),
+                        if c.emulated { " [EMULATED]" } else { "" }
+                    ),
                     f64::NAN,
                     e.joules_per_inference * 1e3,
                 ))
@@ -1015,7 +1145,9 @@ fn energy_section(h: &mut String, r: &Results) {
             continue;
         }
         let _ = write!(h, "<h3>{}</h3>", esc(model));
-        h.push_str(&pair_bars_svg(&rows, "mJ per inference", &|x| format!("{x:.3}")));
+        h.push_str(&pair_bars_svg(&rows, "mJ per inference", &|x| {
+            format!("{x:.3}")
+        }));
     }
     h.push_str(r#"<table class="sort filterable"><thead><tr><th>model</th><th>target</th><th>backend</th><th>variant</th><th>mJ / inference</th><th>average W</th><th>source</th></tr></thead><tbody>"#);
     for c in &r.cells {
@@ -1049,11 +1181,17 @@ fn roofline_section(h: &mut String, r: &Results) {
             continue;
         };
         let intensity = rf.model_flops as f64 / bytes as f64;
-        let name = format!("{}/{}{}", c.target, c.backend, if c.emulated { " [EMULATED]" } else { "" });
-        series
-            .entry(name)
-            .or_default()
-            .push((intensity, rf.achieved_gflops, format!("{} {}", c.model, c.variant)));
+        let name = format!(
+            "{}/{}{}",
+            c.target,
+            c.backend,
+            if c.emulated { " [EMULATED]" } else { "" }
+        );
+        series.entry(name).or_default().push((
+            intensity,
+            rf.achieved_gflops,
+            format!("{} {}", c.model, c.variant),
+        ));
     }
     let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
     for p in series.values().flatten() {
@@ -1065,7 +1203,11 @@ fn roofline_section(h: &mut String, r: &Results) {
         let (lo, hi) = (lo / 4.0, hi * 4.0);
         for t in &r.targets {
             let Some(rf) = &t.roofs else { continue };
-            if !r.cells.iter().any(|c| c.target == t.name && c.roofline.is_some()) {
+            if !r
+                .cells
+                .iter()
+                .any(|c| c.target == t.name && c.roofline.is_some())
+            {
                 continue;
             }
             let knee = rf.peak_gflops / rf.mem_bandwidth_gbs;
@@ -1082,15 +1224,17 @@ fn roofline_section(h: &mut String, r: &Results) {
     } else {
         h.push_str(&scatter_svg(
             &series,
-            "FLOPs per byte of the model file",
-            "achieved GFLOP/s",
-            &|x| format!("{x:.3}"),
-            &|y| format!("{y:.2}"),
+            "FLOPs per byte of the model file (log)",
+            "achieved GFLOP/s (log)",
+            &nice,
+            &nice,
             false,
+            true,
+            true,
             &lines,
         ));
     }
-    h.push_str(r#"<table class="sort filterable"><thead><tr><th>model</th><th>target</th><th>backend</th><th>variant</th><th>GFLOP / inference</th><th>achieved GFLOP/s</th><th>peak GFLOP/s</th><th>share of peak</th><th>roofs</th></tr></thead><tbody>"#);
+    h.push_str(r#"<table class="sort filterable"><thead><tr><th>model</th><th>target</th><th>backend</th><th>variant</th><th>MFLOP / inference</th><th>achieved GFLOP/s</th><th>peak GFLOP/s</th><th>share of peak</th><th>roofs</th></tr></thead><tbody>"#);
     for c in &r.cells {
         let Some(rf) = &c.roofline else { continue };
         let _ = write!(
@@ -1101,7 +1245,7 @@ fn roofline_section(h: &mut String, r: &Results) {
             esc(&c.backend),
             flags(r, c),
             esc(&c.variant),
-            num(Some(rf.model_flops as f64 / 1e9), |x| format!("{x:.4}")),
+            num(Some(rf.model_flops as f64 / 1e6), nice),
             num(Some(rf.achieved_gflops), |x| format!("{x:.2}")),
             num(Some(rf.peak_gflops), |x| format!("{x:.1}")),
             num(Some(rf.share_of_peak * 100.0), |x| format!("{x:.1} %")),
@@ -1121,7 +1265,11 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
         h,
         r#"<div class="banner {}">{} — {} of {} cells fail the gate (baseline {}, threshold {:.1} %, bootstrap {} draws, seed {})</div><p>{}</p>"#,
         if g.failures > 0 { "bad" } else { "ok" },
-        if g.failures > 0 { "REGRESSION" } else { "no regression" },
+        if g.failures > 0 {
+            "REGRESSION"
+        } else {
+            "no regression"
+        },
         g.failures,
         g.cells.len(),
         esc(&g.baseline_run),
@@ -1137,10 +1285,7 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
     h.push_str(r#"<table class="sort filterable"><thead><tr><th>verdict</th><th>model</th><th>target</th><th>backend</th><th>variant</th><th>baseline p50</th><th>candidate p50</th><th>ratio</th><th>95 % interval</th><th>limit</th><th>why</th></tr></thead><tbody>"#);
     for c in &g.cells {
         let cls = format!("v-{}", c.verdict.name().replace(' ', "-"));
-        let emu = r
-            .cells
-            .iter()
-            .any(|x| x.target == c.target && x.emulated);
+        let emu = r.cells.iter().any(|x| x.target == c.target && x.emulated);
         let _ = write!(
             h,
             r#"<tr><td class="{cls}">{}{}{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td>{}{}{}<td class="n">{}</td>{}<td>{}</td></tr>"#,
@@ -1148,12 +1293,19 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
             if c.unstable.is_empty() {
                 String::new()
             } else {
-                format!(r#" <span class="flag emu">UNSTABLE: {}</span>"#, esc(&c.unstable.join(", ")))
+                format!(
+                    r#" <span class="flag emu">UNSTABLE: {}</span>"#,
+                    esc(&c.unstable.join(", "))
+                )
             },
             "",
             esc(&c.model),
             esc(&c.target),
-            if emu { r#" <span class="flag emu">EMULATED</span>"# } else { "" },
+            if emu {
+                r#" <span class="flag emu">EMULATED</span>"#
+            } else {
+                ""
+            },
             esc(&c.backend),
             esc(&c.variant),
             num(c.baseline_p50_ns, fmt_ns),
@@ -1170,7 +1322,11 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
 }
 
 fn failures_section(h: &mut String, r: &Results, failed: &[&Cell]) {
-    let _ = write!(h, r#"<section id="failures"><h2>Failed, crashed and timed-out cells ({})</h2>"#, failed.len());
+    let _ = write!(
+        h,
+        r#"<section id="failures"><h2>Failed, crashed and timed-out cells ({})</h2>"#,
+        failed.len()
+    );
     if failed.is_empty() {
         h.push_str(r#"<p class="muted">Every cell ran.</p></section>"#);
         return;
@@ -1208,7 +1364,10 @@ mod tests {
 
     #[test]
     fn escaping_and_dates() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_764_614_400), "2025-12-01 18:40:00 UTC");
     }

@@ -56,11 +56,17 @@ pub fn options(f: &GateFlags) -> Result<gate::GateOptions> {
     let threshold = parse_threshold(&f.threshold).ok_or_else(|| {
         fail(
             USAGE,
-            format!("--threshold {}: expected a share such as 5% or 0.05", f.threshold),
+            format!(
+                "--threshold {}: expected a share such as 5% or 0.05",
+                f.threshold
+            ),
         )
     })?;
     if f.resamples < 100 {
-        return Err(fail(USAGE, format!("--resamples {}: at least 100", f.resamples)));
+        return Err(fail(
+            USAGE,
+            format!("--resamples {}: at least 100", f.resamples),
+        ));
     }
     Ok(gate::GateOptions {
         threshold,
@@ -73,7 +79,11 @@ pub fn options(f: &GateFlags) -> Result<gate::GateOptions> {
 /// A run given as its folder or its results.json: (file, folder, results). Unreadable, not results, or another
 /// format-version: exit 3 with one line.
 pub fn load_run(p: &Path) -> Result<(PathBuf, PathBuf, Results)> {
-    let file = if p.is_dir() { p.join("results.json") } else { p.to_path_buf() };
+    let file = if p.is_dir() {
+        p.join("results.json")
+    } else {
+        p.to_path_buf()
+    };
     let r = edgebench_report::load(&file).map_err(|e| fail(BAD_MODEL, e))?;
     let dir = file
         .parent()
@@ -90,7 +100,8 @@ fn write_new(p: &Path, text: &str) -> Result<()> {
 pub fn run(a: Args) -> Result<()> {
     let (_, bdir, base) = load_run(&a.baseline)?;
     let (_, cdir, cand) = load_run(&a.candidate)?;
-    let g = gate::gate(&base, &bdir, &cand, &cdir, &options(&a.gate)?).map_err(|e| fail(BAD_MODEL, e))?;
+    let g = gate::gate(&base, &bdir, &cand, &cdir, &options(&a.gate)?)
+        .map_err(|e| fail(BAD_MODEL, e))?;
     if let Some(p) = &a.markdown {
         write_new(p, &ci::markdown(&cand, Some(&g)))?;
     }
@@ -118,13 +129,23 @@ pub fn run(a: Args) -> Result<()> {
 
 fn print_table(g: &gate::Gate) {
     let fmt = edgebench_report::html::fmt_ns;
-    let w = g.cells.iter().map(|c| c.id().len()).max().unwrap_or(10).max(4);
+    let w = g
+        .cells
+        .iter()
+        .map(|c| c.id().len())
+        .max()
+        .unwrap_or(10)
+        .max(4);
     println!(
         "{:<20} {:<w$} {:>10} {:>10} {:>22} {:>7}  why",
         "verdict", "cell", "baseline", "candidate", "ratio [95% CI]", "limit"
     );
     for c in &g.cells {
-        let unstable = if c.unstable.is_empty() { "" } else { " UNSTABLE" };
+        let unstable = if c.unstable.is_empty() {
+            ""
+        } else {
+            " UNSTABLE"
+        };
         println!(
             "{:<20} {:<w$} {:>10} {:>10} {:>22} {:>7}  {}{unstable}",
             c.verdict.name(),
@@ -135,14 +156,20 @@ fn print_table(g: &gate::Gate) {
                 (Some(r), Some(ci)) => format!("{r:.3} [{:.3}, {:.3}]", ci[0], ci[1]),
                 _ => "-".into(),
             },
-            c.limit.map(|l| format!("±{:.1}%", l * 100.0)).unwrap_or("-".into()),
+            c.limit
+                .map(|l| format!("±{:.1}%", l * 100.0))
+                .unwrap_or("-".into()),
             c.reason
         );
     }
     let counts: Vec<String> = g.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!(
         "gate: {} ({}); threshold {:.1} %, bootstrap {} draws, seed {}",
-        if g.failures > 0 { "REGRESSION" } else { "no regression" },
+        if g.failures > 0 {
+            "REGRESSION"
+        } else {
+            "no regression"
+        },
         counts.join(", "),
         g.options.threshold * 100.0,
         g.options.resamples,

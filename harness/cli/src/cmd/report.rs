@@ -1,7 +1,7 @@
 //! `edgebench report RUN|results.json`: the HTML report (or a Markdown summary, or JUnit XML) rendered from a saved
 //! run alone; with `--baseline`, the gate's verdicts are part of it. Never re-measures.
 
-use super::gate::{load_run, options, GateFlags};
+use super::gate::{GateFlags, load_run, options};
 use crate::exit::{BAD_MODEL, USAGE, fail};
 use anyhow::Result;
 use edgebench_report::{ci, gate, html};
@@ -65,12 +65,18 @@ pub fn run(a: Args) -> Result<()> {
         None => print!("{text}"),
         Some(o) => {
             if o.canonicalize().ok() == path.canonicalize().ok() {
-                return Err(fail(USAGE, format!("{}: is the input; not overwriting it", o.display())));
+                return Err(fail(
+                    USAGE,
+                    format!("{}: is the input; not overwriting it", o.display()),
+                ));
             }
             if o.exists() && !a.force {
                 return Err(fail(
                     USAGE,
-                    format!("{}: already exists; not overwriting it (--force replaces it)", o.display()),
+                    format!(
+                        "{}: already exists; not overwriting it (--force replaces it)",
+                        o.display()
+                    ),
                 ));
             }
             edgebench_report::write_atomic(&o, text.as_bytes()).map_err(|e| fail(USAGE, e))?;
