@@ -1263,3 +1263,31 @@ impl Rule for FoldGatherMatMul {
         })
     }
 }
+
+/// **pow-square-to-mul**: `Pow(x, 2)` with a constant exponent 2 is `Mul(x, x)`, exact for every x. GPU shading
+/// languages define `pow(x, y)` only for x >= 0 (WGSL: `exp2(y * log2(x))`), so a squared difference (the variance
+/// of a decomposed LayerNorm) goes NaN there.
+pub struct PowSquareToMul;
+
+impl Rule for PowSquareToMul {
+    fn name(&self) -> &'static str {
+        "pow-square-to-mul"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Pow"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        if !ctx.supports("Mul") || n.inputs.len() != 2 || scalar_f32(m, &n.inputs[1]) != Some(2.0) {
+            return None;
+        }
+        let x = n.inputs[0].clone();
+        let y = n.outputs.first()?.clone();
+        Some(replace(
+            n,
+            index,
+            vec![mk("Mul", n.name.clone(), vec![x.clone(), x], vec![y], vec![])],
+            vec![],
+        ))
+    }
+}

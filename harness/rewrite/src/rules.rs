@@ -36,6 +36,7 @@ pub fn all() -> Vec<&'static dyn Rule> {
         &crate::decompose::FoldMulConstants,
         &crate::decompose::GemmToMatMulAdd,
         &crate::decompose::DecomposeLayerNorm,
+        &crate::decompose::PowSquareToMul,
         &crate::decompose::DecomposeSoftplusMish,
         &crate::decompose::ClipBounds,
         &crate::decompose::EliminateNoopReshape,
