@@ -163,18 +163,57 @@ fn compat_records(
         let specs = resolve::feed(&ir, &r, &a.feed, &a.dim)
             .ok()
             .map(|f| resolve::input_specs(&f.specs));
+        let stamp = std::fs::metadata(&r.path)
+            .map(|md| {
+                let t = md
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                format!("{}:{t}", md.len())
+            })
+            .unwrap_or_default();
         for b in backends {
             let Some(Ok(table)) = edgebench_compat::embedded(b) else {
                 continue;
             };
-            out.push(super::check::compat_record(
-                &ir,
-                &m.name,
-                b,
-                &table,
-                specs.as_deref(),
-                registry,
-            ));
+            // The prediction applies the rewrite rules in memory (tract's inference per rule): seconds per big
+            // model, so it is cached per model file, feed, backend and edgebench build.
+            let key = format!(
+                "{:016x}",
+                edgebench_report::fnv1a(
+                    format!(
+                        "{}|{stamp}|{}|{b}|{:?}|{}|{}",
+                        r.path.display(),
+                        m.name,
+                        m.feed,
+                        env!("CARGO_PKG_VERSION"),
+                        env!("EDGEBENCH_GIT_COMMIT")
+                    )
+                    .as_bytes()
+                )
+            );
+            let cached = edgebench_models::cache_dir().join("compat").join(format!("{key}.json"));
+            if let Some(rec) = std::fs::read_to_string(&cached)
+                .ok()
+                .and_then(|t| serde_json::from_str::<edgebench_report::CompatRecord>(&t).ok())
+            {
+                out.push(rec);
+                continue;
+            }
+            eprintln!(
+                "edgebench: predicting {} on {b} from its support table and the rewrite rules (cached)",
+                m.name
+            );
+            let rec = super::check::compat_record(&ir, &m.name, b, &table, specs.as_deref(), registry);
+            if let Some(dir) = cached.parent()
+                && std::fs::create_dir_all(dir).is_ok()
+                && let Ok(t) = serde_json::to_string(&rec)
+            {
+                let _ = edgebench_report::write_atomic(&cached, t.as_bytes());
+            }
+            out.push(rec);
         }
     }
     Ok(out)
