@@ -95,6 +95,9 @@ impl Plan {
             "seed": s.seed, "ci": s.target_rel_ci, "max_time": s.max_time_s, "warmup": s.warmup_s,
             "feed": self.feed_flags, "partitions": self.partition.map(|p| p.count),
         });
+        if s.processes > 1 {
+            key["processes"] = serde_json::json!(s.processes);
+        }
         if self.variants != ["fp32"] {
             key["variants"] = serde_json::json!(self.variants);
         }

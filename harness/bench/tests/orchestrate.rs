@@ -205,6 +205,7 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
             warmup_s: 0.1,
             cell_timeout_s: 10,
             cell_address_space_bytes: None,
+            processes: 1,
         },
         feed_flags: vec![],
         partition,

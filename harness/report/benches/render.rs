@@ -101,6 +101,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
                             size_ratio: Some(0.5),
                             drift: vec![],
                         }),
+                        processes: vec![],
                     });
                 }
             }
@@ -122,6 +123,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
             warmup_s: 0.3,
             cell_timeout_s: 300,
             cell_address_space_bytes: None,
+            processes: 1,
         },
         plan_id: "p".into(),
         partition: None,

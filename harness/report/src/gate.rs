@@ -213,6 +213,105 @@ pub struct Comparison {
     pub candidate_p50: f64,
 }
 
+/// Splits samples into consecutive groups of the given sizes (one group when `sizes` is empty or does not add up).
+fn groups<'a>(s: &'a [f64], sizes: &[usize]) -> Vec<&'a [f64]> {
+    if sizes.len() < 2 || sizes.iter().sum::<usize>() != s.len() || sizes.contains(&0) {
+        return vec![s];
+    }
+    let mut out = vec![];
+    let mut at = 0;
+    for n in sizes {
+        out.push(&s[at..at + n]);
+        at += n;
+    }
+    out
+}
+
+/// Like [`compare`], for cells measured in several processes (`bench --processes K`): the statistic is the best
+/// process's median (the machine's speed differs from process to process; the fastest process is the least
+/// disturbed one), bootstrapped by resampling within every process and taking the minimum; the noise floor is
+/// how far the baseline's two best processes disagree (and the best one's CI half-width). With one process on a
+/// side, this is [`compare`].
+pub fn compare_processes(
+    baseline: &[f64],
+    baseline_sizes: &[usize],
+    candidate: &[f64],
+    candidate_sizes: &[usize],
+    o: &GateOptions,
+    key: &str,
+) -> Comparison {
+    let gb = groups(baseline, baseline_sizes);
+    let gc = groups(candidate, candidate_sizes);
+    if gb.len() < 2 || gc.len() < 2 {
+        return compare(baseline, candidate, o, key);
+    }
+    let sorted = |g: &[&[f64]]| -> Vec<Vec<f64>> {
+        g.iter()
+            .map(|x| {
+                let mut v = x.to_vec();
+                v.sort_by(f64::total_cmp);
+                v
+            })
+            .collect()
+    };
+    let (sb, sc) = (sorted(&gb), sorted(&gc));
+    let best = |g: &[Vec<f64>]| {
+        g.iter()
+            .map(|x| median_sorted(x))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (mb, mc) = (best(&sb), best(&sc));
+    let seed = o.seed ^ crate::fnv1a(key.as_bytes());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let betas = |g: &[Vec<f64>]| g.iter().map(|x| beta_for(x.len())).collect::<Vec<_>>();
+    let (bb, bc) = (betas(&sb), betas(&sc));
+    let draw = |g: &[Vec<f64>], beta: &[Beta<f64>], rng: &mut rand_chacha::ChaCha8Rng| {
+        g.iter()
+            .zip(beta)
+            .map(|(x, be)| bootstrap_median(x, be, rng))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut ratios: Vec<f64> = (0..o.resamples.max(10))
+        .map(|_| {
+            let x = draw(&sb, &bb, &mut rng);
+            let y = draw(&sc, &bc, &mut rng);
+            if x > 0.0 { y / x } else { f64::INFINITY }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let alpha = (1.0 - o.confidence).clamp(0.0, 1.0) / 2.0;
+    let ci = [
+        edgebench_measure::stats::percentile(&ratios, alpha * 100.0),
+        edgebench_measure::stats::percentile(&ratios, (1.0 - alpha) * 100.0),
+    ];
+    let mut medians: Vec<f64> = sb.iter().map(|x| median_sorted(x)).collect();
+    medians.sort_by(f64::total_cmp);
+    let spread = if medians[0] > 0.0 {
+        medians[1] / medians[0] - 1.0
+    } else {
+        0.0
+    };
+    let best_i = sb
+        .iter()
+        .position(|x| median_sorted(x) == medians[0])
+        .unwrap_or(0);
+    let ci_b = edgebench_measure::stats::median_ci95(&sb[best_i]);
+    let half_width = if mb > 0.0 {
+        (ci_b[1] - ci_b[0]) / 2.0 / mb
+    } else {
+        0.0
+    };
+    let noise_floor = spread.max(half_width);
+    Comparison {
+        ratio: if mb > 0.0 { mc / mb } else { f64::INFINITY },
+        ci,
+        noise_floor,
+        limit: o.threshold.max(noise_floor),
+        baseline_p50: mb,
+        candidate_p50: mc,
+    }
+}
+
 /// Ratio of medians with its bootstrap interval, and the baseline's noise floor.
 pub fn compare(baseline: &[f64], candidate: &[f64], o: &GateOptions, key: &str) -> Comparison {
     let mut b = baseline.to_vec();
@@ -269,12 +368,30 @@ pub fn compare(baseline: &[f64], candidate: &[f64], o: &GateOptions, key: &str) 
     }
 }
 
-/// Whether a cell's own CI missed the run's target (the sampling stopped on the time cap with a wider CI).
-fn unstable(c: &Cell, target_rel_ci: f64) -> bool {
-    c.latency.as_ref().is_some_and(|s| {
-        let w = (s.median_ci95_ns[1] - s.median_ci95_ns[0]) / s.p50_ns;
-        !(w <= target_rel_ci * 1.0001)
-    })
+/// Whether a cell's own CI missed the run's target (the sampling stopped on the time cap with a wider CI). For a
+/// cell of several processes, the CI of its best process (the one the gate compares) counts.
+fn unstable(c: &Cell, samples: &[f64], target_rel_ci: f64) -> bool {
+    let sizes: Vec<usize> = c.processes.iter().map(|p| p.samples).collect();
+    let g = groups(samples, &sizes);
+    let width = if g.len() >= 2 {
+        let best = g
+            .iter()
+            .map(|x| {
+                let mut v = x.to_vec();
+                v.sort_by(f64::total_cmp);
+                v
+            })
+            .min_by(|a, b| median_sorted(a).total_cmp(&median_sorted(b)));
+        best.map(|v| {
+            let ci = edgebench_measure::stats::median_ci95(&v);
+            (ci[1] - ci[0]) / median_sorted(&v)
+        })
+    } else {
+        c.latency
+            .as_ref()
+            .map(|s| (s.median_ci95_ns[1] - s.median_ci95_ns[0]) / s.p50_ns)
+    };
+    width.is_some_and(|w| !(w <= target_rel_ci * 1.0001))
 }
 
 fn key(c: &Cell) -> (String, String, String, String) {
@@ -428,15 +545,20 @@ fn judge(
             );
         }
     };
-    let cmp = compare(&sb, &sc, o, &v.id());
+    let sizes = |x: &Cell| x.processes.iter().map(|p| p.samples).collect::<Vec<_>>();
+    let cmp = compare_processes(&sb, &sizes(b), &sc, &sizes(c), o, &v.id());
+    if b.processes.len() >= 2 && c.processes.len() >= 2 {
+        v.baseline_p50_ns = Some(cmp.baseline_p50);
+        v.candidate_p50_ns = Some(cmp.candidate_p50);
+    }
     v.ratio = Some(cmp.ratio);
     v.ratio_ci = Some(cmp.ci);
     v.noise_floor = Some(cmp.noise_floor);
     v.limit = Some(cmp.limit);
-    if unstable(b, br.settings.target_rel_ci) {
+    if unstable(b, &sb, br.settings.target_rel_ci) {
         v.unstable.push("baseline".into());
     }
-    if unstable(c, cr.settings.target_rel_ci) {
+    if unstable(c, &sc, cr.settings.target_rel_ci) {
         v.unstable.push("candidate".into());
     }
     let pct = |x: f64| format!("{:+.1} %", (x - 1.0) * 100.0);

@@ -236,6 +236,13 @@ pub struct Settings {
     /// The address-space limit of each cell's process (`RLIMIT_AS`), if any; emulated targets run without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell_address_space_bytes: Option<u64>,
+    /// Fresh processes per cell (`bench --processes`), sharing `max_time_s`; 1 in older files.
+    #[serde(default = "one_process")]
+    pub processes: usize,
+}
+
+fn one_process() -> usize {
+    1
 }
 
 /// One target of a run.
@@ -393,6 +400,18 @@ pub struct Cell {
     /// For a variant other than fp32: its ratios to the fp32 cell of the same target x backend x model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<Delta>,
+    /// With `bench --processes K` (K >= 2): each process's share of the pooled samples (in the samples file's
+    /// order) and its median. Empty for one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessRecord>,
+}
+
+/// One of a cell's processes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ProcessRecord {
+    /// How many consecutive samples of the samples file are this process's.
+    pub samples: usize,
+    pub p50_ns: f64,
 }
 
 /// One backend's share of a split cell, over the timed iterations.

@@ -21,7 +21,9 @@ fn scaled(s: &[f64], f: f64) -> Vec<f64> {
 /// A seeded resample with replacement: another draw from the same distribution.
 fn resampled(s: &[f64], seed: u64) -> Vec<f64> {
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    (0..s.len()).map(|_| s[r.random_range(0..s.len())]).collect()
+    (0..s.len())
+        .map(|_| s[r.random_range(0..s.len())])
+        .collect()
 }
 
 fn regressed(b: &[f64], c: &[f64]) -> bool {
@@ -49,7 +51,10 @@ fn known_shifts_of_a_steady_cell() {
     let k = compare(&s, &scaled(&s, 1.10), &GateOptions::default(), "cell");
     assert!((k.ratio - 1.10).abs() < 1e-9, "{k:?}");
     assert!(k.ci[0] <= 1.10 && k.ci[1] >= 1.10, "{k:?}");
-    assert_eq!(k, compare(&s, &scaled(&s, 1.10), &GateOptions::default(), "cell"));
+    assert_eq!(
+        k,
+        compare(&s, &scaled(&s, 1.10), &GateOptions::default(), "cell")
+    );
     // Another seed gives another, equally valid interval.
     let other = GateOptions {
         seed: 7,
@@ -66,7 +71,12 @@ fn a_baseline_that_shifted_within_itself_cannot_convict_a_smaller_change() {
     for x in stepped.iter_mut().skip(half) {
         *x *= 1.20;
     }
-    let k = compare(&stepped, &scaled(&stepped, 1.10), &GateOptions::default(), "cell");
+    let k = compare(
+        &stepped,
+        &scaled(&stepped, 1.10),
+        &GateOptions::default(),
+        "cell",
+    );
     assert!(k.noise_floor > 0.15, "{k:?}");
     assert!(!regressed(&stepped, &scaled(&stepped, 1.10)), "{k:?}");
     // ...but a change beyond its own noise still is one.

@@ -1286,7 +1286,13 @@ impl Rule for PowSquareToMul {
         Some(replace(
             n,
             index,
-            vec![mk("Mul", n.name.clone(), vec![x.clone(), x], vec![y], vec![])],
+            vec![mk(
+                "Mul",
+                n.name.clone(),
+                vec![x.clone(), x],
+                vec![y],
+                vec![],
+            )],
             vec![],
         ))
     }

@@ -49,6 +49,10 @@ pub struct Args {
     /// Seconds of warm-up (and at least 5 iterations).
     #[arg(long, default_value_t = 0.3)]
     warmup: f64,
+    /// Fresh processes per cell, sharing `--max-time` (each has its own cold start and warm-up): the gate then sees
+    /// how much this machine's speed differs from one process to the next. 5 is a good setting for baselines.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+    processes: u16,
     /// Seconds before a cell is stopped and recorded as a timeout.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -194,7 +198,9 @@ fn compat_records(
                     .as_bytes()
                 )
             );
-            let cached = edgebench_models::cache_dir().join("compat").join(format!("{key}.json"));
+            let cached = edgebench_models::cache_dir()
+                .join("compat")
+                .join(format!("{key}.json"));
             if let Some(rec) = std::fs::read_to_string(&cached)
                 .ok()
                 .and_then(|t| serde_json::from_str::<edgebench_report::CompatRecord>(&t).ok())
@@ -206,7 +212,8 @@ fn compat_records(
                 "edgebench: predicting {} on {b} from its support table and the rewrite rules (cached)",
                 m.name
             );
-            let rec = super::check::compat_record(&ir, &m.name, b, &table, specs.as_deref(), registry);
+            let rec =
+                super::check::compat_record(&ir, &m.name, b, &table, specs.as_deref(), registry);
             if let Some(dir) = cached.parent()
                 && std::fs::create_dir_all(dir).is_ok()
                 && let Ok(t) = serde_json::to_string(&rec)
@@ -342,6 +349,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             warmup_s: a.warmup,
             cell_timeout_s: a.timeout,
             cell_address_space_bytes: memory_limit(a.memory_limit.as_deref())?,
+            processes: a.processes as usize,
         },
         feed_flags: [a.feed.clone(), a.dim.clone()].concat(),
         partition,
