@@ -183,6 +183,52 @@ pub fn execute(
             .collect(),
         cells,
     };
+    // With several processes per cell, the extra processes run first, round-robin over the whole plan, so that one
+    // cell's processes are spread over the run instead of back to back: this machine's speed changes over seconds,
+    // and processes that follow each other share its state.
+    let mut extra: std::collections::HashMap<String, Vec<Part>> = Default::default();
+    let k_procs = plan.settings.processes.max(1);
+    for round in 1..k_procs {
+        emit(
+            reporters,
+            Event::Warning(format!(
+                "process round {round} of {} (every cell once; the last round prints the cells)",
+                k_procs
+            )),
+        )?;
+        for mi in 0..plan.models.len() {
+            for v in &plan.variants {
+                for (si, b) in &pairs {
+                    let k = key(*si, b, mi, v);
+                    let done = kept.iter().any(|c| {
+                        c.target == k.target
+                            && c.backend == k.backend
+                            && c.model == k.model
+                            && c.variant == k.variant
+                    });
+                    if !plan.in_shard(&k) || done || crate::interrupted() {
+                        continue;
+                    }
+                    let parts = extra.entry(k.id()).or_default();
+                    // A cell that failed once is not tried again: the main pass records its outcome.
+                    if parts.iter().any(|p| p.is_err()) {
+                        continue;
+                    }
+                    let (samples_rel, outputs) = cell_files(&dir, &k.target, b, &k.model, v);
+                    parts.push(one_process(
+                        plan,
+                        *si,
+                        mi,
+                        &k,
+                        &dir,
+                        &samples_rel,
+                        &outputs,
+                        round,
+                    ));
+                }
+            }
+        }
+    }
     let mut cells: Vec<Cell> = vec![];
     for mi in 0..plan.models.len() {
         for v in &plan.variants {
@@ -205,7 +251,8 @@ pub fn execute(
                     done.clone()
                 } else {
                     emit(reporters, Event::CellStarted { key: &k })?;
-                    run_one(plan, *si, mi, &k, &dir, &samples_rel, &outputs)
+                    let rest = extra.remove(&k.id()).unwrap_or_default();
+                    run_one(plan, *si, mi, &k, &dir, &samples_rel, &outputs, rest)
                 };
                 let saved = (cell.outcome == Outcome::Ok && outputs.is_file()).then_some(outputs);
                 row.push((cell, saved));
@@ -342,12 +389,60 @@ fn run_one(
     dir: &Path,
     samples_rel: &str,
     outputs: &Path,
+    rest: Vec<Part>,
 ) -> Cell {
+    let mut cell = blank_cell(plan, si, k);
+    let req = request(plan, si, mi, k, dir, samples_rel, outputs);
+    let mut parts: Vec<(Measured, Vec<f64>)> = vec![];
+    match one_process(plan, si, mi, k, dir, samples_rel, outputs, 0) {
+        Ok(x) => parts.push(x),
+        Err(o) => {
+            cell.outcome = o;
+            return cell;
+        }
+    }
+    for p in rest {
+        match p {
+            Ok(x) => parts.push(x),
+            Err(o) => {
+                cell.outcome = o;
+                return cell;
+            }
+        }
+    }
+    let finished_parts = pool(parts, Path::new(&req.samples));
+    let (finished_measured, processes) = match finished_parts {
+        Ok(x) => x,
+        Err(e) => {
+            cell.outcome = Outcome::Failed {
+                exit_code: 1,
+                message: e,
+            };
+            return cell;
+        }
+    };
+    cell.processes = processes;
+    let finished = Pooled(finished_measured);
+    finish(plan, si, mi, k, samples_rel, cell, finished)
+}
+
+/// One process of a cell, or the outcome that ended it.
+type Part = Result<(Measured, Vec<f64>), Outcome>;
+
+/// The child's request for process `p` of a cell (p > 0 writes its samples and outputs beside the cell's).
+fn request(
+    plan: &Plan,
+    si: usize,
+    mi: usize,
+    k: &CellKey,
+    dir: &Path,
+    samples_rel: &str,
+    outputs: &Path,
+) -> CellRequest {
     let site = &plan.sites[si];
     let model = &plan.models[mi];
     let s = &plan.settings;
-    let mut cell = blank_cell(plan, si, k);
-    let req = CellRequest {
+    CellRequest {
         label: model.name.clone(),
         model: model.file(&k.variant).display().to_string(),
         feed: model.feed.clone(),
@@ -366,60 +461,57 @@ fn run_one(
         address_space_bytes: s
             .cell_address_space_bytes
             .filter(|_| !site.runner.emulated()),
-    };
-    // The cell's time budget is split over `processes` fresh processes (this machine's speed differs from one
-    // process to the next by up to 2x; one process cannot show that). The first gives the cold start and the saved
-    // outputs; the samples of all are pooled in order, and each process's median is recorded for the gate.
-    let k_procs = s.processes.max(1);
-    let mut parts: Vec<(Measured, Vec<f64>)> = vec![];
-    for p in 0..k_procs {
-        let mut r = req.clone();
-        r.max_time_s = s.max_time_s / k_procs as f64;
-        if p > 0 {
-            r.samples = format!("{}.p{p}", req.samples);
-            r.outputs = format!("{}.p{p}", req.outputs);
-        }
-        let finished = match site.runner.run_cell(&r, mi, s.cell_timeout_s) {
-            Ok(f) => f,
-            Err(why) => {
-                cell.outcome = Outcome::Failed {
-                    exit_code: SSH_CONNECTION_FAILED,
-                    message: format!("{}: {why}", site.name),
-                };
-                return cell;
-            }
-        };
-        match finished.report::<Measured>() {
-            Ok(x) => {
-                let samples = read_samples(Path::new(&r.samples));
-                if p > 0 {
-                    let _ = std::fs::remove_file(&r.samples);
-                    let _ = std::fs::remove_file(&r.outputs);
-                }
-                parts.push((x, samples));
-            }
-            Err(outcome) => {
-                cell.outcome = outcome;
-                return cell;
-            }
-        }
-        if crate::interrupted() {
-            break;
-        }
     }
-    let finished_parts = pool(parts, Path::new(&req.samples));
-    let (finished_measured, processes) = match finished_parts {
-        Ok(x) => x,
-        Err(e) => {
-            cell.outcome = Outcome::Failed {
-                exit_code: 1,
-                message: e,
-            };
-            return cell;
-        }
-    };
-    cell.processes = processes;
-    let finished = Pooled(finished_measured);
+}
+
+/// Runs process `p` of a cell through its site's runner (its share of the cell's time) and reads its samples back.
+#[allow(clippy::too_many_arguments)]
+fn one_process(
+    plan: &Plan,
+    si: usize,
+    mi: usize,
+    k: &CellKey,
+    dir: &Path,
+    samples_rel: &str,
+    outputs: &Path,
+    p: usize,
+) -> Part {
+    let site = &plan.sites[si];
+    let s = &plan.settings;
+    let mut r = request(plan, si, mi, k, dir, samples_rel, outputs);
+    r.max_time_s = s.max_time_s / s.processes.max(1) as f64;
+    if p > 0 {
+        r.samples = format!("{}.p{p}", r.samples);
+        r.outputs = format!("{}.p{p}", r.outputs);
+    }
+    let finished = site
+        .runner
+        .run_cell(&r, mi, s.cell_timeout_s)
+        .map_err(|why| Outcome::Failed {
+            exit_code: SSH_CONNECTION_FAILED,
+            message: format!("{}: {why}", site.name),
+        })?;
+    let x = finished.report::<Measured>()?;
+    let samples = read_samples(Path::new(&r.samples));
+    if p > 0 {
+        let _ = std::fs::remove_file(&r.samples);
+        let _ = std::fs::remove_file(&r.outputs);
+    }
+    Ok((x, samples))
+}
+
+/// The cell from its pooled measurement: roofline and the measured fields.
+fn finish(
+    plan: &Plan,
+    si: usize,
+    mi: usize,
+    k: &CellKey,
+    samples_rel: &str,
+    mut cell: Cell,
+    finished: Pooled,
+) -> Cell {
+    let site = &plan.sites[si];
+    let model = &plan.models[mi];
     match finished.report() {
         Ok(x) => {
             let peak = if k.backend == "wonnx" {

@@ -62,6 +62,17 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
         );
         let counts: Vec<String> = g.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let _ = writeln!(o, "{}\n", counts.join(" · "));
+        for w in &g.warnings {
+            let _ = writeln!(o, "> **warning:** {}\n", md(w));
+        }
+        if g.single_process_cells > 0 {
+            let _ = writeln!(
+                o,
+                "> {} timed cells were measured in one process on a side: between-process variance is \
+                 invisible to the gate (`bench --processes 5`).\n",
+                g.single_process_cells
+            );
+        }
         let _ = writeln!(
             o,
             "| verdict | cell | baseline p50 | candidate p50 | ratio [95 % CI] | why |"

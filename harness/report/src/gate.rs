@@ -145,6 +145,13 @@ pub struct Gate {
     pub counts: BTreeMap<String, usize>,
     /// Cells whose verdict fails the gate.
     pub failures: usize,
+    /// Timed comparisons where a side was measured in a single process: its between-process variance is invisible
+    /// (`bench --processes 5` shows it).
+    #[serde(default)]
+    pub single_process_cells: usize,
+    /// Why the timing verdicts may not mean what they say (e.g. the runs are from different machines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Worst first (the order of [`Verdict`]), then by id.
     pub cells: Vec<CellVerdict>,
 }
@@ -480,7 +487,37 @@ pub fn gate(
     for c in &cells {
         *counts.entry(c.verdict.name().to_string()).or_insert(0) += 1;
     }
+    let single_process_cells = cells
+        .iter()
+        .filter(|v| v.ratio.is_some())
+        .filter(|v| {
+            let procs = |r: &Results| {
+                r.cells
+                    .iter()
+                    .find(|c| {
+                        c.target == v.target
+                            && c.backend == v.backend
+                            && c.model == v.model
+                            && c.variant == v.variant
+                    })
+                    .map(|c| c.processes.len())
+                    .unwrap_or(0)
+            };
+            procs(baseline) < 2 || procs(candidate) < 2
+        })
+        .count();
+    let mut warnings = vec![];
+    let (mb, mc) = (&baseline.machine, &candidate.machine);
+    if (&mb.cpu, mb.logical_cores, &mb.arch) != (&mc.cpu, mc.logical_cores, &mc.arch) {
+        warnings.push(format!(
+            "the runs are from different machines ({} x{} vs {} x{}): timing verdicts compare the machines as well as \
+             the builds",
+            mb.cpu, mb.logical_cores, mc.cpu, mc.logical_cores
+        ));
+    }
     Ok(Gate {
+        warnings,
+        single_process_cells,
         format_version: GATE_FORMAT_VERSION,
         baseline_run: baseline.run_id.clone(),
         candidate_run: candidate.run_id.clone(),

@@ -1282,6 +1282,16 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
             .collect::<Vec<_>>()
             .join(" · ")
     );
+    for w in &g.warnings {
+        let _ = write!(h, r#"<p class="banner warn">warning: {}</p>"#, esc(w));
+    }
+    if g.single_process_cells > 0 {
+        let _ = write!(
+            h,
+            r#"<p class="warn">{} timed cells were measured in one process on a side: how much this machine's speed differs between processes is invisible to the gate (<code>bench --processes 5</code>).</p>"#,
+            g.single_process_cells
+        );
+    }
     h.push_str(r#"<table class="sort filterable"><thead><tr><th>verdict</th><th>model</th><th>target</th><th>backend</th><th>variant</th><th>baseline p50</th><th>candidate p50</th><th>ratio</th><th>95 % interval</th><th>limit</th><th>why</th></tr></thead><tbody>"#);
     for c in &g.cells {
         let cls = format!("v-{}", c.verdict.name().replace(' ', "-"));

@@ -209,7 +209,7 @@ fn compat_records(
                 continue;
             }
             eprintln!(
-                "edgebench: predicting {} on {b} from its support table and the rewrite rules (cached)",
+                "edgebench: predicting {} on {b} from its support table and the rewrite rules (then cached)",
                 m.name
             );
             let rec =

@@ -162,6 +162,16 @@ fn print_table(g: &gate::Gate) {
             c.reason
         );
     }
+    for w in &g.warnings {
+        println!("warning: {w}");
+    }
+    if g.single_process_cells > 0 {
+        println!(
+            "note: {} timed cells were measured in one process on a side; how much this machine's speed differs \
+             between processes is invisible to the gate (bench --processes 5; docs/gate.md)",
+            g.single_process_cells
+        );
+    }
     let counts: Vec<String> = g.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!(
         "gate: {} ({}); threshold {:.1} %, bootstrap {} draws, seed {}",
