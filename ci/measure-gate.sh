@@ -12,7 +12,9 @@ bin=${EDGEBENCH_BIN:-./target/release/edgebench}
 out=${EDGEBENCH_GATE_OUT:-/tmp/edgebench-gate-measure}
 rm -rf "$out"
 mkdir -p "$out"
-plan=(bench --max-time "$max_time" --warmup 0.1 --json ${EDGEBENCH_GATE_BENCH_ARGS:-})
+# Extra bench flags, e.g. EDGEBENCH_GATE_BENCH_ARGS="--processes 5".
+read -r -a extra <<< "${EDGEBENCH_GATE_BENCH_ARGS:-}"
+plan=(bench --max-time "$max_time" --warmup 0.1 --json "${extra[@]}")
 for i in $(seq 1 "$a_runs"); do
   "$bin" "${plan[@]}" --out "$out/A" >/dev/null
   echo "measure-gate: A run $i of $a_runs"
