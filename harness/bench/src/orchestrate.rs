@@ -393,23 +393,18 @@ fn run_one(
 ) -> Cell {
     let mut cell = blank_cell(plan, si, k);
     let req = request(plan, si, mi, k, dir, samples_rel, outputs);
-    let mut parts: Vec<(Measured, Vec<f64>)> = vec![];
-    match one_process(plan, si, mi, k, dir, samples_rel, outputs, 0) {
-        Ok(x) => parts.push(x),
+    // The first process (cold start, saved outputs) runs now; the others ran in the earlier rounds.
+    let first = one_process(plan, si, mi, k, dir, samples_rel, outputs, 0);
+    let parts = match std::iter::once(first)
+        .chain(rest)
+        .collect::<Result<Vec<_>, Outcome>>()
+    {
+        Ok(p) => p,
         Err(o) => {
             cell.outcome = o;
             return cell;
         }
-    }
-    for p in rest {
-        match p {
-            Ok(x) => parts.push(x),
-            Err(o) => {
-                cell.outcome = o;
-                return cell;
-            }
-        }
-    }
+    };
     let finished_parts = pool(parts, Path::new(&req.samples));
     let (finished_measured, processes) = match finished_parts {
         Ok(x) => x,

@@ -209,6 +209,16 @@ fn beta_for(n: usize) -> Beta<f64> {
     Beta::new(k, b).unwrap_or_else(|_| Beta::new(1.0, 1.0).expect("Beta(1,1) is valid"))
 }
 
+/// The two-sided percentile interval of bootstrap draws at `confidence`.
+fn interval(draws: &mut [f64], confidence: f64) -> [f64; 2] {
+    draws.sort_by(f64::total_cmp);
+    let alpha = (1.0 - confidence).clamp(0.0, 1.0) / 2.0;
+    [
+        edgebench_measure::stats::percentile(draws, alpha * 100.0),
+        edgebench_measure::stats::percentile(draws, (1.0 - alpha) * 100.0),
+    ]
+}
+
 /// The latency comparison of two sample sets (each in time order).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
@@ -285,12 +295,7 @@ pub fn compare_processes(
             if x > 0.0 { y / x } else { f64::INFINITY }
         })
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    let alpha = (1.0 - o.confidence).clamp(0.0, 1.0) / 2.0;
-    let ci = [
-        edgebench_measure::stats::percentile(&ratios, alpha * 100.0),
-        edgebench_measure::stats::percentile(&ratios, (1.0 - alpha) * 100.0),
-    ];
+    let ci = interval(&mut ratios, o.confidence);
     let mut medians: Vec<f64> = sb.iter().map(|x| median_sorted(x)).collect();
     medians.sort_by(f64::total_cmp);
     let spread = if medians[0] > 0.0 {
@@ -336,12 +341,7 @@ pub fn compare(baseline: &[f64], candidate: &[f64], o: &GateOptions, key: &str) 
             if x > 0.0 { y / x } else { f64::INFINITY }
         })
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    let alpha = (1.0 - o.confidence).clamp(0.0, 1.0) / 2.0;
-    let ci = [
-        edgebench_measure::stats::percentile(&ratios, alpha * 100.0),
-        edgebench_measure::stats::percentile(&ratios, (1.0 - alpha) * 100.0),
-    ];
+    let ci = interval(&mut ratios, o.confidence);
     // The baseline's own dispersion: its median's CI half-width and the drift between its two halves.
     let ci_b = edgebench_measure::stats::median_ci95(&b);
     let half_width = if mb > 0.0 {
