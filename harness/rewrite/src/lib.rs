@@ -176,6 +176,10 @@ pub fn rewrite(
     let mut log = vec![];
     // A rule rolled back once is not tried again on the same nodes.
     let mut refused: HashSet<(&'static str, Vec<String>)> = HashSet::new();
+    // The oracle's facts are a function of `current`: asked once per version of it, and only for a rule that has
+    // something to look at (a whole-model rule, or a blocked node of one of its ops). On a model with large
+    // initializers each question costs a serialisation and a parse.
+    let mut memo: Option<Option<Facts>> = None;
     for _ in 0..max_rounds {
         let mut changed = false;
         for rule in rules {
@@ -183,7 +187,15 @@ pub fn rewrite(
             if verdict == Verdict::Runs {
                 break;
             }
-            let facts = oracle.facts(&current);
+            let candidates = rule.ops().is_empty()
+                || blocked.nodes.iter().any(|&i| {
+                    rule.ops()
+                        .contains(&current.graph.nodes[i].op_type.as_str())
+                });
+            if !candidates {
+                continue;
+            }
+            let facts = memo.get_or_insert_with(|| oracle.facts(&current));
             let ctx = Ctx {
                 table,
                 facts: facts.as_ref(),
@@ -223,6 +235,7 @@ pub fn rewrite(
                 Ok(d) if d.within => {
                     log.push(step(StepStatus::Applied, Some(d)));
                     current = candidate;
+                    memo = None;
                     changed = true;
                 }
                 Ok(d) => {
