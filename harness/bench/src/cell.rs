@@ -232,6 +232,10 @@ pub struct CellRequest {
     /// beyond it fails in the child (a cell outcome with a message) instead of the kernel's OOM killer.
     #[serde(default)]
     pub address_space_bytes: Option<u64>,
+    /// Interleaved mode (`bench --ab`): after the warm-up the child prints `ready`, then times one turn per
+    /// `turn MS` line on stdin (answering `turned N`, N samples) until `end`; then it reports as usual.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub turns: bool,
 }
 
 impl CellRequest {
@@ -308,7 +312,14 @@ pub fn measure(
     let u0 = process::usage();
     let reading = sensor.as_ref().and_then(Sensor::start);
     let parts0 = session.parts();
-    let sampled = sampling::measure(&plan, || session.run(feed).map(drop)).map_err(run_err)?;
+    let sampled = if req.turns {
+        take_turns(&plan, || session.run(feed).map(drop)).map_err(|e| match e {
+            TurnError::Run(e) => run_err(e),
+            TurnError::Io(e) => Error::Usage(format!("{label}: turn protocol: {e}")),
+        })?
+    } else {
+        sampling::measure(&plan, || session.run(feed).map(drop)).map_err(run_err)?
+    };
     let parts1 = session.parts();
     let wall = sampled.wall.as_secs_f64();
     let used = process::usage().since(&u0);
@@ -363,6 +374,222 @@ pub fn measure(
         energy,
         split,
     })
+}
+
+enum TurnError<E> {
+    Run(E),
+    Io(std::io::Error),
+}
+
+/// The child's side of the turn protocol (see [`CellRequest::turns`]).
+fn take_turns<E>(
+    plan: &sampling::Plan,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> Result<sampling::Sampled, TurnError<E>> {
+    use std::io::{BufRead, Write};
+    let io = TurnError::Io;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").map_err(io)?;
+    out.flush().map_err(io)?;
+    let mut samples: Vec<f64> = vec![];
+    let begin = Instant::now();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(io)?;
+        let mut w = line.split_whitespace();
+        match (w.next(), w.next().and_then(|x| x.parse::<f64>().ok())) {
+            (Some("turn"), Some(ms)) => {
+                // Small models re-warm after the other side's turn (its caches are gone); big ones need not.
+                let rewarm = samples.last().is_none_or(|&last| last < 2e6);
+                let dur = Duration::from_secs_f64(ms.max(0.0) / 1e3);
+                let t = sampling::turn(plan, dur, rewarm, &mut f).map_err(TurnError::Run)?;
+                samples.extend_from_slice(&t);
+                writeln!(out, "turned {}", t.len()).map_err(io)?;
+                out.flush().map_err(io)?;
+            }
+            (Some("end"), _) => break,
+            _ => {
+                return Err(io(std::io::Error::other(format!(
+                    "unexpected line {line:?}"
+                ))));
+            }
+        }
+    }
+    if samples.is_empty() {
+        return Err(io(std::io::Error::other("ended before the first turn")));
+    }
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let stopped_by = if !sorted.is_empty()
+        && edgebench_measure::stats::relative_ci_width(&sorted) <= plan.target_rel_ci
+    {
+        StoppedBy::Precision
+    } else {
+        StoppedBy::TimeCap
+    };
+    Ok(sampling::Sampled {
+        samples_ns: samples,
+        warmup_iters: 0,
+        stopped_by,
+        wall: begin.elapsed(),
+    })
+}
+
+/// A child taking turns (see [`CellRequest::turns`]): started with piped stdin and stdout, driven line by line.
+pub struct TurnChild {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Lines after the protocol's (the report).
+    rest: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    timeout_s: u64,
+    started: Instant,
+}
+
+impl TurnChild {
+    /// Starts `cmd` (a `bench-cell` whose request has `turns`); `timeout_s` bounds the whole child.
+    pub fn start(mut cmd: Command, timeout_s: u64) -> Result<TurnChild, String> {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: as in `spawn`: prctl is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("could not start: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stdout).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = child.stderr.take().map(|mut p| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = p.read_to_string(&mut s);
+                s
+            })
+        });
+        Ok(TurnChild {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            rest: vec![],
+            stderr,
+            timeout_s,
+            started: Instant::now(),
+        })
+    }
+
+    fn left(&self) -> Duration {
+        Duration::from_secs(self.timeout_s).saturating_sub(self.started.elapsed())
+    }
+
+    /// The next protocol line starting with `word`; `None` when the child ended, went silent past its timeout, or
+    /// the run was interrupted. Other lines are kept for the report.
+    fn expect(&mut self, word: &str) -> Option<String> {
+        loop {
+            if crate::interrupted() {
+                return None;
+            }
+            match self
+                .lines
+                .recv_timeout(self.left().min(Duration::from_millis(200)))
+            {
+                Ok(l) if l.starts_with(word) => return Some(l),
+                Ok(l) => self.rest.push(l),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !self.left().is_zero() => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Waits for the end of the warm-up.
+    pub fn ready(&mut self) -> bool {
+        self.expect("ready").is_some()
+    }
+
+    /// One turn of about `ms` milliseconds; the number of samples it took, `None` when the child is gone.
+    pub fn turn(&mut self, ms: f64) -> Option<usize> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut()?;
+        writeln!(stdin, "turn {ms}").ok()?;
+        stdin.flush().ok()?;
+        self.expect("turned")?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// Ends the protocol and waits for the child (killing it past its timeout): its end, as [`spawn`] reports one.
+    pub fn end(mut self) -> Finished {
+        use std::io::Write;
+        if let Some(mut s) = self.stdin.take() {
+            let _ = writeln!(s, "end");
+        }
+        let finished = |ended| Finished {
+            ended,
+            timeout_s: self.timeout_s,
+        };
+        let status = loop {
+            match self.child.wait_timeout(Duration::from_millis(100)) {
+                Ok(Some(s)) => break s,
+                Ok(None) if crate::interrupted() => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return finished(Ended::Interrupted);
+                }
+                Ok(None) if !self.left().is_zero() => continue,
+                Ok(None) | Err(_) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return finished(Ended::TimedOut);
+                }
+            }
+        };
+        let mut rest = std::mem::take(&mut self.rest);
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            rest.push(l);
+        }
+        // The report is the last line; protocol lines before it are not part of it.
+        let stdout = rest
+            .into_iter()
+            .filter(|l| l != "ready" && !l.starts_with("turned "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        finished(match status.code() {
+            Some(code) => Ended::Exited {
+                code,
+                stdout,
+                stderr,
+            },
+            None => {
+                #[cfg(unix)]
+                let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+                #[cfg(not(unix))]
+                let signal = None;
+                Ended::Signalled { signal, stderr }
+            }
+        })
+    }
 }
 
 /// File names of a cell's samples and outputs inside a run folder.

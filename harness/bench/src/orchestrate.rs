@@ -2,7 +2,7 @@
 //! target's runner, adds the roofline and the agreement with the reference backend, and emits events all along.
 
 use crate::Error;
-use crate::cell::{CellRequest, Measured, cell_files};
+use crate::cell::{self, CellRequest, Measured, cell_files};
 use crate::events::{Event, Reporter};
 use crate::plan::{CellKey, Plan};
 use crate::runner::ssh::SSH_CONNECTION_FAILED;
@@ -65,12 +65,57 @@ pub fn execute(
             (dir, prev.run_id, done)
         }
         Start::New { root } => {
-            let (d, id) = report::new_run_dir(
-                &root,
-                &format!("{started}-{}", plan.settings.targets.join("+")),
-            )
+            let name = format!("{started}-{}", plan.settings.targets.join("+"));
+            let (d, id) = if plan.ab.is_some() {
+                report::new_run_dir(&root, &format!("{name}-a"))
+            } else {
+                report::new_run_dir(&root, &name)
+            }
             .map_err(usage)?;
             (d, id, vec![])
+        }
+    };
+    // Side b of an interleaved session: a second run folder beside the first, whose cells took turns with its.
+    let side_b = match &plan.ab {
+        None => None,
+        Some(ab) => {
+            if !kept.is_empty() || plan.settings.processes > 1 {
+                return Err(Error::Usage(
+                    "bench --ab: neither --resume nor --processes applies to an interleaved session".into(),
+                ));
+            }
+            if let Some(s) = plan.sites.iter().find(|s| s.runner.kind() != "local") {
+                return Err(Error::Usage(format!(
+                    "bench --ab: target {} runs cells through {} ({}); an interleaved session drives both sides' \
+                     children from here, so it takes targets of this machine (runner = \"local\")",
+                    s.name,
+                    s.runner.kind(),
+                    if s.runner.emulated() {
+                        "emulated, not timed anyway"
+                    } else {
+                        "another machine"
+                    }
+                )));
+            }
+            let root = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+            let session = run_id.strip_suffix("-a").unwrap_or(&run_id).to_string();
+            let (db, idb) = report::new_run_dir(&root, &format!("{session}-b")).map_err(usage)?;
+            for sub in ["samples", "outputs"] {
+                std::fs::create_dir_all(db.join(sub))
+                    .map_err(|e| Error::Usage(format!("{}: {e}", db.display())))?;
+            }
+            let paired = |side: &str, other: &str| report::Paired {
+                session: session.clone(),
+                side: side.into(),
+                other_run: other.into(),
+                turn_ms: ab.turn_ms,
+                b_exe: ab.exe.as_ref().map(|p| p.display().to_string()),
+                b_env: ab.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            };
+            let mut settings_b = plan.settings.clone();
+            settings_b.paired = Some(paired("b", &run_id));
+            plan.settings.paired = Some(paired("a", &idb));
+            Some((db, idb, settings_b))
         }
     };
     for sub in ["samples", "outputs"] {
@@ -138,9 +183,9 @@ pub fn execute(
             targets: plan.sites.len(),
         },
     )?;
-    let results = |cells: Vec<Cell>| Results {
+    let results_of = |run_id: &str, settings: &report::Settings, cells: Vec<Cell>| Results {
         format_version: report::FORMAT_VERSION,
-        run_id: run_id.clone(),
+        run_id: run_id.to_string(),
         started_unix: started,
         edgebench_version: info.edgebench_version.clone(),
         git_commit: info.git_commit.clone(),
@@ -166,7 +211,7 @@ pub fn execute(
                 }),
             })
             .collect(),
-        settings: plan.settings.clone(),
+        settings: settings.clone(),
         plan_id: plan_id.clone(),
         partition: plan.partition,
         merged_from: vec![],
@@ -183,6 +228,8 @@ pub fn execute(
             .collect(),
         cells,
     };
+    let results = |cells: Vec<Cell>| results_of(&run_id, &plan.settings, cells);
+    let mut cells_b: Vec<Cell> = vec![];
     // With several processes per cell, the extra processes run first, round-robin over the whole plan, so that one
     // cell's processes are spread over the run instead of back to back: this machine's speed changes over seconds,
     // and processes that follow each other share its state.
@@ -233,6 +280,7 @@ pub fn execute(
     for mi in 0..plan.models.len() {
         for v in &plan.variants {
             let mut row: Vec<(Cell, Option<PathBuf>)> = vec![];
+            let mut row_b: Vec<(Cell, Option<PathBuf>)> = vec![];
             for (si, b) in &pairs {
                 let k = key(*si, b, mi, v);
                 if !plan.in_shard(&k) {
@@ -251,8 +299,25 @@ pub fn execute(
                     done.clone()
                 } else {
                     emit(reporters, Event::CellStarted { key: &k })?;
-                    let rest = extra.remove(&k.id()).unwrap_or_default();
-                    run_one(plan, *si, mi, &k, &dir, &samples_rel, &outputs, rest)
+                    if let Some((db, _, _)) = &side_b {
+                        let (_, outputs_b) = cell_files(db, &k.target, b, &k.model, v);
+                        let (a, b_cell) = run_pair(
+                            plan,
+                            *si,
+                            mi,
+                            &k,
+                            [&dir, db],
+                            &samples_rel,
+                            [&outputs, &outputs_b],
+                        );
+                        let saved = (b_cell.outcome == Outcome::Ok && outputs_b.is_file())
+                            .then_some(outputs_b);
+                        row_b.push((b_cell, saved));
+                        a
+                    } else {
+                        let rest = extra.remove(&k.id()).unwrap_or_default();
+                        run_one(plan, *si, mi, &k, &dir, &samples_rel, &outputs, rest)
+                    }
                 };
                 let saved = (cell.outcome == Outcome::Ok && outputs.is_file()).then_some(outputs);
                 row.push((cell, saved));
@@ -273,18 +338,12 @@ pub fn execute(
                 )?;
             }
             agree(&mut row);
-            for (c, _) in row.iter_mut().filter(|(c, _)| c.variant != "fp32") {
-                let base = cells.iter().find(|b| {
-                    b.variant == "fp32"
-                        && b.target == c.target
-                        && b.backend == c.backend
-                        && b.model == c.model
-                });
-                let record = plan
-                    .variant_records
-                    .iter()
-                    .find(|r| r.model == c.model && r.kind == c.variant);
-                c.delta = Some(delta(c, base, record));
+            deltas(&mut row, &cells, plan);
+            if let Some((db, idb, settings_b)) = &side_b {
+                agree(&mut row_b);
+                deltas(&mut row_b, &cells_b, plan);
+                cells_b.extend(row_b.into_iter().map(|(c, _)| c));
+                report::save(db, &results_of(idb, settings_b, cells_b.clone())).map_err(usage)?;
             }
             let done: Vec<Cell> = row.into_iter().map(|(c, _)| c).collect();
             emit(reporters, Event::RowFinished { cells: &done })?;
@@ -311,6 +370,23 @@ pub fn execute(
         )));
     }
     Ok((results, dir))
+}
+
+/// Each variant cell's ratios to its fp32 cell among `cells`.
+fn deltas(row: &mut [(Cell, Option<PathBuf>)], cells: &[Cell], plan: &Plan) {
+    for (c, _) in row.iter_mut().filter(|(c, _)| c.variant != "fp32") {
+        let base = cells.iter().find(|b| {
+            b.variant == "fp32"
+                && b.target == c.target
+                && b.backend == c.backend
+                && b.model == c.model
+        });
+        let record = plan
+            .variant_records
+            .iter()
+            .find(|r| r.model == c.model && r.kind == c.variant);
+        c.delta = Some(delta(c, base, record));
+    }
 }
 
 /// A variant cell's ratios to its fp32 cell.
@@ -377,6 +453,7 @@ fn blank_cell(plan: &Plan, si: usize, k: &CellKey) -> Cell {
         split: vec![],
         delta: None,
         processes: vec![],
+        turns: vec![],
     }
 }
 
@@ -421,6 +498,125 @@ fn run_one(
     finish(plan, si, mi, k, samples_rel, cell, finished)
 }
 
+/// Runs one cell as an interleaved pair: side a's and side b's children load and warm up one after the other, then
+/// take turns of `turn_ms` (a b b a a b ...) until each had `max_time_s` of turns and at least 8 of them, so a
+/// change of this machine's speed lasting longer than a turn hits both sides alike. Returns the two cells.
+#[allow(clippy::too_many_arguments)]
+fn run_pair(
+    plan: &Plan,
+    si: usize,
+    mi: usize,
+    k: &CellKey,
+    dirs: [&Path; 2],
+    samples_rel: &str,
+    outputs: [&Path; 2],
+) -> (Cell, Cell) {
+    let site = &plan.sites[si];
+    let s = &plan.settings;
+    let ab = plan.ab.clone().unwrap_or_default();
+    let mut reqs = [0, 1].map(|i| {
+        let mut r = request(plan, si, mi, k, dirs[i], samples_rel, outputs[i]);
+        r.turns = true;
+        r
+    });
+    let mut children: Vec<Result<cell::TurnChild, String>> = vec![];
+    for (i, r) in reqs.iter_mut().enumerate() {
+        let cmd = site
+            .runner
+            .command(r, if i == 1 { ab.exe.as_deref() } else { None });
+        let child = match cmd {
+            None => Err(format!(
+                "{}: cannot drive this target's children",
+                site.name
+            )),
+            Some(mut c) => {
+                if i == 1 {
+                    c.envs(ab.env.iter().map(|(k, v)| (k, v)));
+                }
+                cell::TurnChild::start(c, s.cell_timeout_s)
+            }
+        };
+        // Load and warm up one side at a time: the other side's child waits, idle.
+        let child = child.and_then(|mut c| {
+            if c.ready() {
+                Ok(c)
+            } else {
+                Err(describe_end(c.end()))
+            }
+        });
+        children.push(child);
+    }
+    let mut sizes: [Vec<usize>; 2] = [vec![], vec![]];
+    let mut sampled = [0.0f64; 2];
+    if let [Ok(a), Ok(b)] = &mut children[..] {
+        let sides: [&mut cell::TurnChild; 2] = [a, b];
+        let mut t = 0usize;
+        'turns: while (sampled[0] < s.max_time_s || sampled[1] < s.max_time_s || t < 8)
+            && !crate::interrupted()
+        {
+            let order = if t % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let started = std::time::Instant::now();
+                match sides[i].turn(ab.turn_ms) {
+                    Some(n) => {
+                        sizes[i].push(n);
+                        sampled[i] += started.elapsed().as_secs_f64();
+                    }
+                    None => break 'turns,
+                }
+            }
+            t += 1;
+        }
+    }
+    let mut out = vec![];
+    for (i, child) in children.into_iter().enumerate() {
+        let mut cell = blank_cell(plan, si, k);
+        let finished = match child {
+            Ok(c) => c.end().report::<Measured>(),
+            Err(message) => Err(Outcome::Failed {
+                exit_code: -1,
+                message,
+            }),
+        };
+        match finished {
+            Ok(m) => {
+                let samples = read_samples(&dirs[i].join(samples_rel));
+                cell.turns = turn_records(&samples, &sizes[i]);
+                cell = finish(plan, si, mi, k, samples_rel, cell, Pooled(m));
+            }
+            Err(o) => cell.outcome = o,
+        }
+        out.push(cell);
+    }
+    let b = out.pop().unwrap_or_else(|| blank_cell(plan, si, k));
+    let a = out.pop().unwrap_or_else(|| blank_cell(plan, si, k));
+    (a, b)
+}
+
+/// One line for a child that ended before its first turn.
+fn describe_end(f: cell::Finished) -> String {
+    match f.outcome() {
+        Outcome::Ok => "ended before its first turn".into(),
+        o => crate::cell::describe(&o),
+    }
+}
+
+/// The turns of a cell, from its samples and the number of samples of each turn (empty when they do not add up).
+fn turn_records(samples: &[f64], sizes: &[usize]) -> Vec<report::ProcessRecord> {
+    if sizes.iter().sum::<usize>() != samples.len() || sizes.contains(&0) {
+        return vec![];
+    }
+    let mut at = 0;
+    sizes
+        .iter()
+        .map(|&n| {
+            let r = record_of(&samples[at..at + n]);
+            at += n;
+            r
+        })
+        .collect()
+}
+
 /// One process of a cell, or the outcome that ended it.
 type Part = Result<(Measured, Vec<f64>), Outcome>;
 
@@ -456,6 +652,7 @@ fn request(
         address_space_bytes: s
             .cell_address_space_bytes
             .filter(|_| !site.runner.emulated()),
+        turns: false,
     }
 }
 

@@ -67,6 +67,17 @@ impl CellKey {
     }
 }
 
+/// Side b of an interleaved session (`bench --ab`): what differs from side a (this binary, as is).
+#[derive(Clone, Debug, Default)]
+pub struct AbSide {
+    /// Another edgebench build whose `bench-cell` measures side b.
+    pub exe: Option<PathBuf>,
+    /// Environment variables of side b's children (`KEY`, `VALUE`).
+    pub env: Vec<(String, String)>,
+    /// Length of one turn, milliseconds.
+    pub turn_ms: f64,
+}
+
 /// What to run and how.
 pub struct Plan {
     pub sites: Vec<Site>,
@@ -81,6 +92,8 @@ pub struct Plan {
     pub settings: Settings,
     /// The `--feed` flags as given (part of the plan's identity).
     pub feed_flags: Vec<String>,
+    /// Interleaved session: each cell runs as two children taking turns, a (as is) and b (changed).
+    pub ab: Option<AbSide>,
     pub partition: Option<Partition>,
 }
 

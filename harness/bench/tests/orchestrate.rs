@@ -76,6 +76,7 @@ fn request() -> CellRequest {
         samples: "/tmp/s.txt".into(),
         outputs: "/tmp/o.pb".into(),
         address_space_bytes: Some(1 << 30),
+        turns: false,
     }
 }
 
@@ -206,8 +207,10 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
             cell_timeout_s: 10,
             cell_address_space_bytes: None,
             processes: 1,
+            paired: None,
         },
         feed_flags: vec![],
+        ab: None,
         partition,
     }
 }

@@ -125,6 +125,36 @@ pub fn measure<E>(plan: &Plan, mut f: impl FnMut() -> Result<(), E>) -> Result<S
     })
 }
 
+/// One turn of an interleaved (A/B) cell: times `f` for about `dur` (at least one sample) and returns the samples.
+/// With `rewarm`, one untimed iteration runs first: the other side's turn just evicted this side's caches.
+pub fn turn<E>(
+    plan: &Plan,
+    dur: Duration,
+    rewarm: bool,
+    mut f: impl FnMut() -> Result<(), E>,
+) -> Result<Vec<f64>, E> {
+    if rewarm {
+        f()?;
+    }
+    let mut samples = vec![];
+    let begin = Instant::now();
+    loop {
+        let t = Instant::now();
+        f()?;
+        if plan.stretch > 1.0 {
+            let until = t.elapsed().mul_f64(plan.stretch);
+            while t.elapsed() < until {
+                std::hint::spin_loop();
+            }
+        }
+        samples.push(t.elapsed().as_nanos() as f64);
+        if begin.elapsed() >= dur || samples.len() >= plan.max_samples {
+            break;
+        }
+    }
+    Ok(samples)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,6 +102,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
                             drift: vec![],
                         }),
                         processes: vec![],
+                        turns: vec![],
                     });
                 }
             }
@@ -124,6 +125,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
             cell_timeout_s: 300,
             cell_address_space_bytes: None,
             processes: 1,
+            paired: None,
         },
         plan_id: "p".into(),
         partition: None,

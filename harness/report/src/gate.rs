@@ -149,6 +149,9 @@ pub struct Gate {
     /// (`bench --processes 5` shows it).
     #[serde(default)]
     pub single_process_cells: usize,
+    /// The runs are the two sides of one interleaved session (`bench --ab`): cells compared turn by turn.
+    #[serde(default)]
+    pub interleaved: bool,
     /// Why the timing verdicts may not mean what they say (e.g. the runs are from different machines).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -324,6 +327,69 @@ pub fn compare_processes(
     }
 }
 
+/// For the two sides of an interleaved session (`bench --ab`): turn i of the candidate ran right next to turn i of
+/// the baseline, so a change of the machine's speed that outlasts a turn cancels in their ratio. The statistic is
+/// the median over turns of (candidate turn median / baseline turn median), its interval the bootstrap over turns
+/// (seeded); the noise floor is that interval's half-width (the turns' own disagreement). `None` when the turns do
+/// not match (different counts, or samples that do not add up to them): the caller compares the pools instead.
+pub fn compare_paired(
+    baseline: &[f64],
+    baseline_turns: &[usize],
+    candidate: &[f64],
+    candidate_turns: &[usize],
+    o: &GateOptions,
+    key: &str,
+) -> Option<Comparison> {
+    if baseline_turns.len() != candidate_turns.len() || baseline_turns.len() < 2 {
+        return None;
+    }
+    let gb = groups(baseline, baseline_turns);
+    let gc = groups(candidate, candidate_turns);
+    if gb.len() != baseline_turns.len() || gc.len() != candidate_turns.len() {
+        return None;
+    }
+    let median = |x: &[f64]| {
+        let mut v = x.to_vec();
+        v.sort_by(f64::total_cmp);
+        median_sorted(&v)
+    };
+    let mut ratios: Vec<f64> = gb
+        .iter()
+        .zip(&gc)
+        .map(|(b, c)| {
+            let mb = median(b);
+            if mb > 0.0 {
+                median(c) / mb
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = median_sorted(&ratios);
+    let seed = o.seed ^ crate::fnv1a(key.as_bytes());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let beta = beta_for(ratios.len());
+    let mut draws: Vec<f64> = (0..o.resamples.max(10))
+        .map(|_| bootstrap_median(&ratios, &beta, &mut rng))
+        .collect();
+    let ci = interval(&mut draws, o.confidence);
+    let noise_floor = if ratio > 0.0 {
+        (ci[1] - ci[0]) / 2.0 / ratio
+    } else {
+        0.0
+    };
+    // The pair's turns are the evidence; the threshold alone is the limit (the interval carries the noise).
+    Some(Comparison {
+        ratio,
+        ci,
+        noise_floor,
+        limit: o.threshold,
+        baseline_p50: median(baseline),
+        candidate_p50: median(candidate),
+    })
+}
+
 /// Ratio of medians with its bootstrap interval, and the baseline's noise floor.
 pub fn compare(baseline: &[f64], candidate: &[f64], o: &GateOptions, key: &str) -> Comparison {
     let mut b = baseline.to_vec();
@@ -399,6 +465,14 @@ fn unstable(c: &Cell, samples: &[f64], target_rel_ci: f64) -> bool {
             .map(|s| (s.median_ci95_ns[1] - s.median_ci95_ns[0]) / s.p50_ns)
     };
     width.is_some_and(|w| !(w <= target_rel_ci * 1.0001))
+}
+
+/// Whether the two runs are the two sides of one interleaved session (`bench --ab`).
+pub fn paired_runs(a: &Results, b: &Results) -> bool {
+    match (&a.settings.paired, &b.settings.paired) {
+        (Some(x), Some(y)) => x.session == y.session && x.side != y.side,
+        _ => false,
+    }
 }
 
 fn key(c: &Cell) -> (String, String, String, String) {
@@ -506,6 +580,11 @@ pub fn gate(
             procs(baseline) < 2 || procs(candidate) < 2
         })
         .count();
+    let single_process_cells = if paired_runs(baseline, candidate) {
+        0
+    } else {
+        single_process_cells
+    };
     let mut warnings = vec![];
     let (mb, mc) = (&baseline.machine, &candidate.machine);
     if (&mb.cpu, mb.logical_cores, &mb.arch) != (&mc.cpu, mc.logical_cores, &mc.arch) {
@@ -516,6 +595,7 @@ pub fn gate(
         ));
     }
     Ok(Gate {
+        interleaved: paired_runs(baseline, candidate),
         warnings,
         single_process_cells,
         format_version: GATE_FORMAT_VERSION,
@@ -583,7 +663,13 @@ fn judge(
         }
     };
     let sizes = |x: &Cell| x.processes.iter().map(|p| p.samples).collect::<Vec<_>>();
-    let cmp = compare_processes(&sb, &sizes(b), &sc, &sizes(c), o, &v.id());
+    let turns = |x: &Cell| x.turns.iter().map(|p| p.samples).collect::<Vec<_>>();
+    let paired = paired_runs(br, cr)
+        .then(|| compare_paired(&sb, &turns(b), &sc, &turns(c), o, &v.id()))
+        .flatten();
+    let is_paired = paired.is_some();
+    let cmp =
+        paired.unwrap_or_else(|| compare_processes(&sb, &sizes(b), &sc, &sizes(c), o, &v.id()));
     if b.processes.len() >= 2 && c.processes.len() >= 2 {
         v.baseline_p50_ns = Some(cmp.baseline_p50);
         v.candidate_p50_ns = Some(cmp.candidate_p50);
@@ -592,10 +678,11 @@ fn judge(
     v.ratio_ci = Some(cmp.ci);
     v.noise_floor = Some(cmp.noise_floor);
     v.limit = Some(cmp.limit);
-    if unstable(b, &sb, br.settings.target_rel_ci) {
+    // A paired comparison's precision is its own interval's (checked below); the pools' CIs do not apply.
+    if !is_paired && unstable(b, &sb, br.settings.target_rel_ci) {
         v.unstable.push("baseline".into());
     }
-    if unstable(c, &sc, cr.settings.target_rel_ci) {
+    if !is_paired && unstable(c, &sc, cr.settings.target_rel_ci) {
         v.unstable.push("candidate".into());
     }
     let pct = |x: f64| format!("{:+.1} %", (x - 1.0) * 100.0);
@@ -606,6 +693,11 @@ fn judge(
         cmp.ci[1],
         cmp.limit * 100.0
     );
+    let band = if is_paired {
+        format!("{band}, {} interleaved turns", b.turns.len())
+    } else {
+        band
+    };
     let (hi, lo) = (1.0 + cmp.limit, 1.0 / (1.0 + cmp.limit));
     if cmp.ci[0] > hi {
         (

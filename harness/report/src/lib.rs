@@ -239,6 +239,28 @@ pub struct Settings {
     /// Fresh processes per cell (`bench --processes`), sharing `max_time_s`; 1 in older files.
     #[serde(default = "one_process")]
     pub processes: usize,
+    /// Set when this run is one side of an interleaved session (`bench --ab`): its cells took turns with the other
+    /// side's, so the gate can compare them turn by turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<Paired>,
+}
+
+/// One side of an interleaved session (`bench --ab`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Paired {
+    /// The session both runs share.
+    pub session: String,
+    /// `a` (this binary, as is) or `b` (with `b_exe` and `b_env`).
+    pub side: String,
+    /// The other side's run id.
+    pub other_run: String,
+    /// Length of one turn, milliseconds (a turn holds at least one sample).
+    pub turn_ms: f64,
+    /// What side b changed: another edgebench build for its cells, and environment variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_exe: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub b_env: Vec<String>,
 }
 
 fn one_process() -> usize {
@@ -404,6 +426,10 @@ pub struct Cell {
     /// order) and its median. Empty for one process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<ProcessRecord>,
+    /// In an interleaved session (`bench --ab`): the turns, in the samples file's order; turn i of this cell ran
+    /// right next to turn i of the other side's cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<ProcessRecord>,
 }
 
 /// One of a cell's processes.

@@ -38,4 +38,14 @@ impl Runner for Local {
     ) -> Result<Finished, String> {
         Ok(cell::spawn(self.program.command(&req.args()), timeout_s))
     }
+    fn command(
+        &self,
+        req: &CellRequest,
+        exe: Option<&std::path::Path>,
+    ) -> Option<std::process::Command> {
+        Some(match exe {
+            Some(e) => self.program.command_of(e.as_os_str(), &req.args()),
+            None => self.program.command(&req.args()),
+        })
+    }
 }

@@ -41,6 +41,12 @@ pub trait Runner {
         model_index: usize,
         timeout_s: u64,
     ) -> Result<Finished, String>;
+    /// The command of a cell's child on this machine, with `exe` in place of this binary when given, for the
+    /// interleaved mode (`bench --ab`), which drives two children at once. `None`: this runner cannot (the cell runs
+    /// elsewhere).
+    fn command(&self, _req: &CellRequest, _exe: Option<&std::path::Path>) -> Option<Command> {
+        None
+    }
     /// Cleans up after the last cell.
     fn finish(&self) -> Result<(), String> {
         Ok(())
@@ -107,7 +113,12 @@ struct Program {
 
 impl Program {
     fn command(&self, args: &[String]) -> Command {
-        let mut cmd = Command::new(&self.argv[0]);
+        self.command_of(&self.argv[0], args)
+    }
+
+    /// The command with another program in place of `argv[0]`.
+    fn command_of(&self, program: &std::ffi::OsStr, args: &[String]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(&self.argv[1..]).args(args);
         for (k, v) in &self.env {
             match v {

@@ -77,6 +77,21 @@ pub struct Args {
     /// Print results.json to stdout.
     #[arg(long)]
     json: bool,
+    /// Interleaved A/B session: every cell runs as two children that take turns (a b b a ...), side a this binary
+    /// as is, side b changed by --b-exe/--b-env; two run folders (`...-a`, `...-b`) for `edgebench gate`, which
+    /// then compares them turn by turn. This machine's targets only (docs/gate.md).
+    #[arg(long)]
+    ab: bool,
+    /// Side b's edgebench build (its `bench-cell` measures side b), e.g. the pull request's.
+    #[arg(long, value_name = "PATH", requires = "ab")]
+    b_exe: Option<PathBuf>,
+    /// An environment variable of side b's children, `KEY=VALUE` (repeatable), e.g. ORT_DYLIB_PATH=... for another
+    /// ONNX Runtime (without --ort-lib, which would win).
+    #[arg(long, value_name = "KEY=VALUE", requires = "ab")]
+    b_env: Vec<String>,
+    /// Length of one turn of an interleaved session, milliseconds (a turn holds at least one inference).
+    #[arg(long, default_value_t = 20.0, value_name = "MS", requires = "ab")]
+    turn_ms: f64,
 }
 
 impl Args {
@@ -227,6 +242,44 @@ fn compat_records(
 }
 
 /// The `--memory-limit` setting: bytes, `none`, or (absent) this machine's memory.
+fn ab_side(a: &Args) -> Result<Option<plan::AbSide>> {
+    if !a.ab {
+        return Ok(None);
+    }
+    if a.resume.is_some() || a.processes > 1 {
+        return Err(fail(
+            USAGE,
+            "--ab: neither --resume nor --processes applies to an interleaved session",
+        ));
+    }
+    if !(a.turn_ms.is_finite() && a.turn_ms > 0.0) {
+        return Err(fail(
+            USAGE,
+            format!("--turn-ms {}: expected a positive number", a.turn_ms),
+        ));
+    }
+    if let Some(e) = &a.b_exe
+        && !e.is_file()
+    {
+        return Err(fail(
+            USAGE,
+            format!("--b-exe {}: no such file", e.display()),
+        ));
+    }
+    let mut env = vec![];
+    for kv in &a.b_env {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => env.push((k.to_string(), v.to_string())),
+            _ => return Err(fail(USAGE, format!("--b-env {kv}: expected KEY=VALUE"))),
+        }
+    }
+    Ok(Some(plan::AbSide {
+        exe: a.b_exe.clone(),
+        env,
+        turn_ms: a.turn_ms,
+    }))
+}
+
 pub fn memory_limit(flag: Option<&str>) -> Result<Option<u64>> {
     match flag {
         None => Ok(edgebench_bench::cell::default_address_space()),
@@ -350,8 +403,10 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             cell_timeout_s: a.timeout,
             cell_address_space_bytes: memory_limit(a.memory_limit.as_deref())?,
             processes: a.processes as usize,
+            paired: None,
         },
         feed_flags: [a.feed.clone(), a.dim.clone()].concat(),
+        ab: ab_side(&a)?,
         partition,
     };
     let start = match &a.resume {
@@ -370,8 +425,21 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let mut terminal = Terminal::new(a.json);
     let (results, dir) =
         orchestrate::execute(&mut plan, start, info, &mut [&mut writer, &mut terminal])?;
+    let b_dir = results
+        .settings
+        .paired
+        .as_ref()
+        .and_then(|p| dir.parent().map(|root| root.join(&p.other_run)));
     if a.json {
         print_json(&results)?;
+    } else if let Some(b) = b_dir {
+        println!("results (side a): {}", dir.join("results.json").display());
+        println!("results (side b): {}", b.join("results.json").display());
+        println!(
+            "compare: edgebench gate --baseline {} --candidate {}",
+            dir.display(),
+            b.display()
+        );
     } else {
         println!("results: {}", dir.join("results.json").display());
     }

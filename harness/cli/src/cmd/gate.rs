@@ -165,6 +165,12 @@ fn print_table(g: &gate::Gate) {
     for w in &g.warnings {
         println!("warning: {w}");
     }
+    if g.interleaved {
+        println!(
+            "note: the two runs are the sides of one interleaved session (bench --ab): timed cells are compared \
+             turn by turn"
+        );
+    }
     if g.single_process_cells > 0 {
         println!(
             "note: {} timed cells were measured in one process on a side; how much this machine's speed differs \
