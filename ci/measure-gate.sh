@@ -3,6 +3,8 @@
 # A runs of the same build (every pair of them is an A/A comparison: false alarms), and runs with the documented
 # test knob EDGEBENCH_FAULT=slow:F (each against every A run: detection), per backend.
 # usage: ci/measure-gate.sh [A_RUNS=7] [SLOWDOWNS="1.10:3 1.05:2"] [MAX_TIME=0.5]
+# With EDGEBENCH_GATE_AB=1: interleaved sessions instead (bench --ab): A_RUNS A/A sessions, and per slowdown F:N,
+# N sessions whose side b runs with EDGEBENCH_FAULT=slow:F; each session is one comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a_runs=${1:-7}
@@ -15,6 +17,36 @@ mkdir -p "$out"
 # Extra bench flags, e.g. EDGEBENCH_GATE_BENCH_ARGS="--processes 5".
 read -r -a extra <<< "${EDGEBENCH_GATE_BENCH_ARGS:-}"
 plan=(bench --max-time "$max_time" --warmup 0.1 --json "${extra[@]}")
+if [ -n "${EDGEBENCH_GATE_AB:-}" ]; then
+  # Interleaved sessions (bench --ab): each session is one comparison, side a against side b; A/A sessions leave
+  # side b as is, slowed sessions give side b the fault knob.
+  session() { "$bin" "${plan[@]}" --ab "$@" --out "$out/$name" >/dev/null; }
+  for i in $(seq 1 "$a_runs"); do
+    name=A; session
+    echo "measure-gate: A/A session $i of $a_runs"
+  done
+  for s in $slowdowns; do
+    f=${s%%:*}
+    n=${s##*:}
+    for i in $(seq 1 "$n"); do
+      name=S$f; session --b-env "EDGEBENCH_FAULT=slow:$f"
+      echo "measure-gate: slow:$f session $i of $n"
+    done
+  done
+  k=0
+  for a in "$out"/A/*-a; do
+    k=$((k + 1)); judge "$a" "${a%-a}-b" "$out/aa-$k.json"
+  done
+  for s in $slowdowns; do
+    f=${s%%:*}
+    k=0
+    for a in "$out/S$f"/*-a; do
+      k=$((k + 1)); judge "$a" "${a%-a}-b" "$out/s$f-$k.json"
+    done
+  done
+  a_runs=0
+  slowdowns=""
+fi
 for i in $(seq 1 "$a_runs"); do
   "$bin" "${plan[@]}" --out "$out/A" >/dev/null
   echo "measure-gate: A run $i of $a_runs"
@@ -27,8 +59,8 @@ for s in $slowdowns; do
     echo "measure-gate: slow:$f run $i of $n"
   done
 done
-mapfile -t A < <(find "$out/A" -mindepth 1 -maxdepth 1 -type d | sort)
 judge() { "$bin" gate --baseline "$1" --candidate "$2" --json > "$3" || true; }
+mapfile -t A < <(find "$out/A" -mindepth 1 -maxdepth 1 -type d | sort)
 k=0
 for ((i = 0; i < ${#A[@]}; i++)); do
   for ((j = i + 1; j < ${#A[@]}; j++)); do

@@ -519,21 +519,25 @@ fn run_pair(
         r.turns = true;
         r
     });
-    let mut children: Vec<Result<cell::TurnChild, String>> = vec![];
+    let mut children: Vec<Result<cell::TurnChild, Outcome>> = vec![];
     for (i, r) in reqs.iter_mut().enumerate() {
         let cmd = site
             .runner
             .command(r, if i == 1 { ab.exe.as_deref() } else { None });
+        let failed = |message: String| Outcome::Failed {
+            exit_code: -1,
+            message,
+        };
         let child = match cmd {
-            None => Err(format!(
+            None => Err(failed(format!(
                 "{}: cannot drive this target's children",
                 site.name
-            )),
+            ))),
             Some(mut c) => {
                 if i == 1 {
                     c.envs(ab.env.iter().map(|(k, v)| (k, v)));
                 }
-                cell::TurnChild::start(c, s.cell_timeout_s)
+                cell::TurnChild::start(c, s.cell_timeout_s).map_err(failed)
             }
         };
         // Load and warm up one side at a time: the other side's child waits, idle.
@@ -541,7 +545,10 @@ fn run_pair(
             if c.ready() {
                 Ok(c)
             } else {
-                Err(describe_end(c.end()))
+                Err(match c.end().outcome() {
+                    Outcome::Ok => failed("ended before its first turn".into()),
+                    o => o,
+                })
             }
         });
         children.push(child);
@@ -573,10 +580,7 @@ fn run_pair(
         let mut cell = blank_cell(plan, si, k);
         let finished = match child {
             Ok(c) => c.end().report::<Measured>(),
-            Err(message) => Err(Outcome::Failed {
-                exit_code: -1,
-                message,
-            }),
+            Err(o) => Err(o),
         };
         match finished {
             Ok(m) => {
@@ -591,14 +595,6 @@ fn run_pair(
     let b = out.pop().unwrap_or_else(|| blank_cell(plan, si, k));
     let a = out.pop().unwrap_or_else(|| blank_cell(plan, si, k));
     (a, b)
-}
-
-/// One line for a child that ended before its first turn.
-fn describe_end(f: cell::Finished) -> String {
-    match f.outcome() {
-        Outcome::Ok => "ended before its first turn".into(),
-        o => crate::cell::describe(&o),
-    }
 }
 
 /// The turns of a cell, from its samples and the number of samples of each turn (empty when they do not add up).
