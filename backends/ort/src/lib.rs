@@ -181,6 +181,14 @@ struct Loaded {
     located: Located,
 }
 
+/// Threads of ONNX Runtime's intra-op pool for sessions loaded from now on; 0 = ONNX Runtime's own choice.
+static INTRA_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets the intra-op thread count of sessions loaded after this call (`bench --threads`); 0 restores the default.
+pub fn set_intra_threads(n: usize) {
+    INTRA_THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 static RUNTIME: OnceLock<Result<Loaded, String>> = OnceLock::new();
 
 impl Ort {
@@ -250,10 +258,12 @@ impl Backend for Ort {
             reason,
         })?;
         let session = catch_panic(|| {
-            OrtSession::builder(&rt.env)
-                .map_err(|e| e.to_string())?
-                .commit_from_file(path)
-                .map_err(|e| e.to_string())
+            let mut b = OrtSession::builder(&rt.env).map_err(|e| e.to_string())?;
+            let n = INTRA_THREADS.load(std::sync::atomic::Ordering::Relaxed);
+            if n > 0 {
+                b = b.with_intra_threads(n).map_err(|e| e.to_string())?;
+            }
+            b.commit_from_file(path).map_err(|e| e.to_string())
         })
         .map_err(load_err)?;
         let outputs = session

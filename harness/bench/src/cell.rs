@@ -233,9 +233,13 @@ pub struct CellRequest {
     #[serde(default)]
     pub address_space_bytes: Option<u64>,
     /// Interleaved mode (`bench --ab`): after the warm-up the child prints `ready`, then times one turn per
-    /// `turn MS` line on stdin (answering `turned N`, N samples) until `end`; then it reports as usual.
+    /// `turn MS [CPU]` line on stdin (its model-running thread moved to CPU first; answering `turned N`, N samples)
+    /// until `end`; then it reports as usual.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub turns: bool,
+    /// Threads per inference for backends that take a count (ONNX Runtime's intra-op pool); `None`: theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
 
 impl CellRequest {
@@ -398,6 +402,9 @@ fn take_turns<E>(
         let mut w = line.split_whitespace();
         match (w.next(), w.next().and_then(|x| x.parse::<f64>().ok())) {
             (Some("turn"), Some(ms)) => {
+                if let Some(cpu) = w.next().and_then(|x| x.parse::<usize>().ok()) {
+                    pin_this_thread(cpu);
+                }
                 // Small models re-warm after the other side's turn (its caches are gone); big ones need not.
                 let rewarm = samples.last().is_none_or(|&last| last < 2e6);
                 let dur = Duration::from_secs_f64(ms.max(0.0) / 1e3);
@@ -432,6 +439,36 @@ fn take_turns<E>(
         stopped_by,
         wall: begin.elapsed(),
     })
+}
+
+/// Moves the calling thread (the one that runs the model) to `cpu`; a failure leaves it where it was.
+fn pin_this_thread(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET bounds-checks `cpu`; sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        let _ = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+/// The CPUs this process may run on (empty where that cannot be read).
+pub fn allowed_cpus() -> Vec<usize> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sched_getaffinity fills the zeroed set we own; CPU_ISSET reads it within CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return vec![];
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
+    vec![]
 }
 
 /// A child taking turns (see [`CellRequest::turns`]): started with piped stdin and stdout, driven line by line.
@@ -521,11 +558,15 @@ impl TurnChild {
         self.expect("ready").is_some()
     }
 
-    /// One turn of about `ms` milliseconds; the number of samples it took, `None` when the child is gone.
-    pub fn turn(&mut self, ms: f64) -> Option<usize> {
+    /// One turn of about `ms` milliseconds, its model-running thread on `cpu` when given; the number of samples it
+    /// took, `None` when the child is gone.
+    pub fn turn(&mut self, ms: f64, cpu: Option<usize>) -> Option<usize> {
         use std::io::Write;
         let stdin = self.stdin.as_mut()?;
-        writeln!(stdin, "turn {ms}").ok()?;
+        match cpu {
+            Some(c) => writeln!(stdin, "turn {ms} {c}").ok()?,
+            None => writeln!(stdin, "turn {ms}").ok()?,
+        }
         stdin.flush().ok()?;
         self.expect("turned")?
             .split_whitespace()

@@ -111,6 +111,7 @@ pub fn execute(
                 turn_ms: ab.turn_ms,
                 b_exe: ab.exe.as_ref().map(|p| p.display().to_string()),
                 b_env: ab.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                b_model: ab.model.as_ref().map(|p| p.display().to_string()),
             };
             let mut settings_b = plan.settings.clone();
             settings_b.paired = Some(paired("b", &run_id));
@@ -517,6 +518,12 @@ fn run_pair(
     let mut reqs = [0, 1].map(|i| {
         let mut r = request(plan, si, mi, k, dirs[i], samples_rel, outputs[i]);
         r.turns = true;
+        if i == 1
+            && k.variant == "fp32"
+            && let Some(m) = &ab.model
+        {
+            r.model = m.display().to_string();
+        }
         r
     });
     let mut children: Vec<Result<cell::TurnChild, Outcome>> = vec![];
@@ -557,6 +564,10 @@ fn run_pair(
     let mut sampled = [0.0f64; 2];
     if let [Ok(a), Ok(b)] = &mut children[..] {
         let sides: [&mut cell::TurnChild; 2] = [a, b];
+        // Both turns of a pair run their model thread on the same CPU, the CPU changing from pair to pair: on a VM
+        // each virtual CPU is its own host thread with its own neighbours, and a child that stayed on one of them
+        // would carry that CPU's speed as if it were its own.
+        let cpus = cell::allowed_cpus();
         let mut t = 0usize;
         'turns: while (sampled[0] < s.max_time_s || sampled[1] < s.max_time_s || t < 8)
             && !crate::interrupted()
@@ -564,7 +575,8 @@ fn run_pair(
             let order = if t % 2 == 0 { [0, 1] } else { [1, 0] };
             for i in order {
                 let started = std::time::Instant::now();
-                match sides[i].turn(ab.turn_ms) {
+                let cpu = (cpus.len() >= 2).then(|| cpus[t % cpus.len()]);
+                match sides[i].turn(ab.turn_ms, cpu) {
                     Some(n) => {
                         sizes[i].push(n);
                         sampled[i] += started.elapsed().as_secs_f64();
@@ -649,6 +661,7 @@ fn request(
             .cell_address_space_bytes
             .filter(|_| !site.runner.emulated()),
         turns: false,
+        threads: s.threads,
     }
 }
 

@@ -74,6 +74,8 @@ pub struct AbSide {
     pub exe: Option<PathBuf>,
     /// Environment variables of side b's children (`KEY`, `VALUE`).
     pub env: Vec<(String, String)>,
+    /// Another file for side b's cells of the plan's one model (fp32 cells), e.g. the pull request's version.
+    pub model: Option<PathBuf>,
     /// Length of one turn, milliseconds.
     pub turn_ms: f64,
 }
@@ -110,6 +112,9 @@ impl Plan {
         });
         if s.processes > 1 {
             key["processes"] = serde_json::json!(s.processes);
+        }
+        if let Some(t) = s.threads {
+            key["threads"] = serde_json::json!(t);
         }
         if self.variants != ["fp32"] {
             key["variants"] = serde_json::json!(self.variants);

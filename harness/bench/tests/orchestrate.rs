@@ -77,6 +77,7 @@ fn request() -> CellRequest {
         outputs: "/tmp/o.pb".into(),
         address_space_bytes: Some(1 << 30),
         turns: false,
+        threads: None,
     }
 }
 
@@ -208,6 +209,7 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
             cell_address_space_bytes: None,
             processes: 1,
             paired: None,
+            threads: None,
         },
         feed_flags: vec![],
         ab: None,

@@ -251,3 +251,102 @@ fn unusable_inputs_are_one_line_errors_with_exit_3() {
     let (code, _, err) = gate(&a, &a, &["--threshold", "lots"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn an_interleaved_session_is_judged_turn_by_turn() {
+    let t = tempfile::tempdir().unwrap();
+    let ab = ["--ab", "--b-env", "EDGEBENCH_FAULT=slow:3.0"];
+    let a_dir = bench_with(t.path(), &[], &ab);
+    let a = edgebench_report::load(&a_dir.join("results.json")).unwrap();
+    let pa = a
+        .settings
+        .paired
+        .clone()
+        .expect("side a records its session");
+    assert_eq!(pa.side, "a");
+    assert_eq!(pa.b_env, vec!["EDGEBENCH_FAULT=slow:3.0".to_string()]);
+    let b_dir = t.path().join(&pa.other_run);
+    let b = edgebench_report::load(&b_dir.join("results.json")).unwrap();
+    let pb = b
+        .settings
+        .paired
+        .clone()
+        .expect("side b records its session");
+    assert_eq!(
+        (pb.side.as_str(), pb.session.as_str()),
+        ("b", pa.session.as_str())
+    );
+    assert_eq!(pb.other_run, a.run_id);
+    assert_eq!(a.cells.len(), b.cells.len());
+    for (ca, cb) in a.cells.iter().zip(&b.cells) {
+        assert_eq!((&ca.model, &ca.backend), (&cb.model, &cb.backend));
+        // Turns alternate, so both sides took as many; at least 8 each.
+        assert_eq!(ca.turns.len(), cb.turns.len(), "{ca:?}");
+        assert!(ca.turns.len() >= 8, "{ca:?}");
+        for (dir, c) in [(&a_dir, ca), (&b_dir, cb)] {
+            let lines = std::fs::read_to_string(dir.join(c.samples_file.as_ref().unwrap()))
+                .unwrap()
+                .lines()
+                .count();
+            assert_eq!(lines, c.turns.iter().map(|p| p.samples).sum::<usize>());
+            assert_eq!(c.latency.as_ref().unwrap().count, lines);
+        }
+        // tract is its own reference here (one backend): no agreement, but the outcome is ok on both sides.
+        assert_eq!(ca.outcome, edgebench_report::Outcome::Ok);
+        assert_eq!(cb.outcome, edgebench_report::Outcome::Ok);
+    }
+    // Side b is 3x slower in every turn: regressed, compared turn by turn.
+    let (code, out, err) = gate(&a_dir, &b_dir, &["--json"]);
+    assert_eq!(code, 10, "{err}");
+    let g: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(g["interleaved"], true);
+    assert_eq!(g["single_process_cells"], 0);
+    for c in g["cells"].as_array().unwrap() {
+        assert_eq!(c["verdict"], "regressed", "{c}");
+        assert!(c["ratio"].as_f64().unwrap() > 2.0, "{c}");
+        assert!(
+            c["reason"].as_str().unwrap().contains("interleaved turns"),
+            "{c}"
+        );
+    }
+    // The other way round: improved, and nothing fails.
+    let (code, out, err) = gate(&b_dir, &a_dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("improved"), "{out}");
+    assert!(out.contains("interleaved session"), "{out}");
+
+    // An A/A session: side b as is. Far from any 50 % limit.
+    let aa = bench_with(t.path(), &[], &["--ab"]);
+    let r = edgebench_report::load(&aa.join("results.json")).unwrap();
+    let other = t.path().join(&r.settings.paired.unwrap().other_run);
+    let (code, out, err) = gate(&aa, &other, &["--threshold", "50%"]);
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert!(!out.contains("regressed"), "{out}");
+}
+
+#[test]
+fn bad_interleaved_sessions_are_one_line_usage_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().to_str().unwrap();
+    for (args, says) in [
+        (vec!["--ab", "--b-env", "NOEQUALS"], "KEY=VALUE"),
+        (
+            vec!["--ab", "--b-exe", "/nonexistent/edgebench"],
+            "/nonexistent/edgebench",
+        ),
+        (vec!["--ab", "--processes", "2"], "--processes"),
+        (vec!["--ab", "--target", "pi4-qemu"], "pi4-qemu"),
+        (vec!["--b-env", "A=1"], "--ab"),
+    ] {
+        let mut a = vec!["bench", "tiny_mlp", "--backend", "tract", "--out", out];
+        a.extend(args.iter());
+        let (code, _, err) = run(&a);
+        assert_eq!(code, 2, "{a:?}: {err}");
+        assert!(err.contains(says), "{a:?}: {err}");
+        if !args.contains(&"A=1") {
+            assert_eq!(error_lines(&err).len(), 1, "{a:?}: {err}");
+        }
+    }
+    // Nothing was created for the refused sessions.
+    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+}

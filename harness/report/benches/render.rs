@@ -126,6 +126,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
             cell_address_space_bytes: None,
             processes: 1,
             paired: None,
+            threads: None,
         },
         plan_id: "p".into(),
         partition: None,

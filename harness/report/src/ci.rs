@@ -65,6 +65,13 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
         for w in &g.warnings {
             let _ = writeln!(o, "> **warning:** {}\n", md(w));
         }
+        if g.interleaved {
+            let _ = writeln!(
+                o,
+                "The two runs are the sides of one interleaved session (`bench --ab`): timed cells are compared \
+                 turn by turn.\n"
+            );
+        }
         if g.single_process_cells > 0 {
             let _ = writeln!(
                 o,

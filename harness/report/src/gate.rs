@@ -717,6 +717,11 @@ fn judge(
                 v.unstable.join(" and ")
             ),
         )
+    } else if is_paired && (cmp.ci[0] < lo || cmp.ci[1] > hi) {
+        (
+            Verdict::Inconclusive,
+            format!("the turns disagree: the interval reaches beyond the limit ({band})"),
+        )
     } else if cmp.ratio <= hi && cmp.ratio >= lo {
         (Verdict::Unchanged, format!("within the limit ({band})"))
     } else {
@@ -761,6 +766,44 @@ mod tests {
         let c = compare(&a, &a, &GateOptions::default(), "k");
         assert!(c.noise_floor > 0.25, "{c:?}");
         assert!(c.limit >= c.noise_floor);
+    }
+
+    /// Turns of a machine whose speed changes from turn to turn (x0.7 .. x1.6, as this VM's do), the same speed
+    /// for both sides of a turn; `slow` stretches side b.
+    fn session(turns: usize, seed: u64, slow: f64) -> (Vec<f64>, Vec<f64>, Vec<usize>) {
+        use rand::Rng;
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let (mut a, mut b, mut sizes) = (vec![], vec![], vec![]);
+        for _ in 0..turns {
+            let state = [0.7, 1.0, 1.0, 1.3, 1.6][r.random_range(0..5)];
+            let n = r.random_range(20..60);
+            a.extend(noisy(n, 1000.0 * state, r.random()));
+            b.extend(noisy(n, 1000.0 * state * slow, r.random()));
+            sizes.push(n);
+        }
+        (a, b, sizes)
+    }
+
+    #[test]
+    fn interleaved_turns_cancel_the_machine_and_see_the_change() {
+        let o = GateOptions::default();
+        let mut flagged = 0;
+        for seed in 0..50 {
+            // A/A: the pools differ with the states, the turn ratios do not.
+            let (a, b, n) = session(25, seed, 1.0);
+            let c = compare_paired(&a, &n, &b, &n, &o, "k").unwrap();
+            assert!(c.ci[0] <= 1.0 + o.threshold, "{c:?}");
+            // 10 % slower: always beyond the 5 % limit with confidence.
+            let (a, b, n) = session(25, seed, 1.10);
+            let c = compare_paired(&a, &n, &b, &n, &o, "k").unwrap();
+            flagged += usize::from(c.ci[0] > 1.0 + c.limit);
+            assert!((c.ratio - 1.10).abs() < 0.03, "{c:?}");
+        }
+        assert_eq!(flagged, 50);
+        // Turns that do not match are no pairing.
+        let (a, b, n) = session(10, 1, 1.0);
+        assert!(compare_paired(&a, &n, &b, &n[1..], &o, "k").is_none());
+        assert!(compare_paired(&a, &n[1..], &b[1..], &n[1..], &o, "k").is_none());
     }
 
     #[test]

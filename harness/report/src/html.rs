@@ -598,8 +598,8 @@ fn run_section(h: &mut String, r: &Results) {
         h,
         r#"<section id="run"><h2>Run</h2><table><tbody>
 <tr><th>machine</th><td>{cpu} · {lc} logical / {pc} physical cores · {mem} RAM · {os} · kernel {kernel} · {arch} · governor {gov}{emu}</td></tr>
-<tr><th>plan</th><td>{plan}{part}{merged}</td></tr>
-<tr><th>settings</th><td>seed {seed} · CI target ±{ci:.1} % of the median · time cap {cap} s per cell · warm-up {wu} s · cell timeout {to} s</td></tr>
+<tr><th>plan</th><td>{plan}{part}{merged}{paired}</td></tr>
+<tr><th>settings</th><td>seed {seed} · CI target ±{ci:.1} % of the median · time cap {cap} s per cell · warm-up {wu} s · cell timeout {to} s{threads}</td></tr>
 </tbody></table>
 <h3>Targets</h3><table class="sort"><thead><tr><th>target</th><th>triple</th><th>runner</th><th>emulated</th><th>compute roof</th><th>bandwidth roof</th><th>roofs</th><th>backends</th></tr></thead><tbody>"#,
         cpu = esc(&m.cpu),
@@ -619,6 +619,24 @@ fn run_section(h: &mut String, r: &Results) {
             ""
         },
         plan = esc(&r.plan_id),
+        paired = r
+            .settings
+            .paired
+            .as_ref()
+            .map(|p| {
+                let mut changed: Vec<String> = p.b_exe.iter().map(|e| format!("build {e}")).collect();
+                changed.extend(p.b_env.iter().cloned());
+                changed.extend(p.b_model.iter().map(|m| format!("model {m}")));
+                format!(
+                    " · <b>interleaved session</b> {}: side {} (the other side: {}; side b changed: {}; turns of {} ms)",
+                    esc(&p.session),
+                    esc(&p.side),
+                    esc(&p.other_run),
+                    esc(&if changed.is_empty() { "nothing (A/A)".to_string() } else { changed.join(", ") }),
+                    p.turn_ms
+                )
+            })
+            .unwrap_or_default(),
         part = r
             .partition
             .map(|p| format!(" · shard hash:{}/{}", p.index, p.count))
@@ -633,6 +651,11 @@ fn run_section(h: &mut String, r: &Results) {
         cap = r.settings.max_time_s,
         wu = r.settings.warmup_s,
         to = r.settings.cell_timeout_s,
+        threads = r
+            .settings
+            .threads
+            .map(|t| format!(" · {t} thread(s) per inference (ONNX Runtime's intra-op pool)"))
+            .unwrap_or_default(),
     );
     for t in &r.targets {
         let backends: Vec<String> = t
@@ -1284,6 +1307,9 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
     );
     for w in &g.warnings {
         let _ = write!(h, r#"<p class="banner warn">warning: {}</p>"#, esc(w));
+    }
+    if g.interleaved {
+        h.push_str("<p>The two runs are the sides of one interleaved session (<code>bench --ab</code>): timed cells are compared turn by turn.</p>");
     }
     if g.single_process_cells > 0 {
         let _ = write!(

@@ -243,6 +243,9 @@ pub struct Settings {
     /// side's, so the gate can compare them turn by turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paired: Option<Paired>,
+    /// Threads per inference for backends that take a count (`bench --threads`: ONNX Runtime's intra-op pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
 
 /// One side of an interleaved session (`bench --ab`).
@@ -261,6 +264,9 @@ pub struct Paired {
     pub b_exe: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub b_env: Vec<String>,
+    /// Side b's file for the plan's one model, when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_model: Option<String>,
 }
 
 fn one_process() -> usize {

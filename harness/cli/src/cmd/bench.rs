@@ -77,6 +77,11 @@ pub struct Args {
     /// Print results.json to stdout.
     #[arg(long)]
     json: bool,
+    /// Threads per inference for backends that take a count: ONNX Runtime's intra-op pool (tract runs on one
+    /// thread, wonnx on the GPU). Default: the backend's own choice. `--threads 1` keeps a gate on a 2-core VM
+    /// from measuring the pool's scheduling (BENCHMARKS.md).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     /// Interleaved A/B session: every cell runs as two children that take turns (a b b a ...), side a this binary
     /// as is, side b changed by --b-exe/--b-env; two run folders (`...-a`, `...-b`) for `edgebench gate`, which
     /// then compares them turn by turn. This machine's targets only (docs/gate.md).
@@ -89,8 +94,11 @@ pub struct Args {
     /// ONNX Runtime (without --ort-lib, which would win).
     #[arg(long, value_name = "KEY=VALUE", requires = "ab")]
     b_env: Vec<String>,
+    /// Side b's file for the plan's one model (e.g. the pull request's version of it; same inputs), fp32 cells.
+    #[arg(long, value_name = "PATH", requires = "ab")]
+    b_model: Option<PathBuf>,
     /// Length of one turn of an interleaved session, milliseconds (a turn holds at least one inference).
-    #[arg(long, default_value_t = 20.0, value_name = "MS", requires = "ab")]
+    #[arg(long, default_value_t = 5.0, value_name = "MS", requires = "ab")]
     turn_ms: f64,
 }
 
@@ -266,6 +274,20 @@ fn ab_side(a: &Args) -> Result<Option<plan::AbSide>> {
             format!("--b-exe {}: no such file", e.display()),
         ));
     }
+    if let Some(m) = &a.b_model {
+        if !m.is_file() {
+            return Err(fail(
+                USAGE,
+                format!("--b-model {}: no such file", m.display()),
+            ));
+        }
+        if model_words(a)?.len() != 1 || !a.variants.is_empty() {
+            return Err(fail(
+                USAGE,
+                "--b-model: the plan must have exactly one model and no --variants (side b runs this file in its place)",
+            ));
+        }
+    }
     let mut env = vec![];
     for kv in &a.b_env {
         match kv.split_once('=') {
@@ -276,6 +298,10 @@ fn ab_side(a: &Args) -> Result<Option<plan::AbSide>> {
     Ok(Some(plan::AbSide {
         exe: a.b_exe.clone(),
         env,
+        model: a
+            .b_model
+            .as_ref()
+            .map(|m| std::fs::canonicalize(m).unwrap_or_else(|_| m.clone())),
         turn_ms: a.turn_ms,
     }))
 }
@@ -327,6 +353,8 @@ pub fn measure_roofs(target: &mut edgebench_measure::targets::Target, host_tripl
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
+    // Flags are checked before anything costs time.
+    let ab = ab_side(&a)?;
     let names: Vec<String> = if a.target.is_empty() {
         vec!["host".into()]
     } else {
@@ -343,6 +371,15 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let mut sites = vec![];
     for n in &names {
         let (mut target, warnings) = targets::find(n, a.targets.as_deref())?;
+        if a.ab && target.runner != edgebench_measure::targets::Runner::Local {
+            return Err(fail(
+                USAGE,
+                format!(
+                    "--ab: target {n} does not run cells on this machine; an interleaved session drives both sides' \
+                     children from here, so it takes targets with runner = \"local\" (qemu targets are not timed anyway)"
+                ),
+            ));
+        }
         for w in warnings {
             eprintln!("edgebench: warning: {w}");
         }
@@ -404,9 +441,10 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             cell_address_space_bytes: memory_limit(a.memory_limit.as_deref())?,
             processes: a.processes as usize,
             paired: None,
+            threads: a.threads.map(usize::from),
         },
         feed_flags: [a.feed.clone(), a.dim.clone()].concat(),
-        ab: ab_side(&a)?,
+        ab,
         partition,
     };
     let start = match &a.resume {
