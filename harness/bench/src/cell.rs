@@ -233,7 +233,7 @@ pub struct CellRequest {
     #[serde(default)]
     pub address_space_bytes: Option<u64>,
     /// Interleaved mode (`bench --ab`): after the warm-up the child prints `ready`, then times one turn per
-    /// `turn MS [CPU]` line on stdin (its model-running thread moved to CPU first; answering `turned N`, N samples)
+    /// `turn MS [CPU]` line on stdin (its model-running thread moved to CPU first; answering `turned N MEDIAN_NS`)
     /// until `end`; then it reports as usual.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub turns: bool,
@@ -410,7 +410,10 @@ fn take_turns<E>(
                 let dur = Duration::from_secs_f64(ms.max(0.0) / 1e3);
                 let t = sampling::turn(plan, dur, rewarm, &mut f).map_err(TurnError::Run)?;
                 samples.extend_from_slice(&t);
-                writeln!(out, "turned {}", t.len()).map_err(io)?;
+                let mut sorted = t.clone();
+                sorted.sort_by(f64::total_cmp);
+                let median = edgebench_measure::stats::percentile(&sorted, 50.0);
+                writeln!(out, "turned {} {median}", t.len()).map_err(io)?;
                 out.flush().map_err(io)?;
             }
             (Some("end"), _) => break,
@@ -558,9 +561,9 @@ impl TurnChild {
         self.expect("ready").is_some()
     }
 
-    /// One turn of about `ms` milliseconds, its model-running thread on `cpu` when given; the number of samples it
-    /// took, `None` when the child is gone.
-    pub fn turn(&mut self, ms: f64, cpu: Option<usize>) -> Option<usize> {
+    /// One turn of about `ms` milliseconds, its model-running thread on `cpu` when given: the number of samples it
+    /// took and their median (ns), `None` when the child is gone.
+    pub fn turn(&mut self, ms: f64, cpu: Option<usize>) -> Option<(usize, f64)> {
         use std::io::Write;
         let stdin = self.stdin.as_mut()?;
         match cpu {
@@ -568,11 +571,11 @@ impl TurnChild {
             None => writeln!(stdin, "turn {ms}").ok()?,
         }
         stdin.flush().ok()?;
-        self.expect("turned")?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+        let line = self.expect("turned")?;
+        let mut w = line.split_whitespace().skip(1);
+        let n = w.next()?.parse().ok()?;
+        let median = w.next()?.parse().ok()?;
+        Some((n, median))
     }
 
     /// Ends the protocol and waits for the child (killing it past its timeout): its end, as [`spawn`] reports one.

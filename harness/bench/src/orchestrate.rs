@@ -500,8 +500,9 @@ fn run_one(
 }
 
 /// Runs one cell as an interleaved pair: side a's and side b's children load and warm up one after the other, then
-/// take turns of `turn_ms` (a b b a a b ...) until each had `max_time_s` of turns and at least 8 of them, so a
-/// change of this machine's speed lasting longer than a turn hits both sides alike. Returns the two cells.
+/// take turns of `turn_ms` (a b b a a b ...), so a change of this machine's speed lasting longer than a turn hits
+/// both sides alike: at least 8 pairs of turns, then until the 95 % CI of the median turn ratio (b / a) is within
+/// `target_rel_ci` of it, or a side had `max_time_s` of turns. Returns the two cells.
 #[allow(clippy::too_many_arguments)]
 fn run_pair(
     plan: &Plan,
@@ -561,6 +562,7 @@ fn run_pair(
         children.push(child);
     }
     let mut sizes: [Vec<usize>; 2] = [vec![], vec![]];
+    let mut medians: [Vec<f64>; 2] = [vec![], vec![]];
     let mut sampled = [0.0f64; 2];
     if let [Ok(a), Ok(b)] = &mut children[..] {
         let sides: [&mut cell::TurnChild; 2] = [a, b];
@@ -569,22 +571,36 @@ fn run_pair(
         // would carry that CPU's speed as if it were its own.
         let cpus = cell::allowed_cpus();
         let mut t = 0usize;
-        'turns: while (sampled[0] < s.max_time_s || sampled[1] < s.max_time_s || t < 8)
-            && !crate::interrupted()
-        {
+        'turns: while !crate::interrupted() {
             let order = if t % 2 == 0 { [0, 1] } else { [1, 0] };
             for i in order {
                 let started = std::time::Instant::now();
                 let cpu = (cpus.len() >= 2).then(|| cpus[t % cpus.len()]);
                 match sides[i].turn(ab.turn_ms, cpu) {
-                    Some(n) => {
+                    Some((n, m)) => {
                         sizes[i].push(n);
+                        medians[i].push(m);
                         sampled[i] += started.elapsed().as_secs_f64();
                     }
                     None => break 'turns,
                 }
             }
             t += 1;
+            if t < 8 {
+                continue;
+            }
+            if sampled[0] >= s.max_time_s || sampled[1] >= s.max_time_s {
+                break;
+            }
+            let mut ratios: Vec<f64> = medians[0]
+                .iter()
+                .zip(&medians[1])
+                .map(|(a, b)| if *a > 0.0 { b / a } else { f64::INFINITY })
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            if edgebench_measure::stats::relative_ci_width(&ratios) <= s.target_rel_ci {
+                break;
+            }
         }
     }
     let mut out = vec![];

@@ -83,7 +83,8 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
     /// Interleaved A/B session: every cell runs as two children that take turns (a b b a ...), side a this binary
-    /// as is, side b changed by --b-exe/--b-env; two run folders (`...-a`, `...-b`) for `edgebench gate`, which
+    /// as is, side b changed by --b-exe/--b-env/--b-model; turns go on until the CI of the median turn ratio is
+    /// within --ci (0.03 suits a gate) or --max-time; two run folders (`...-a`, `...-b`) for `edgebench gate`, which
     /// then compares them turn by turn. This machine's targets only (docs/gate.md).
     #[arg(long)]
     ab: bool,
