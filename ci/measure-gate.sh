@@ -17,6 +17,7 @@ mkdir -p "$out"
 # Extra bench flags, e.g. EDGEBENCH_GATE_BENCH_ARGS="--processes 5".
 read -r -a extra <<< "${EDGEBENCH_GATE_BENCH_ARGS:-}"
 plan=(bench --max-time "$max_time" --warmup 0.1 --json "${extra[@]}")
+judge() { "$bin" gate --baseline "$1" --candidate "$2" --json > "$3" || true; }
 if [ -n "${EDGEBENCH_GATE_AB:-}" ]; then
   # Interleaved sessions (bench --ab): each session is one comparison, side a against side b; A/A sessions leave
   # side b as is, slowed sessions give side b the fault knob.
@@ -59,7 +60,6 @@ for s in $slowdowns; do
     echo "measure-gate: slow:$f run $i of $n"
   done
 done
-judge() { "$bin" gate --baseline "$1" --candidate "$2" --json > "$3" || true; }
 mapfile -t A < <(find "$out/A" -mindepth 1 -maxdepth 1 -type d | sort)
 k=0
 for ((i = 0; i < ${#A[@]}; i++)); do
