@@ -396,7 +396,8 @@ fn take_turns<E>(
     writeln!(out, "ready").map_err(io)?;
     out.flush().map_err(io)?;
     let mut samples: Vec<f64> = vec![];
-    let begin = Instant::now();
+    // Only this side's turns count as its sampling time (energy, watts): the other side's turns are not its own.
+    let mut busy = Duration::ZERO;
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(io)?;
         let mut w = line.split_whitespace();
@@ -408,7 +409,9 @@ fn take_turns<E>(
                 // Small models re-warm after the other side's turn (its caches are gone); big ones need not.
                 let rewarm = samples.last().is_none_or(|&last| last < 2e6);
                 let dur = Duration::from_secs_f64(ms.max(0.0) / 1e3);
+                let t0 = Instant::now();
                 let t = sampling::turn(plan, dur, rewarm, &mut f).map_err(TurnError::Run)?;
+                busy += t0.elapsed();
                 samples.extend_from_slice(&t);
                 let mut sorted = t.clone();
                 sorted.sort_by(f64::total_cmp);
@@ -440,7 +443,7 @@ fn take_turns<E>(
         samples_ns: samples,
         warmup_iters: 0,
         stopped_by,
-        wall: begin.elapsed(),
+        wall: busy,
     })
 }
 
