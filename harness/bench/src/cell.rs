@@ -189,7 +189,12 @@ pub fn spawn(mut cmd: Command, timeout_s: u64) -> Finished {
     };
     let stdout = t_out.join().unwrap_or_default();
     let stderr = t_err.join().unwrap_or_default();
-    finished(match status.code() {
+    finished(ended(status, stdout, stderr))
+}
+
+/// How a child that exited ended: its code and output, or the signal that killed it.
+fn ended(status: std::process::ExitStatus, stdout: String, stderr: String) -> Ended {
+    match status.code() {
         Some(code) => Ended::Exited {
             code,
             stdout,
@@ -202,7 +207,7 @@ pub fn spawn(mut cmd: Command, timeout_s: u64) -> Finished {
             let signal = None;
             Ended::Signalled { signal, stderr }
         }
-    })
+    }
 }
 
 /// What a bench cell's child is asked to measure. It travels as one JSON argument of the hidden `bench-cell`
@@ -622,20 +627,7 @@ impl TurnChild {
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default();
-        finished(match status.code() {
-            Some(code) => Ended::Exited {
-                code,
-                stdout,
-                stderr,
-            },
-            None => {
-                #[cfg(unix)]
-                let signal = std::os::unix::process::ExitStatusExt::signal(&status);
-                #[cfg(not(unix))]
-                let signal = None;
-                Ended::Signalled { signal, stderr }
-            }
-        })
+        finished(ended(status, stdout, stderr))
     }
 }
 

@@ -85,6 +85,19 @@ pub fn warm_up<E>(plan: &Plan, mut f: impl FnMut() -> Result<(), E>) -> Result<u
     Ok(warmup_iters)
 }
 
+/// One timed iteration of `f`, nanoseconds, stretched by the test-only `plan.stretch`.
+fn timed<E>(plan: &Plan, f: &mut impl FnMut() -> Result<(), E>) -> Result<f64, E> {
+    let t = Instant::now();
+    f()?;
+    if plan.stretch > 1.0 {
+        let until = t.elapsed().mul_f64(plan.stretch);
+        while t.elapsed() < until {
+            std::hint::spin_loop();
+        }
+    }
+    Ok(t.elapsed().as_nanos() as f64)
+}
+
 /// Times `f` until the stop rule of `plan`. The CI is re-checked at geometrically spaced sample counts, so checking
 /// costs O(n log n) overall and nothing inside the timed region. `warmup_iters` of the result is 0.
 pub fn measure<E>(plan: &Plan, mut f: impl FnMut() -> Result<(), E>) -> Result<Sampled, E> {
@@ -93,15 +106,7 @@ pub fn measure<E>(plan: &Plan, mut f: impl FnMut() -> Result<(), E>) -> Result<S
     let begin = Instant::now();
     let mut next_check = plan.min_samples.max(2);
     let stopped_by = loop {
-        let t = Instant::now();
-        f()?;
-        if plan.stretch > 1.0 {
-            let until = t.elapsed().mul_f64(plan.stretch);
-            while t.elapsed() < until {
-                std::hint::spin_loop();
-            }
-        }
-        samples.push(t.elapsed().as_nanos() as f64);
+        samples.push(timed(plan, &mut f)?);
         if samples.len() >= plan.max_samples {
             break StoppedBy::SampleCap;
         }
@@ -139,15 +144,7 @@ pub fn turn<E>(
     let mut samples = vec![];
     let begin = Instant::now();
     loop {
-        let t = Instant::now();
-        f()?;
-        if plan.stretch > 1.0 {
-            let until = t.elapsed().mul_f64(plan.stretch);
-            while t.elapsed() < until {
-                std::hint::spin_loop();
-            }
-        }
-        samples.push(t.elapsed().as_nanos() as f64);
+        samples.push(timed(plan, &mut f)?);
         if begin.elapsed() >= dur || samples.len() >= plan.max_samples {
             break;
         }
