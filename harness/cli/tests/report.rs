@@ -57,6 +57,16 @@ fn gate(base: &Path, cand: &Path, extra: &[&str]) -> (i32, String, String) {
     run(&refs)
 }
 
+/// The gate JSON's verdict of `model`'s cell.
+fn verdict_of<'a>(g: &'a serde_json::Value, model: &str) -> &'a serde_json::Value {
+    g["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["model"] == model)
+        .unwrap_or_else(|| panic!("no cell of {model} in {g}"))
+}
+
 #[test]
 fn the_gate_flags_an_injected_slowdown_and_not_the_same_run() {
     let t = tempfile::tempdir().unwrap();
@@ -94,12 +104,7 @@ fn the_gate_flags_an_injected_slowdown_and_not_the_same_run() {
     assert_eq!(code, 10, "{err}");
     assert_eq!(error_lines(&err).len(), 1, "{err}");
     let g: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let tiny = g["cells"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["model"] == "tiny_mlp")
-        .unwrap();
+    let tiny = verdict_of(&g, "tiny_mlp");
     assert_eq!(tiny["verdict"], "regressed", "{tiny}");
     let r = tiny["ratio"].as_f64().unwrap();
     assert!(r > 1.3, "{tiny}");
@@ -203,12 +208,7 @@ fn cells_of_several_processes_are_compared_by_their_best_process() {
     let (code, out, err) = gate(&base, &slow, &["--json"]);
     assert_eq!(code, 10, "{err}");
     let g: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let tiny = g["cells"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["model"] == "tiny_mlp")
-        .unwrap();
+    let tiny = verdict_of(&g, "tiny_mlp");
     assert_eq!(tiny["verdict"], "regressed", "{tiny}");
     let (code, _, err) = gate(&base, &base, &[]);
     assert_eq!(code, 0, "{err}");
