@@ -20,29 +20,26 @@ plan=(bench --max-time "$max_time" --warmup 0.1 --json "${extra[@]}")
 judge() { "$bin" gate --baseline "$1" --candidate "$2" --json > "$3" || true; }
 if [ -n "${EDGEBENCH_GATE_AB:-}" ]; then
   # Interleaved sessions (bench --ab): each session is one comparison, side a against side b; A/A sessions leave
-  # side b as is, slowed sessions give side b the fault knob.
+  # side b as is, slowed sessions give side b the fault knob. Session i of every kind runs before session i + 1 of
+  # any (so a change of the machine over the hours hits all kinds alike), and each is judged as soon as it ends (a
+  # series stopped early still tallies: run the python block below on "$out").
   session() { "$bin" "${plan[@]}" --ab "$@" --out "$out/$name" >/dev/null; }
-  for i in $(seq 1 "$a_runs"); do
-    name=A; session
-    echo "measure-gate: A/A session $i of $a_runs"
-  done
-  for s in $slowdowns; do
-    f=${s%%:*}
-    n=${s##*:}
-    for i in $(seq 1 "$n"); do
-      name=S$f; session --b-env "EDGEBENCH_FAULT=slow:$f"
+  newest() { find "$out/$name" -mindepth 1 -maxdepth 1 -type d -name '*-a' -newer "$out/.stamp" | head -n 1; }
+  most=$a_runs
+  for s in $slowdowns; do most=$(( ${s##*:} > most ? ${s##*:} : most )); done
+  for i in $(seq 1 "$most"); do
+    if [ "$i" -le "$a_runs" ]; then
+      touch "$out/.stamp"; name=A; session
+      a=$(newest); judge "$a" "${a%-a}-b" "$out/aa-$i.json"
+      echo "measure-gate: A/A session $i of $a_runs"
+    fi
+    for s in $slowdowns; do
+      f=${s%%:*}
+      n=${s##*:}
+      [ "$i" -le "$n" ] || continue
+      touch "$out/.stamp"; name=S$f; session --b-env "EDGEBENCH_FAULT=slow:$f"
+      a=$(newest); judge "$a" "${a%-a}-b" "$out/s$f-$i.json"
       echo "measure-gate: slow:$f session $i of $n"
-    done
-  done
-  k=0
-  for a in "$out"/A/*-a; do
-    k=$((k + 1)); judge "$a" "${a%-a}-b" "$out/aa-$k.json"
-  done
-  for s in $slowdowns; do
-    f=${s%%:*}
-    k=0
-    for a in "$out/S$f"/*-a; do
-      k=$((k + 1)); judge "$a" "${a%-a}-b" "$out/s$f-$k.json"
     done
   done
   a_runs=0

@@ -112,6 +112,7 @@ pub fn execute(
                 b_exe: ab.exe.as_ref().map(|p| p.display().to_string()),
                 b_env: ab.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 b_model: ab.model.as_ref().map(|p| p.display().to_string()),
+                threshold: ab.threshold,
             };
             let mut settings_b = plan.settings.clone();
             settings_b.paired = Some(paired("b", &run_id));
@@ -499,10 +500,13 @@ fn run_one(
     finish(plan, si, mi, k, samples_rel, cell, finished)
 }
 
-/// Runs one cell as an interleaved pair: side a's and side b's children load and warm up one after the other, then
-/// take turns of `turn_ms` (a b b a a b ...), so a change of this machine's speed lasting longer than a turn hits
-/// both sides alike: at least 8 pairs of turns, then until the 95 % CI of the median turn ratio (b / a) is within
-/// `target_rel_ci` of it, or a side had `max_time_s` of turns. Returns the two cells.
+/// Runs one cell as an interleaved session: two children per side, loaded and warmed up one after the other in the
+/// order a, b, b, a (on this VM the later-loaded of two otherwise equal processes runs a few per cent faster, measured
+/// in BENCHMARKS.md; with each side first once, that cancels), then the two pairs (a1, b1) and (a2, b2) take turns of
+/// `turn_ms` in alternation, a b b a within each pair, so a change of this machine's speed lasting longer than a turn
+/// hits both sides alike. At least 8 pairs of turns; then until the 95 % CI of the median turn ratio (b / a) is within
+/// `target_rel_ci`, or (with a threshold) its interval decides the cell, or a side had `max_time_s` of turns.
+/// Returns the two cells.
 #[allow(clippy::too_many_arguments)]
 fn run_pair(
     plan: &Plan,
@@ -513,74 +517,54 @@ fn run_pair(
     samples_rel: &str,
     outputs: [&Path; 2],
 ) -> (Cell, Cell) {
-    let site = &plan.sites[si];
     let s = &plan.settings;
     let ab = plan.ab.clone().unwrap_or_default();
-    let mut reqs = [0, 1].map(|i| {
-        let mut r = request(plan, si, mi, k, dirs[i], samples_rel, outputs[i]);
+    // (side, child of that side): side a's first child, b's first, b's second, a's second.
+    let order = [(0usize, 0usize), (1, 0), (1, 1), (0, 1)];
+    let mut children: [[Option<Result<cell::TurnChild, Outcome>>; 2]; 2] = Default::default();
+    for (side, p) in order {
+        // A side whose first child failed has its outcome: the second children are not needed.
+        if p == 1 && children.iter().any(|k| matches!(k[0], Some(Err(_)))) {
+            break;
+        }
+        let mut r = request(plan, si, mi, k, dirs[side], samples_rel, outputs[side]);
         r.turns = true;
-        if i == 1
+        if side == 1
             && k.variant == "fp32"
             && let Some(m) = &ab.model
         {
             r.model = m.display().to_string();
         }
-        r
-    });
-    let mut children: Vec<Result<cell::TurnChild, Outcome>> = vec![];
-    for (i, r) in reqs.iter_mut().enumerate() {
-        let cmd = site
-            .runner
-            .command(r, if i == 1 { ab.exe.as_deref() } else { None });
-        let failed = |message: String| Outcome::Failed {
-            exit_code: -1,
-            message,
-        };
-        let child = match cmd {
-            None => Err(failed(format!(
-                "{}: cannot drive this target's children",
-                site.name
-            ))),
-            Some(mut c) => {
-                if i == 1 {
-                    c.envs(ab.env.iter().map(|(k, v)| (k, v)));
-                }
-                cell::TurnChild::start(c, s.cell_timeout_s).map_err(failed)
-            }
-        };
-        // Load and warm up one side at a time: the other side's child waits, idle.
-        let child = child.and_then(|mut c| {
-            if c.ready() {
-                Ok(c)
-            } else {
-                Err(match c.end().outcome() {
-                    Outcome::Ok => failed("ended before its first turn".into()),
-                    o => o,
-                })
-            }
-        });
-        children.push(child);
+        if p > 0 {
+            r.samples = format!("{}.p{p}", r.samples);
+            r.outputs = format!("{}.p{p}", r.outputs);
+        }
+        children[side][p] = Some(start_turn_child(plan, si, &ab, side, r));
     }
     let mut sizes: [Vec<usize>; 2] = [vec![], vec![]];
     let mut medians: [Vec<f64>; 2] = [vec![], vec![]];
     let mut sampled = [0.0f64; 2];
-    if let [Ok(a), Ok(b)] = &mut children[..] {
-        let sides: [&mut cell::TurnChild; 2] = [a, b];
+    let all_ready = children.iter().flatten().all(|c| matches!(c, Some(Ok(_))));
+    if all_ready {
         // Both turns of a pair run their model thread on the same CPU, the CPU changing from pair to pair: on a VM
         // each virtual CPU is its own host thread with its own neighbours, and a child that stayed on one of them
         // would carry that CPU's speed as if it were its own.
         let cpus = cell::allowed_cpus();
         let mut t = 0usize;
         'turns: while !crate::interrupted() {
-            let order = if t % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
+            let (p, u) = (t % 2, t / 2);
+            let first = if u % 2 == 0 { [0, 1] } else { [1, 0] };
+            let cpu = (cpus.len() >= 2).then(|| cpus[(u + p) % cpus.len()]);
+            for side in first {
+                let Some(Some(Ok(c))) = children[side].get_mut(p) else {
+                    break 'turns;
+                };
                 let started = std::time::Instant::now();
-                let cpu = (cpus.len() >= 2).then(|| cpus[t % cpus.len()]);
-                match sides[i].turn(ab.turn_ms, cpu) {
+                match c.turn(ab.turn_ms, cpu) {
                     Some((n, m)) => {
-                        sizes[i].push(n);
-                        medians[i].push(m);
-                        sampled[i] += started.elapsed().as_secs_f64();
+                        sizes[side].push(n);
+                        medians[side].push(m);
+                        sampled[side] += started.elapsed().as_secs_f64();
                     }
                     None => break 'turns,
                 }
@@ -601,20 +585,62 @@ fn run_pair(
             if edgebench_measure::stats::relative_ci_width(&ratios) <= s.target_rel_ci {
                 break;
             }
+            if let Some(l) = ab.threshold
+                && t >= DECIDE_AFTER_PAIRS
+                && decided(&medians, l, &k.id())
+            {
+                break;
+            }
         }
     }
     let mut out = vec![];
-    for (i, child) in children.into_iter().enumerate() {
+    for (side, kids) in children.into_iter().enumerate() {
         let mut cell = blank_cell(plan, si, k);
-        let finished = match child {
-            Ok(c) => c.end().report::<Measured>(),
-            Err(o) => Err(o),
-        };
-        match finished {
-            Ok(m) => {
-                let samples = read_samples(&dirs[i].join(samples_rel));
-                cell.turns = turn_records(&samples, &sizes[i]);
-                cell = finish(plan, si, mi, k, samples_rel, cell, Pooled(m));
+        // Every started child is ended (and waited for) before the side's outcome is taken.
+        let ended: Vec<Result<Measured, Outcome>> = kids
+            .into_iter()
+            .flatten()
+            .map(|c| c.and_then(|c| c.end().report::<Measured>()))
+            .collect();
+        let parts = ended
+            .into_iter()
+            .collect::<Result<Vec<Measured>, Outcome>>();
+        match parts {
+            Ok(ms) => {
+                let file = dirs[side].join(samples_rel);
+                let second = PathBuf::from(format!("{}.p1", file.display()));
+                let per_child = [read_samples(&file), read_samples(&second)];
+                let _ = std::fs::remove_file(&second);
+                let _ = std::fs::remove_file(format!("{}.p1", outputs[side].display()));
+                match interleave(&per_child, &sizes[side]) {
+                    Some(samples) => {
+                        cell.turns = turn_records(&samples, &sizes[side]);
+                        let parts = ms.into_iter().map(|m| (m, vec![])).collect();
+                        cell = match pool(parts, &file).and_then(|(mut m, _)| {
+                            m.latency = edgebench_measure::stats::Stats::from_samples(&samples);
+                            let text: String =
+                                samples.iter().map(|x| format!("{x:.0}\n")).collect();
+                            report::write_atomic(&file, text.as_bytes())
+                                .map_err(|e| e.to_string())?;
+                            Ok(m)
+                        }) {
+                            Ok(m) => finish(plan, si, mi, k, samples_rel, cell, Pooled(m)),
+                            Err(e) => {
+                                cell.outcome = Outcome::Failed {
+                                    exit_code: 1,
+                                    message: e,
+                                };
+                                cell
+                            }
+                        };
+                    }
+                    None => {
+                        cell.outcome = Outcome::Failed {
+                            exit_code: 1,
+                            message: "the children's samples do not add up to their turns".into(),
+                        };
+                    }
+                }
             }
             Err(o) => cell.outcome = o,
         }
@@ -623,6 +649,80 @@ fn run_pair(
     let b = out.pop().unwrap_or_else(|| blank_cell(plan, si, k));
     let a = out.pop().unwrap_or_else(|| blank_cell(plan, si, k));
     (a, b)
+}
+
+/// An interleaved session decides a cell only after this many pairs of turns (a bootstrap of fewer is too narrow).
+const DECIDE_AFTER_PAIRS: usize = 16;
+
+/// Starts one child of an interleaved cell and waits for its warm-up (`ready`); the other children wait, idle.
+fn start_turn_child(
+    plan: &Plan,
+    si: usize,
+    ab: &crate::plan::AbSide,
+    side: usize,
+    r: CellRequest,
+) -> Result<cell::TurnChild, Outcome> {
+    let site = &plan.sites[si];
+    let failed = |message: String| Outcome::Failed {
+        exit_code: -1,
+        message,
+    };
+    let mut c = match site
+        .runner
+        .command(&r, if side == 1 { ab.exe.as_deref() } else { None })
+    {
+        None => {
+            return Err(failed(format!(
+                "{}: cannot drive this target's children",
+                site.name
+            )));
+        }
+        Some(mut c) => {
+            if side == 1 {
+                c.envs(ab.env.iter().map(|(k, v)| (k, v)));
+            }
+            cell::TurnChild::start(c, plan.settings.cell_timeout_s).map_err(failed)?
+        }
+    };
+    if c.ready() {
+        Ok(c)
+    } else {
+        Err(match c.end().outcome() {
+            Outcome::Ok => failed("ended before its first turn".into()),
+            o => o,
+        })
+    }
+}
+
+/// One side's samples in turn order, from its two children's (turn i of the side was its child `i % 2`'s); `None`
+/// when they do not add up to the turns.
+fn interleave(per_child: &[Vec<f64>; 2], sizes: &[usize]) -> Option<Vec<f64>> {
+    let mut at = [0usize; 2];
+    let mut out = Vec::with_capacity(per_child[0].len() + per_child[1].len());
+    for (i, &n) in sizes.iter().enumerate() {
+        let c = i % 2;
+        out.extend_from_slice(per_child[c].get(at[c]..at[c] + n)?);
+        at[c] += n;
+    }
+    (at[0] == per_child[0].len() && at[1] == per_child[1].len()).then_some(out)
+}
+
+/// Whether the interval of the turn ratio (b / a; the gate's statistic, `gate::compare_paired`, at 99 % rather than
+/// the gate's 95 %, since the session looks after every pair) already decides the cell at threshold `l`: wholly
+/// beyond the limit (regressed or improved) or wholly within it (unchanged).
+fn decided(medians: &[Vec<f64>; 2], l: f64, key: &str) -> bool {
+    let ones = vec![1; medians[0].len()];
+    let o = report::gate::GateOptions {
+        threshold: l,
+        confidence: 0.99,
+        ..Default::default()
+    };
+    let Some(c) = report::gate::compare_paired(&medians[0], &ones, &medians[1], &ones, &o, key)
+    else {
+        return false;
+    };
+    let (hi, lo) = (1.0 + l, 1.0 / (1.0 + l));
+    c.ci[0] > hi || c.ci[1] < lo || (c.ci[0] >= lo && c.ci[1] <= hi)
 }
 
 /// The turns of a cell, from its samples and the number of samples of each turn (empty when they do not add up).
@@ -858,5 +958,39 @@ fn record_of(s: &[f64]) -> report::ProcessRecord {
     report::ProcessRecord {
         samples: v.len(),
         p50_ns: edgebench_measure::stats::percentile(&v, 50.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decided, interleave};
+
+    #[test]
+    fn a_sides_samples_come_back_in_turn_order() {
+        // Turns 0, 2 from child 0 (2 and 1 samples), turns 1, 3 from child 1 (1 and 2 samples).
+        let per_child = [vec![1.0, 2.0, 5.0], vec![3.0, 6.0, 7.0]];
+        assert_eq!(
+            interleave(&per_child, &[2, 1, 1, 2]),
+            Some(vec![1.0, 2.0, 3.0, 5.0, 6.0, 7.0])
+        );
+        // Samples left over, or missing: no interleaving.
+        assert_eq!(interleave(&per_child, &[2, 1, 1, 1]), None);
+        assert_eq!(interleave(&per_child, &[2, 1, 1, 3]), None);
+    }
+
+    #[test]
+    fn a_cell_is_decided_only_when_its_interval_is_clear_of_the_limit() {
+        let base: Vec<f64> = (0..40).map(|i| 1000.0 + (i % 7) as f64).collect();
+        let scaled = |f: f64| base.iter().map(|x| x * f).collect::<Vec<_>>();
+        // Unchanged, tightly: decided. Three times slower: decided.
+        assert!(decided(&[base.clone(), scaled(1.0)], 0.05, "k"));
+        assert!(decided(&[base.clone(), scaled(3.0)], 0.05, "k"));
+        // Exactly at the limit, turns scattered around it: not decided.
+        let scattered: Vec<f64> = base
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * if i % 2 == 0 { 1.0 } else { 1.1 })
+            .collect();
+        assert!(!decided(&[base.clone(), scattered], 0.05, "k"));
     }
 }

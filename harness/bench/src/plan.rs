@@ -78,6 +78,9 @@ pub struct AbSide {
     pub model: Option<PathBuf>,
     /// Length of one turn, milliseconds.
     pub turn_ms: f64,
+    /// A cell stops as soon as its interval decides it at this threshold (beyond it, or within it), the test
+    /// `edgebench gate --threshold` applies; `None`: only --ci and --max-time stop it.
+    pub threshold: Option<f64>,
 }
 
 /// What to run and how.

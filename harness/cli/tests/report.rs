@@ -265,6 +265,8 @@ fn an_interleaved_session_is_judged_turn_by_turn() {
         .expect("side a records its session");
     assert_eq!(pa.side, "a");
     assert_eq!(pa.b_env, vec!["EDGEBENCH_FAULT=slow:3.0".to_string()]);
+    // Cells stop once the gate's default threshold decides them.
+    assert_eq!(pa.threshold, Some(0.05));
     let b_dir = t.path().join(&pa.other_run);
     let b = edgebench_report::load(&b_dir.join("results.json")).unwrap();
     let pb = b
@@ -315,13 +317,21 @@ fn an_interleaved_session_is_judged_turn_by_turn() {
     assert!(out.contains("improved"), "{out}");
     assert!(out.contains("interleaved session"), "{out}");
 
-    // An A/A session: side b as is. Far from any 50 % limit.
+    // An A/A session: side b as is. Far from any 50 % limit; the gate says the session stopped on another one.
     let aa = bench_with(t.path(), &[], &["--ab"]);
     let r = edgebench_report::load(&aa.join("results.json")).unwrap();
     let other = t.path().join(&r.settings.paired.unwrap().other_run);
     let (code, out, err) = gate(&aa, &other, &["--threshold", "50%"]);
     assert_eq!(code, 0, "{err}\n{out}");
     assert!(!out.contains("regressed"), "{out}");
+    assert!(
+        format!("{out}{err}").contains("decided at a 5.0 % threshold"),
+        "{out}{err}"
+    );
+    // Without a threshold only --ci and --max-time stop a cell, and none is recorded.
+    let plain = bench_with(t.path(), &[], &["--ab", "--threshold", "none"]);
+    let r = edgebench_report::load(&plain.join("results.json")).unwrap();
+    assert_eq!(r.settings.paired.unwrap().threshold, None);
 }
 
 #[test]
@@ -335,6 +345,7 @@ fn bad_interleaved_sessions_are_one_line_usage_errors() {
             "/nonexistent/edgebench",
         ),
         (vec!["--ab", "--processes", "2"], "--processes"),
+        (vec!["--ab", "--threshold", "lots"], "--threshold lots"),
         (vec!["--ab", "--target", "pi4-qemu"], "pi4-qemu"),
         (vec!["--b-env", "A=1"], "--ab"),
     ] {

@@ -594,6 +594,22 @@ pub fn gate(
             mb.cpu, mb.logical_cores, mc.cpu, mc.logical_cores
         ));
     }
+    let session_threshold = baseline
+        .settings
+        .paired
+        .as_ref()
+        .and_then(|p| p.threshold)
+        .filter(|_| paired_runs(baseline, candidate));
+    if let Some(t) = session_threshold
+        && (t - o.threshold).abs() > 1e-9
+    {
+        warnings.push(format!(
+            "the session stopped its cells once they were decided at a {:.1} % threshold; at {:.1} % some may be \
+             inconclusive for want of turns",
+            t * 100.0,
+            o.threshold * 100.0
+        ));
+    }
     Ok(Gate {
         interleaved: paired_runs(baseline, candidate),
         warnings,

@@ -267,6 +267,9 @@ pub struct Paired {
     /// Side b's file for the plan's one model, when it differs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b_model: Option<String>,
+    /// The threshold a cell's turns stopped on once its interval decided it (`bench --ab --threshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }
 
 fn one_process() -> usize {

@@ -101,6 +101,11 @@ pub struct Args {
     /// Length of one turn of an interleaved session, milliseconds (a turn holds at least one inference).
     #[arg(long, default_value_t = 5.0, value_name = "MS", requires = "ab")]
     turn_ms: f64,
+    /// An interleaved session stops a cell as soon as the interval of its turn ratio decides it at this threshold
+    /// (wholly beyond it or wholly within it), as `edgebench gate --threshold` will judge it; `none`: only --ci and
+    /// --max-time stop a cell. Default 5 % (the gate's)
+    #[arg(long, value_name = "SHARE", requires = "ab")]
+    threshold: Option<String>,
 }
 
 impl Args {
@@ -304,6 +309,16 @@ fn ab_side(a: &Args) -> Result<Option<plan::AbSide>> {
             .as_ref()
             .map(|m| std::fs::canonicalize(m).unwrap_or_else(|_| m.clone())),
         turn_ms: a.turn_ms,
+        threshold: match a.threshold.as_deref() {
+            None => Some(0.05),
+            Some("none") => None,
+            Some(t) => Some(super::gate::parse_threshold(t).ok_or_else(|| {
+                fail(
+                    USAGE,
+                    format!("--threshold {t}: expected a share such as 5% or 0.05, or none"),
+                )
+            })?),
+        },
     }))
 }
 
