@@ -42,37 +42,36 @@ if [ -n "${EDGEBENCH_GATE_AB:-}" ]; then
       echo "measure-gate: slow:$f session $i of $n"
     done
   done
-  a_runs=0
-  slowdowns=""
-fi
-for i in $(seq 1 "$a_runs"); do
-  "$bin" "${plan[@]}" --out "$out/A" >/dev/null
-  echo "measure-gate: A run $i of $a_runs"
-done
-for s in $slowdowns; do
-  f=${s%%:*}
-  n=${s##*:}
-  for i in $(seq 1 "$n"); do
-    EDGEBENCH_FAULT="slow:$f" "$bin" "${plan[@]}" --out "$out/S$f" >/dev/null
-    echo "measure-gate: slow:$f run $i of $n"
+else
+  for i in $(seq 1 "$a_runs"); do
+    "$bin" "${plan[@]}" --out "$out/A" >/dev/null
+    echo "measure-gate: A run $i of $a_runs"
   done
-done
-mapfile -t A < <(find "$out/A" -mindepth 1 -maxdepth 1 -type d | sort)
-k=0
-for ((i = 0; i < ${#A[@]}; i++)); do
-  for ((j = i + 1; j < ${#A[@]}; j++)); do
-    k=$((k + 1)); judge "${A[$i]}" "${A[$j]}" "$out/aa-$k.json"
-  done
-done
-for s in $slowdowns; do
-  f=${s%%:*}
-  k=0
-  while IFS= read -r c; do
-    for b in "${A[@]}"; do
-      k=$((k + 1)); judge "$b" "$c" "$out/s$f-$k.json"
+  for s in $slowdowns; do
+    f=${s%%:*}
+    n=${s##*:}
+    for i in $(seq 1 "$n"); do
+      EDGEBENCH_FAULT="slow:$f" "$bin" "${plan[@]}" --out "$out/S$f" >/dev/null
+      echo "measure-gate: slow:$f run $i of $n"
     done
-  done < <(find "$out/S$f" -mindepth 1 -maxdepth 1 -type d | sort)
-done
+  done
+  mapfile -t A < <(find "$out/A" -mindepth 1 -maxdepth 1 -type d | sort)
+  k=0
+  for ((i = 0; i < ${#A[@]}; i++)); do
+    for ((j = i + 1; j < ${#A[@]}; j++)); do
+      k=$((k + 1)); judge "${A[$i]}" "${A[$j]}" "$out/aa-$k.json"
+    done
+  done
+  for s in $slowdowns; do
+    f=${s%%:*}
+    k=0
+    while IFS= read -r c; do
+      for b in "${A[@]}"; do
+        k=$((k + 1)); judge "$b" "$c" "$out/s$f-$k.json"
+      done
+    done < <(find "$out/S$f" -mindepth 1 -maxdepth 1 -type d | sort)
+  done
+fi
 python3 - "$out" <<'PY'
 import glob, json, sys, collections
 out = sys.argv[1]

@@ -501,8 +501,8 @@ fn run_one(
 }
 
 /// Runs one cell as an interleaved session: two children per side, loaded and warmed up one after the other in the
-/// order a, b, b, a (on this VM the later-loaded of two otherwise equal processes runs a few per cent faster, measured
-/// in BENCHMARKS.md; with each side first once, that cancels), then the two pairs (a1, b1) and (a2, b2) take turns of
+/// order a, b, b, a (on this VM the first child loaded for a cell ran 4-8 % slower than the other three, measured in
+/// BENCHMARKS.md; with each side loaded first once, such an effect sides with neither), then the two pairs (a1, b1) and (a2, b2) take turns of
 /// `turn_ms` in alternation, a b b a within each pair, so a change of this machine's speed lasting longer than a turn
 /// hits both sides alike. At least 8 pairs of turns; then until the 95 % CI of the median turn ratio (b / a) is within
 /// `target_rel_ci`, or (with a threshold) its interval decides the cell, or a side had `max_time_s` of turns.

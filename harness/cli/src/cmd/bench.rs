@@ -82,10 +82,11 @@ pub struct Args {
     /// from measuring the pool's scheduling (BENCHMARKS.md).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
-    /// Interleaved A/B session: every cell runs as two children that take turns (a b b a ...), side a this binary
-    /// as is, side b changed by --b-exe/--b-env/--b-model; turns go on until the CI of the median turn ratio is
-    /// within --ci (0.03 suits a gate) or --max-time; two run folders (`...-a`, `...-b`) for `edgebench gate`, which
-    /// then compares them turn by turn. This machine's targets only (docs/gate.md).
+    /// Interleaved A/B session: every cell runs as two children per side that take turns (a b b a ...), side a
+    /// this binary as is, side b changed by --b-exe/--b-env/--b-model; turns go on until the turn ratio's interval
+    /// decides the cell at --threshold, its CI is within --ci (0.03 suits a gate) or --max-time; two run folders
+    /// (`...-a`, `...-b`) for `edgebench gate`, which then compares them turn by turn. This machine's targets only
+    /// (docs/gate.md).
     #[arg(long)]
     ab: bool,
     /// Side b's edgebench build (its `bench-cell` measures side b), e.g. the pull request's.
