@@ -502,8 +502,8 @@ fn run_one(
 
 /// Runs one cell as an interleaved session: two children per side, loaded and warmed up one after the other in the
 /// order a, b, b, a (on this VM the first child loaded for a cell ran 4-8 % slower than the other three, measured in
-/// BENCHMARKS.md; with each side loaded first once, such an effect sides with neither), then the two pairs (a1, b1) and (a2, b2) take turns of
-/// `turn_ms` in alternation, a b b a within each pair, so a change of this machine's speed lasting longer than a turn
+/// BENCHMARKS.md; with each side loaded first once, such an effect sides with neither), then the two pairs (a1, b1)
+/// and (a2, b2) take turns of `turn_ms` in alternation, a b b a within each pair, so a change of this machine's speed lasting longer than a turn
 /// hits both sides alike. At least 8 pairs of turns; then until the 95 % CI of the median turn ratio (b / a) is within
 /// `target_rel_ci`, or (with a threshold) its interval decides the cell, or a side had `max_time_s` of turns.
 /// Returns the two cells.
@@ -615,15 +615,14 @@ fn run_pair(
                 match interleave(&per_child, &sizes[side]) {
                     Some(samples) => {
                         cell.turns = turn_records(&samples, &sizes[side]);
-                        let parts = ms.into_iter().map(|m| (m, vec![])).collect();
-                        cell = match pool(parts, &file).and_then(|(mut m, _)| {
-                            m.latency = edgebench_measure::stats::Stats::from_samples(&samples);
-                            let text: String =
-                                samples.iter().map(|x| format!("{x:.0}\n")).collect();
-                            report::write_atomic(&file, text.as_bytes())
-                                .map_err(|e| e.to_string())?;
-                            Ok(m)
-                        }) {
+                        // The pool takes the samples in turn order as the first child's (its statistics and the
+                        // samples file come from them), the second child's measurement without samples.
+                        let mut samples = Some(samples);
+                        let parts = ms
+                            .into_iter()
+                            .map(|m| (m, samples.take().unwrap_or_default()))
+                            .collect();
+                        cell = match pool(parts, &file).map(|(m, _)| m) {
                             Ok(m) => finish(plan, si, mi, k, samples_rel, cell, Pooled(m)),
                             Err(e) => {
                                 cell.outcome = Outcome::Failed {
