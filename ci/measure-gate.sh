@@ -5,6 +5,7 @@
 # usage: ci/measure-gate.sh [A_RUNS=7] [SLOWDOWNS="1.10:3 1.05:2"] [MAX_TIME=0.5]
 # With EDGEBENCH_GATE_AB=1: interleaved sessions instead (bench --ab): A_RUNS A/A sessions, and per slowdown F:N,
 # N sessions whose side b runs with EDGEBENCH_FAULT=slow:F; each session is one comparison.
+# EDGEBENCH_GATE_THRESHOLD (default 5%): the gate's threshold, and in interleaved mode also the sessions' stop rule.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a_runs=${1:-7}
@@ -17,13 +18,14 @@ mkdir -p "$out"
 # Extra bench flags, e.g. EDGEBENCH_GATE_BENCH_ARGS="--processes 5".
 read -r -a extra <<< "${EDGEBENCH_GATE_BENCH_ARGS:-}"
 plan=(bench --max-time "$max_time" --warmup 0.1 --json "${extra[@]}")
-judge() { "$bin" gate --baseline "$1" --candidate "$2" --json > "$3" || true; }
+threshold=${EDGEBENCH_GATE_THRESHOLD:-5%}
+judge() { "$bin" gate --threshold "$threshold" --baseline "$1" --candidate "$2" --json > "$3" || true; }
 if [ -n "${EDGEBENCH_GATE_AB:-}" ]; then
   # Interleaved sessions (bench --ab): each session is one comparison, side a against side b; A/A sessions leave
   # side b as is, slowed sessions give side b the fault knob. Session i of every kind runs before session i + 1 of
   # any (so a change of the machine over the hours hits all kinds alike), and each is judged as soon as it ends (a
   # series stopped early still tallies: run the python block below on "$out").
-  session() { "$bin" "${plan[@]}" --ab "$@" --out "$out/$name" >/dev/null; }
+  session() { "$bin" "${plan[@]}" --ab --threshold "$threshold" "$@" --out "$out/$name" >/dev/null; }
   newest() { find "$out/$name" -mindepth 1 -maxdepth 1 -type d -name '*-a' -newer "$out/.stamp" | head -n 1; }
   most=$a_runs
   for s in $slowdowns; do most=$(( ${s##*:} > most ? ${s##*:} : most )); done
