@@ -36,7 +36,7 @@ fn fma_steps(acc: &mut Block, m: f32, a: f32, steps: usize) {
 }
 
 // `fma` must be named: without it `mul_add` stays a libm call per lane even with AVX-512 (measured: 5.5 GFLOP/s on
-// a 2-core Zen 4 VM).
+// a 2-core AMD EPYC VM with AVX-512).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 fn fma_avx512(acc: &mut Block, m: f32, a: f32, steps: usize) {
