@@ -5,7 +5,7 @@
 //! loading it, or later by the support tables). Backends know no reports and never print.
 
 mod tensor;
-pub use tensor::{Agreement, Data, HostTensor, Summary, compare};
+pub use tensor::{Agreement, Data, HostTensor, Summary, Tolerance, compare};
 
 use edgebench_graph::DataType;
 use serde::Serialize;

@@ -132,6 +132,36 @@ pub struct Agreement {
     pub same_argmax: bool,
 }
 
+/// When two outputs count as the same: per output, max abs error <= `abs` or max rel error <= `rel`, and (with a
+/// bound) cosine >= `min_cosine`. The one predicate of cell agreement, rewrite verification and split execution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerance {
+    pub abs: f64,
+    pub rel: f64,
+    pub min_cosine: Option<f64>,
+}
+
+impl Tolerance {
+    /// A cell's outputs against the reference backend's (bench's agreement column).
+    pub const AGREEMENT: Tolerance = Tolerance {
+        abs: 1e-4,
+        rel: 1e-3,
+        min_cosine: None,
+    };
+    /// A rewritten model, or a split's partitions, against the original: the same bounds and a cosine.
+    pub const VERIFIED: Tolerance = Tolerance {
+        abs: 1e-4,
+        rel: 1e-3,
+        min_cosine: Some(0.9999),
+    };
+
+    /// Whether `a` is within this tolerance (a NaN cosine fails only a cosine bound).
+    pub fn holds(&self, a: &Agreement) -> bool {
+        (a.max_abs_error <= self.abs || a.max_rel_error <= self.rel)
+            && self.min_cosine.is_none_or(|c| !(a.cosine_similarity < c))
+    }
+}
+
 /// Compares `candidate` with `reference`; `Err` when shapes or element counts differ.
 pub fn compare(candidate: &HostTensor, reference: &HostTensor) -> Result<Agreement, String> {
     if candidate.shape != reference.shape {

@@ -1,13 +1,13 @@
 //! Agreement of a row of cells (one model, several backends) with the reference backend's outputs on the same
 //! feed: ONNX Runtime where it ran the model, else tract.
 
-use edgebench_backend_api::{HostTensor, compare, load_tensors};
+use edgebench_backend_api::{HostTensor, Tolerance, compare, load_tensors};
 use edgebench_report::Agreement;
 use std::path::PathBuf;
 
-/// Outputs agree with the reference when, per output, max abs error <= ABS_TOL or max rel error <= REL_TOL.
-pub const ABS_TOL: f64 = 1e-4;
-pub const REL_TOL: f64 = 1e-3;
+/// Outputs agree with the reference when they are within [`Tolerance::AGREEMENT`] (per output, max abs error <=
+/// 1e-4 or max rel error <= 1e-3).
+pub const TOLERANCE: Tolerance = Tolerance::AGREEMENT;
 /// Reference backends in order of preference.
 pub const REFERENCES: &[&str] = &["ort", "tract"];
 
@@ -67,7 +67,7 @@ pub fn against(
             .map(|(_, t)| compare(t, r))
         {
             Some(Ok(x)) => {
-                a.agree &= x.max_abs_error <= ABS_TOL || x.max_rel_error <= REL_TOL;
+                a.agree &= TOLERANCE.holds(&x);
                 a.max_abs_error = a.max_abs_error.max(x.max_abs_error);
                 a.max_rel_error = a.max_rel_error.max(x.max_rel_error);
                 a.min_cosine = a.min_cosine.min(x.cosine_similarity);

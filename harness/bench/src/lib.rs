@@ -14,6 +14,7 @@ pub mod machine;
 pub mod orchestrate;
 pub mod plan;
 pub mod prediction;
+pub mod prepare;
 pub mod runner;
 pub mod split;
 pub mod targets;
@@ -38,6 +39,9 @@ pub enum Error {
     /// The backend could not load or run the model (in a cell's child).
     #[error("{0}")]
     Backend(String),
+    /// A variant that could not be made.
+    #[error("{0}")]
+    Variant(String),
     /// Ctrl-C or SIGTERM: what was done is saved (see the message).
     #[error("{0}")]
     Interrupted(String),

@@ -301,7 +301,7 @@ pub fn execute(
                     done.clone()
                 } else {
                     emit(reporters, Event::CellStarted { key: &k })?;
-                    if let Some((db, _, _)) = &side_b {
+                    let cell = if let Some((db, _, _)) = &side_b {
                         let (_, outputs_b) = cell_files(db, &k.target, b, &k.model, v);
                         let (a, b_cell) = run_pair(
                             plan,
@@ -312,6 +312,7 @@ pub fn execute(
                             &samples_rel,
                             [&outputs, &outputs_b],
                         );
+                        let b_cell = with_rewrite(b_cell, &plan.models[mi]);
                         let saved = (b_cell.outcome == Outcome::Ok && outputs_b.is_file())
                             .then_some(outputs_b);
                         row_b.push((b_cell, saved));
@@ -319,7 +320,8 @@ pub fn execute(
                     } else {
                         let rest = extra.remove(&k.id()).unwrap_or_default();
                         run_one(plan, *si, mi, &k, &dir, &samples_rel, &outputs, rest)
-                    }
+                    };
+                    with_rewrite(cell, &plan.models[mi])
                 };
                 let saved = (cell.outcome == Outcome::Ok && outputs.is_file()).then_some(outputs);
                 row.push((cell, saved));
@@ -372,6 +374,24 @@ pub fn execute(
         )));
     }
     Ok((results, dir))
+}
+
+/// An fp32 cell of a backend that has a verified rewrite of the model records it; a cell that failed although
+/// its rewrite could not be used says why next to the original error.
+fn with_rewrite(mut cell: Cell, model: &crate::plan::PlanModel) -> Cell {
+    if cell.variant != "fp32" {
+        return cell;
+    }
+    let Some(r) = model.rewrites.get(&cell.backend) else {
+        return cell;
+    };
+    if let Outcome::Failed { message, .. } = &mut cell.outcome
+        && !r.used
+    {
+        message.push_str(&format!(" ({})", r.summary()));
+    }
+    cell.rewrite = Some(r.clone());
+    cell
 }
 
 /// Each variant cell's ratios to its fp32 cell among `cells`.
@@ -456,6 +476,7 @@ fn blank_cell(plan: &Plan, si: usize, k: &CellKey) -> Cell {
         delta: None,
         processes: vec![],
         turns: vec![],
+        rewrite: None,
     }
 }
 
@@ -758,7 +779,7 @@ fn request(
     let s = &plan.settings;
     CellRequest {
         label: model.name.clone(),
-        model: model.file(&k.variant).display().to_string(),
+        model: model.file(&k.variant, &k.backend).display().to_string(),
         feed: model.feed.clone(),
         backend: k.backend.clone(),
         variant: k.variant.clone(),
@@ -847,7 +868,7 @@ fn finish(
                     share_of_peak: achieved / peak,
                     mem_bandwidth_gbs: Some(site.target.mem_bandwidth_gbs),
                     roof_source: Some(roof_source(&site.target).into()),
-                    model_bytes: std::fs::metadata(model.file(&k.variant))
+                    model_bytes: std::fs::metadata(model.file(&k.variant, &k.backend))
                         .ok()
                         .map(|m| m.len()),
                 });

@@ -29,15 +29,39 @@ pub struct PlanModel {
     pub flops: u64,
     /// The file of each variant other than fp32, made before the run (`edgebench_bench::variants`).
     pub variants: std::collections::BTreeMap<String, PathBuf>,
+    /// Per backend whose table predicts the fp32 model to run only after rewrites: the verified rewrite made for
+    /// it (`edgebench_bench::prepare::rewrites`); its fp32 cell runs the rewritten file when `used`.
+    pub rewrites: std::collections::BTreeMap<String, edgebench_report::RewriteRecord>,
 }
 
 impl PlanModel {
-    /// The file a cell of `variant` runs.
-    pub fn file(&self, variant: &str) -> &std::path::Path {
-        self.variants
-            .get(variant)
-            .map(|p| p.as_path())
-            .unwrap_or(&self.path)
+    /// The file a cell of `variant` on `backend` runs: the variant's file, or for fp32 the verified rewrite made
+    /// for that backend, else the model itself.
+    pub fn file(&self, variant: &str, backend: &str) -> &std::path::Path {
+        if let Some(p) = self.variants.get(variant) {
+            return p;
+        }
+        match self.rewrites.get(backend) {
+            Some(r) if variant == "fp32" && r.used => r
+                .file
+                .as_deref()
+                .map(std::path::Path::new)
+                .unwrap_or(&self.path),
+            _ => &self.path,
+        }
+    }
+
+    /// Every file a cell of this model may run (what a remote runner copies).
+    pub fn files(&self) -> Vec<&std::path::Path> {
+        let mut out = vec![self.path.as_path()];
+        out.extend(self.variants.values().map(|p| p.as_path()));
+        out.extend(
+            self.rewrites
+                .values()
+                .filter(|r| r.used)
+                .filter_map(|r| r.file.as_deref().map(std::path::Path::new)),
+        );
+        out
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::cell::{self, Finished};
 use edgebench_report::Outcome;
 use serde::Serialize;
+use std::path::Path;
 
 /// Whether a prediction held: verified (held or wrong), or not verified and why.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -92,4 +93,51 @@ pub fn score(finished: Finished, predicted_runs: bool, backend_failed: u8) -> Ve
         (true, Err(error)) => Verification::PredictedRunsButFailed { error },
         (false, Ok(())) => Verification::PredictedFailsButRan,
     }
+}
+
+/// How `--verify` runs its cells.
+pub struct Runs<'a> {
+    pub timeout: u64,
+    pub memory_limit: Option<u64>,
+    pub ort_lib: Option<&'a Path>,
+    /// The exit code of a child whose backend could not load or run the model.
+    pub backend_failed: u8,
+}
+
+/// Runs one cell in a child (`edgebench run` with the feed spelled out) and scores the prediction. A feed that
+/// cannot be made, or a run that fails for a reason other than the backend's, is "not verified", never "wrong".
+pub fn verify(
+    path: &Path,
+    feed: &Result<Vec<String>, (NotVerified, String)>,
+    backend: &str,
+    predicted_runs: bool,
+    runs: &Runs,
+) -> Verification {
+    let not = |reason, detail: String| Verification::NotVerified { reason, detail };
+    let feed = match feed {
+        Ok(f) => f,
+        Err((reason, detail)) => return not(*reason, detail.clone()),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return not(NotVerified::HarnessError, e.to_string()),
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("run")
+        .arg(path)
+        .args(["--backend", backend, "--json", "--cell"]);
+    for f in feed {
+        cmd.args(["--feed", f]);
+    }
+    if let Some(b) = runs.memory_limit {
+        cmd.args(["--address-space", &b.to_string()]);
+    }
+    if let Some(l) = runs.ort_lib {
+        cmd.arg("--ort-lib").arg(l);
+    }
+    score(
+        cell::spawn(cmd, runs.timeout),
+        predicted_runs,
+        runs.backend_failed,
+    )
 }

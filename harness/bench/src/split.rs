@@ -346,9 +346,7 @@ fn agrees(
             .ok_or_else(|| format!("no output `{name}`"))?;
         let a =
             edgebench_backend_api::compare(&g, w).map_err(|e| format!("output `{name}`: {e}"))?;
-        let ok = (a.max_abs_error <= crate::agreement::ABS_TOL
-            || a.max_rel_error <= crate::agreement::REL_TOL)
-            && !(a.cosine_similarity < crate::verify::MIN_COSINE);
+        let ok = edgebench_backend_api::Tolerance::VERIFIED.holds(&a);
         if !ok {
             return Err(format!(
                 "output `{name}` differs from {} on a trial feed (max abs {:.2e}, cosine {:.6})",

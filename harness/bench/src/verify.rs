@@ -2,13 +2,12 @@
 //! tract) over seeded feeds; the drift is the worst max abs / max rel error and the lowest cosine over all outputs
 //! and feeds. The oracle asks a backend's shape inference for the types and shapes of every value.
 
-use crate::agreement::{ABS_TOL, REL_TOL};
-use edgebench_backend_api::{Backend, HostTensor, InputSpec, compare};
+use edgebench_backend_api::{Backend, HostTensor, InputSpec, Tolerance, compare};
 use edgebench_graph::Model;
 use edgebench_rewrite::{Drift, Facts, Oracle, Verify};
 
-/// Lowest cosine similarity a verified output may have.
-pub const MIN_COSINE: f64 = 0.9999;
+/// What a verified output must meet against the original's ([`Tolerance::VERIFIED`]).
+pub const TOLERANCE: Tolerance = Tolerance::VERIFIED;
 
 /// Runs a model file on a backend with each feed.
 fn run_all(
@@ -78,8 +77,7 @@ impl Verify for Reference<'_> {
                 if a.cosine_similarity.is_finite() {
                     d.min_cosine = d.min_cosine.min(a.cosine_similarity);
                 }
-                d.within &= (a.max_abs_error <= ABS_TOL || a.max_rel_error <= REL_TOL)
-                    && !(a.cosine_similarity < MIN_COSINE);
+                d.within &= TOLERANCE.holds(&a);
             }
         }
         Ok(d)
@@ -87,9 +85,12 @@ impl Verify for Reference<'_> {
 
     fn tolerance(&self) -> String {
         format!(
-            "{} on {} seeded feeds: per output max abs error <= {ABS_TOL:e} or max rel error <= {REL_TOL:e}, and cosine >= {MIN_COSINE}",
+            "{} on {} seeded feeds: per output max abs error <= {:e} or max rel error <= {:e}, and cosine >= {}",
             self.backend.name(),
-            self.feeds.len()
+            self.feeds.len(),
+            TOLERANCE.abs,
+            TOLERANCE.rel,
+            TOLERANCE.min_cosine.unwrap_or(-1.0)
         )
     }
 }

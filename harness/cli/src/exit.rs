@@ -59,6 +59,7 @@ pub fn classify(e: &anyhow::Error) -> (u8, String) {
         (None, Some(B::BadModel(_))) => BAD_MODEL,
         (None, Some(B::Unavailable(_))) => UNAVAILABLE,
         (None, Some(B::Backend(_))) => BACKEND_FAILED,
+        (None, Some(B::Variant(_))) => VARIANT_FAILED,
         (None, Some(B::Interrupted(_))) => INTERRUPTED,
         (None, None) => INTERNAL,
     };

@@ -1,8 +1,8 @@
 //! `edgebench`: thin command-line edge over the harness and backend crates.
 
-mod calibration;
 mod cmd;
 mod exit;
+mod flags;
 mod registry;
 mod resolve;
 mod terminal;
@@ -107,7 +107,19 @@ fn main() -> std::process::ExitCode {
 fn dispatch(cli: Cli, registry: &edgebench_backend_api::Registry) -> anyhow::Result<()> {
     match cli.command {
         Command::Inspect(a) => cmd::inspect::run(a, registry),
-        Command::Run(a) => cmd::run::run(a, registry, cli.ort_lib.as_deref()),
+        // One default plan: `run` without a model is `bench` with its defaults.
+        Command::Run(a) => match a.default_plan() {
+            Some((seed, timeout, json)) => {
+                if !json {
+                    eprintln!(
+                        "edgebench: run without MODEL runs the default plan of `edgebench bench`"
+                    );
+                }
+                let args = cmd::bench::Args::default_plan(seed, timeout, json)?;
+                cmd::bench::run(args, registry, cli.ort_lib.as_deref())
+            }
+            None => cmd::run::run(a, registry),
+        },
         Command::Doctor(a) => cmd::doctor::run(a, registry),
         Command::Models(c) => cmd::models::run(c),
         Command::Bench(a) => cmd::bench::run(a, registry, cli.ort_lib.as_deref()),

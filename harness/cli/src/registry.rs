@@ -63,4 +63,4 @@ pub fn build(ort_lib: Option<PathBuf>) -> Registry {
 }
 
 /// The backend whose outputs others are compared with.
-pub const REFERENCE: &str = "tract";
+pub const REFERENCE: &str = edgebench_bench::prepare::ORACLE;

@@ -59,6 +59,25 @@ impl Reporter for Terminal {
     }
 }
 
+/// Prints preparation events on stderr (notes only off `--json`, as every note of a feed).
+pub fn preparation(json: bool) -> impl FnMut(edgebench_bench::prepare::Event) {
+    use edgebench_bench::prepare::Event as P;
+    move |e| match e {
+        P::Note { note, .. } if !json => eprintln!("edgebench: note: {note}"),
+        P::Note { .. } => {}
+        P::Predicting { model, backend } => eprintln!(
+            "edgebench: predicting {model} on {backend} from its support table and the rewrite rules (then cached)"
+        ),
+        P::MakingVariant { model, kind } => {
+            eprintln!("edgebench: making the {kind} variant of {model}")
+        }
+        P::Rewriting { model, backend } => eprintln!(
+            "edgebench: rewriting {model} for {backend}, every rule verified on the reference (then cached)"
+        ),
+        P::Warning(w) => eprintln!("edgebench: warning: {w}"),
+    }
+}
+
 fn line(c: &Cell, show_target: bool) -> String {
     let model = if c.variant == "fp32" {
         c.model.clone()
@@ -84,6 +103,9 @@ fn line(c: &Cell, show_target: bool) -> String {
             .map(|p| format!("{} {}p {:.0}%", p.backend, p.partitions, p.share * 100.0))
             .collect();
         delta.push_str(&format!("  | split: {}", parts.join(", ")));
+    }
+    if let Some(r) = &c.rewrite {
+        delta.push_str(&format!("  | {}", r.summary()));
     }
     match (&c.outcome, &c.latency) {
         (Outcome::Ok, Some(l)) => {

@@ -28,10 +28,24 @@ pub const EMBEDDED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The embedded table of a backend.
+/// The embedded tables, parsed once per process.
+static PARSED: std::sync::LazyLock<Vec<(&'static str, Result<SupportTable, TableError>)>> =
+    std::sync::LazyLock::new(|| {
+        EMBEDDED
+            .iter()
+            .map(|(b, file, text)| (*b, SupportTable::parse(text, file)))
+            .collect()
+    });
+
+/// The embedded table of a backend (parsed once per process; a copy).
 pub fn embedded(backend: &str) -> Option<Result<SupportTable, TableError>> {
-    EMBEDDED
+    embedded_ref(backend).map(|r| r.cloned().map_err(Clone::clone))
+}
+
+/// The embedded table of a backend, borrowed from the once-parsed set.
+pub fn embedded_ref(backend: &str) -> Option<Result<&'static SupportTable, &'static TableError>> {
+    PARSED
         .iter()
-        .find(|(b, ..)| *b == backend)
-        .map(|(_, file, text)| SupportTable::parse(text, file))
+        .find(|(b, _)| *b == backend)
+        .map(|(_, t)| t.as_ref())
 }

@@ -140,7 +140,7 @@ pub struct SupportTable {
 }
 
 /// A table that does not parse; names the file.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{file}: {message}")]
 pub struct TableError {
     pub file: String,

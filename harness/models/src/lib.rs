@@ -1,9 +1,11 @@
 //! The model zoo: its manifest (embedded from `models/zoo.toml`), the cache, fetching with the registry clients,
 //! and input feeds.
 
+pub mod calibration;
 mod feed;
 mod fetch;
 pub mod fit;
+pub mod resolve;
 
 pub use feed::{FeedError, FeedSpec, Fill, make_feed};
 pub use fetch::{Conformance, FetchError, FetchOutcome, Fetcher, extract_to};

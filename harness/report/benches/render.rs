@@ -103,6 +103,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
                         }),
                         processes: vec![],
                         turns: vec![],
+                        rewrite: None,
                     });
                 }
             }

@@ -127,6 +127,23 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
         }
         o.push('\n');
     }
+    let rewritten: Vec<&Cell> = r.cells.iter().filter(|c| c.rewrite.is_some()).collect();
+    if !rewritten.is_empty() {
+        let _ = writeln!(o, "### Rewritten cells\n\n| cell | rewrite |\n|---|---|");
+        for c in rewritten {
+            let w = c.rewrite.as_ref().map(|w| w.summary()).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "| `{}/{}/{}/{}` | {} |",
+                md(&c.target),
+                md(&c.backend),
+                md(&c.model),
+                md(&c.variant),
+                md(&w)
+            );
+        }
+        o.push('\n');
+    }
     // The matrix: model x (target, backend), fp32 median or the outcome.
     let mut cols: Vec<(String, String)> = r
         .cells
@@ -165,6 +182,9 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
                                 .unwrap_or("ok".into());
                             if c.agreement.as_ref().is_some_and(|a| !a.agree) {
                                 s.push_str(" (differs)");
+                            }
+                            if c.rewrite.as_ref().is_some_and(|w| w.used) {
+                                s.push_str(" (rewritten)");
                             }
                             if c.emulated {
                                 s.push_str(" (emulated)");

@@ -799,7 +799,10 @@ fn compat_section(h: &mut String, r: &Results) {
                                 .unwrap_or_default()
                         ),
                     ),
-                    (Outcome::Ok, _) => ("ok", "runs".to_string(), String::new()),
+                    (Outcome::Ok, _) => match c.rewrite.as_ref().filter(|w| w.used) {
+                        Some(w) => ("ok", "runs after rewrites".to_string(), rewrite_text(w)),
+                        None => ("ok", "runs".to_string(), String::new()),
+                    },
                     (o, _) => ("bad", "no".to_string(), outcome_text(o)),
                 },
             };
@@ -867,6 +870,21 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// `rule, rule, ...; drift vs the original on REF: max abs ..., cosine ...`.
+fn rewrite_text(w: &crate::RewriteRecord) -> String {
+    let drift = w
+        .drift
+        .as_ref()
+        .map(|d| {
+            format!(
+                "; vs the original on {}: max abs {:.2e}, max rel {:.2e}, min cosine {:.6}",
+                w.reference, d.max_abs_error, d.max_rel_error, d.min_cosine
+            )
+        })
+        .unwrap_or_default();
+    format!("{}{drift}", w.summary())
+}
+
 fn rewrites_section(h: &mut String, r: &Results) {
     h.push_str(r#"<section id="rewrites"><h2>Rewrites</h2>"#);
     let with: Vec<_> = r
@@ -877,16 +895,26 @@ fn rewrites_section(h: &mut String, r: &Results) {
     if with.is_empty() {
         h.push_str(r#"<p class="muted">No model of this run needs rewrites to run on a backend of the plan (or the plan recorded no predictions).</p>"#);
     } else {
-        h.push_str(r#"<p class="muted">The rules <code>edgebench rewrite MODEL --for BACKEND</code> applies, in order, for each model that does not run as it is but is predicted to after them. <code>rewrite</code> verifies each rule numerically on the reference backend and rolls back any that drifts.</p><table class="sort filterable"><thead><tr><th>model</th><th>backend</th><th>before</th><th>rules applied</th></tr></thead><tbody>"#);
+        h.push_str(r#"<p class="muted">The rules <code>edgebench rewrite MODEL --for BACKEND</code> applies, in order, for each model that does not run as it is but is predicted to after them. <code>rewrite</code> verifies each rule numerically on the reference backend and rolls back any that drifts.</p><table class="sort filterable"><thead><tr><th>model</th><th>backend</th><th>before</th><th>rules predicted</th><th>in this run (the fp32 cell)</th></tr></thead><tbody>"#);
         for c in with {
+            let ran = r
+                .cells
+                .iter()
+                .filter(|x| x.model == c.model && x.backend == c.backend && x.variant == "fp32")
+                .find_map(|x| x.rewrite.as_ref())
+                .map(rewrite_text)
+                .unwrap_or_else(|| {
+                    "ran the original model (bench --no-rewrite, or no cell)".into()
+                });
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{} ({} blocking)</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{} ({} blocking)</td><td>{}</td><td>{}</td></tr>",
                 esc(&c.model),
                 esc(&c.backend),
                 esc(&c.verdict),
                 c.blocking_total,
-                esc(&c.after_rewrites.clone().unwrap_or_default().join(" → "))
+                esc(&c.after_rewrites.clone().unwrap_or_default().join(" → ")),
+                esc(&ran)
             );
         }
         h.push_str("</tbody></table>");

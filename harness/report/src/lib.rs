@@ -439,6 +439,64 @@ pub struct Cell {
     /// right next to turn i of the other side's cell.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub turns: Vec<ProcessRecord>,
+    /// An fp32 cell of a model that its backend's table predicts to run only after rewrites: the verified rewrite
+    /// the cell ran (`used`), or why it could not (then the cell ran the original model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<RewriteRecord>,
+}
+
+/// The verified rewrite of one model for one backend (made once per model file, feed, backend, table and rule set,
+/// then cached), as a cell recorded it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RewriteRecord {
+    /// The rules applied, in order (one entry per verified step).
+    pub rules: Vec<String>,
+    /// The cell ran the rewritten model. False when the verified rewrite does not make the model run on the
+    /// backend (a rule rolled back, or the reference could not run the original): the cell ran the original.
+    pub used: bool,
+    /// The backend the rewrite was verified on, and the tolerance.
+    pub reference: String,
+    pub tolerance: String,
+    /// The rewritten model against the original on the reference, over the verification's seeded feeds (worst
+    /// output and feed): max abs error, max rel error, lowest cosine. Absent when no rule was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<RewriteDrift>,
+    /// `rule (nodes): reason` for every step that was rolled back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<String>,
+    /// Why the rewrite could not be made or verified at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The rewritten model file (in the cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// The drift of a rewritten model against the original.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RewriteDrift {
+    pub max_abs_error: f64,
+    pub max_rel_error: f64,
+    pub min_cosine: f64,
+}
+
+impl RewriteRecord {
+    /// `runs after rewrites: rule, rule, ...`, or why the rewrite was not used.
+    pub fn summary(&self) -> String {
+        if self.used {
+            format!("runs after rewrites: {}", self.rules.join(", "))
+        } else if let Some(e) = &self.error {
+            format!("rewrite not used: {e}")
+        } else {
+            format!(
+                "rewrite not used: {}",
+                self.rolled_back
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "the rewritten model still does not run fully".into())
+            )
+        }
+    }
 }
 
 /// One of a cell's processes.

@@ -49,7 +49,7 @@ fn is_output(m: &Model, v: &str) -> bool {
 }
 
 fn fact<'a>(ctx: &'a Ctx, v: &str) -> Option<&'a (DataType, Vec<u64>)> {
-    ctx.facts?.get(v)
+    ctx.facts()?.get(v)
 }
 
 fn replace(n: &Node, index: usize, with: Vec<Node>, inits: Vec<Tensor>) -> Patch {

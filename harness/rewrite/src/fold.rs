@@ -495,7 +495,7 @@ impl Rule for FoldShapeChains {
         if !relevant {
             return None;
         }
-        let p = fold(model, ctx.facts);
+        let p = fold(model, ctx.facts());
         (!p.is_empty()).then_some(p)
     }
 }
@@ -510,10 +510,7 @@ pub fn simplify(model: &Model, facts: Option<&Facts>) -> Model {
     let Some(Ok(table)) = edgebench_compat::embedded("tract") else {
         return m;
     };
-    let ctx = Ctx {
-        table: &table,
-        facts,
-    };
+    let ctx = Ctx::new(&table, facts);
     for _ in 0..8 {
         let mut changed = false;
         let rules: [&dyn Rule; 3] = [&ConstantToInitializer, &FoldConstantOfShape, &FoldUnsqueeze];

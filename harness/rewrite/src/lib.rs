@@ -14,6 +14,10 @@ pub mod variants;
 
 pub use patch::{Edit, Patch};
 
+/// The version of the rule set's behaviour: bumped when a rule changes what it makes, so that cached rewrites
+/// (keyed by this and the rules' names) are made again.
+pub const RULES_VERSION: &str = "1";
+
 use edgebench_compat::{SupportTable, Verdict, check};
 use edgebench_graph::stats::ShapeMap;
 use edgebench_graph::{DataType, Model};
@@ -27,8 +31,57 @@ pub type Facts = HashMap<String, (DataType, Vec<u64>)>;
 pub struct Ctx<'a> {
     /// The target's support table: a rule may only emit ops it supports.
     pub table: &'a SupportTable,
+    facts: Known<'a>,
+}
+
+/// The facts of a [`Ctx`]: given, or asked of the oracle the first time a rule wants them (most rules never do,
+/// and an oracle call runs a backend's shape inference).
+enum Known<'a> {
+    Given(Option<&'a Facts>),
+    Lazy {
+        cell: &'a std::cell::OnceCell<Option<Facts>>,
+        oracle: &'a dyn Oracle,
+        model: &'a Model,
+    },
+}
+
+impl<'a> Ctx<'a> {
+    /// A context with these facts (or none).
+    pub fn new(table: &'a SupportTable, facts: Option<&'a Facts>) -> Ctx<'a> {
+        Ctx {
+            table,
+            facts: Known::Given(facts),
+        }
+    }
+
+    /// A context whose facts the oracle infers for `model` on first use, kept in `cell`.
+    pub fn lazy(
+        table: &'a SupportTable,
+        cell: &'a std::cell::OnceCell<Option<Facts>>,
+        oracle: &'a dyn Oracle,
+        model: &'a Model,
+    ) -> Ctx<'a> {
+        Ctx {
+            table,
+            facts: Known::Lazy {
+                cell,
+                oracle,
+                model,
+            },
+        }
+    }
+
     /// Types and shapes of the current model's values for the feed, when the oracle could infer them.
-    pub facts: Option<&'a Facts>,
+    pub fn facts(&self) -> Option<&Facts> {
+        match &self.facts {
+            Known::Given(f) => *f,
+            Known::Lazy {
+                cell,
+                oracle,
+                model,
+            } => cell.get_or_init(|| oracle.facts(model)).as_ref(),
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -172,19 +225,21 @@ pub fn rewrite(
 ) -> Rewritten {
     let mut current = model.clone();
     name_nodes(&mut current);
-    let (before, _) = verdict_of(&current, table);
+    // The verdict and blocked nodes of `current`, computed again only when a patch is kept.
+    let mut state = verdict_of(&current, table);
+    let before = state.0;
     let mut log = vec![];
     // A rule rolled back once is not tried again on the same nodes.
     let mut refused: HashSet<(&'static str, Vec<String>)> = HashSet::new();
     // The oracle's facts are a function of `current`: asked once per version of it, and only for a rule that has
     // something to look at (a whole-model rule, or a blocked node of one of its ops). On a model with large
     // initializers each question costs a serialisation and a parse.
-    let mut memo: Option<Option<Facts>> = None;
+    let mut memo: std::cell::OnceCell<Option<Facts>> = std::cell::OnceCell::new();
     for _ in 0..max_rounds {
         let mut changed = false;
         for rule in rules {
-            let (verdict, blocked) = verdict_of(&current, table);
-            if verdict == Verdict::Runs {
+            let (verdict, blocked) = &state;
+            if *verdict == Verdict::Runs {
                 break;
             }
             let candidates = rule.ops().is_empty()
@@ -195,11 +250,7 @@ pub fn rewrite(
             if !candidates {
                 continue;
             }
-            let facts = memo.get_or_insert_with(|| oracle.facts(&current));
-            let ctx = Ctx {
-                table,
-                facts: facts.as_ref(),
-            };
+            let ctx = Ctx::lazy(table, &memo, oracle, &current);
             let mut patch = Patch::default();
             if rule.ops().is_empty() {
                 if let Some(p) = rule.whole(&current, &blocked, &ctx) {
@@ -235,7 +286,8 @@ pub fn rewrite(
                 Ok(d) if d.within => {
                     log.push(step(StepStatus::Applied, Some(d)));
                     current = candidate;
-                    memo = None;
+                    state = verdict_of(&current, table);
+                    memo = std::cell::OnceCell::new();
                     changed = true;
                 }
                 Ok(d) => {
@@ -261,7 +313,7 @@ pub fn rewrite(
             break;
         }
     }
-    let (after, _) = verdict_of(&current, table);
+    let after = state.0;
     Rewritten {
         model: current,
         log,

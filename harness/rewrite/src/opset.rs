@@ -237,7 +237,7 @@ impl Rule for DowngradeOpset {
         if from <= to || m.graph.nodes.iter().any(|n| n.subgraphs().next().is_some()) {
             return None;
         }
-        let rank_of = |v: &str| ctx.facts.and_then(|f| f.get(v)).map(|(_, s)| s.len());
+        let rank_of = |v: &str| ctx.facts().and_then(|f| f.get(v)).map(|(_, s)| s.len());
         let mut edits = vec![];
         for (i, n) in m.graph.nodes.iter().enumerate() {
             if !n.domain.is_empty() {

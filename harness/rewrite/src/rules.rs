@@ -79,7 +79,7 @@ impl Rule for StaticShapes {
         if !blocked.kinds.contains("dynamic-shape") {
             return None;
         }
-        let facts = ctx.facts?;
+        let facts = ctx.facts()?;
         let fact = |v: &ValueInfo| -> Option<ValueInfo> {
             let (dt, shape) = facts.get(&v.name)?;
             Some(tensor_vi(&v.name, *dt, shape))
@@ -282,7 +282,7 @@ impl Rule for FlattenToReshape {
             return None;
         }
         let n = &model.graph.nodes[index];
-        let (_, shape) = ctx.facts?.get(n.inputs.first()?)?;
+        let (_, shape) = ctx.facts()?.get(n.inputs.first()?)?;
         let rank = shape.len() as i64;
         let mut axis = n.attr_int("axis").unwrap_or(1);
         if axis < 0 {

@@ -20,6 +20,8 @@ pub struct Ssh {
     /// Local files to copy into the run folder, with their names there.
     upload: Vec<(PathBuf, String)>,
     remote: Option<Remote>,
+    /// Each staged model file (local path as the cell request names it) and its name in the run folder.
+    staged: std::collections::HashMap<String, String>,
     facts: Vec<BackendFacts>,
     unreachable: Option<String>,
 }
@@ -44,6 +46,7 @@ impl Ssh {
             cfg,
             upload,
             remote: None,
+            staged: Default::default(),
             facts: vec![],
             unreachable: None,
         })
@@ -69,10 +72,18 @@ impl Runner for Ssh {
             .iter()
             .map(|(p, n)| (p.as_path(), n.clone()))
             .collect();
+        // Every file a cell may run (the model, its variants, its verified rewrites), numbered in staging order.
+        self.staged.clear();
         for (mi, m) in models.iter().enumerate() {
-            files.push((m.path.as_path(), format!("models/{mi}.onnx")));
-            for (v, p) in &m.variants {
-                files.push((p.as_path(), format!("models/{mi}.{v}.onnx")));
+            for (fi, p) in m.files().into_iter().enumerate() {
+                let there = format!("models/{mi}.{fi}.onnx");
+                if self
+                    .staged
+                    .insert(p.display().to_string(), there.clone())
+                    .is_none()
+                {
+                    files.push((p, there));
+                }
             }
         }
         let staged = remote.put(&files).and_then(|()| {
@@ -106,11 +117,11 @@ impl Runner for Ssh {
         // On the board: its own paths (the feed is spelled out in the request already).
         let stem = format!("out/{model_index}.{}.{}", req.backend, req.variant);
         let mut there = req.clone();
-        there.model = if req.variant == "fp32" {
-            format!("{}/models/{model_index}.onnx", r.root)
-        } else {
-            format!("{}/models/{model_index}.{}.onnx", r.root, req.variant)
-        };
+        let staged = self
+            .staged
+            .get(&req.model)
+            .ok_or_else(|| format!("{}: {} was not staged", self.name, req.model))?;
+        there.model = format!("{}/{staged}", r.root);
         there.samples = format!("{}/{stem}.txt", r.root);
         there.outputs = format!("{}/{stem}.pb", r.root);
         let mut args = vec![format!("{}/edgebench", r.root)];

@@ -3,23 +3,10 @@
 
 use super::print_json;
 use crate::exit::{BAD_MODEL, REGRESSION, USAGE, fail};
+use crate::flags::{GateFlags, load_run, options};
 use anyhow::Result;
-use edgebench_report::{Results, ci, gate};
+use edgebench_report::{ci, gate};
 use std::path::{Path, PathBuf};
-
-/// The knobs of the gate, shared by `gate` and `report --baseline`.
-#[derive(clap::Args, Debug)]
-pub struct GateFlags {
-    /// A slowdown beyond this is a regression (`5%` or `0.05`), unless the baseline's own noise is larger.
-    #[arg(long, default_value = "5%")]
-    threshold: String,
-    /// Seed of the bootstrap: the same runs give the same verdicts.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Bootstrap draws per cell.
-    #[arg(long, default_value_t = 2000)]
-    resamples: usize,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -40,57 +27,6 @@ pub struct Args {
     /// Also write JUnit XML here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-}
-
-/// Parses `5%`, `5 %` or `0.05`.
-pub fn parse_threshold(s: &str) -> Option<f64> {
-    let t = s.trim();
-    let v = match t.strip_suffix('%') {
-        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
-        None => t.parse::<f64>().ok()?,
-    };
-    (v.is_finite() && (0.0..10.0).contains(&v)).then_some(v)
-}
-
-pub fn options(f: &GateFlags) -> Result<gate::GateOptions> {
-    let threshold = parse_threshold(&f.threshold).ok_or_else(|| {
-        fail(
-            USAGE,
-            format!(
-                "--threshold {}: expected a share such as 5% or 0.05",
-                f.threshold
-            ),
-        )
-    })?;
-    if f.resamples < 100 {
-        return Err(fail(
-            USAGE,
-            format!("--resamples {}: at least 100", f.resamples),
-        ));
-    }
-    Ok(gate::GateOptions {
-        threshold,
-        resamples: f.resamples,
-        seed: f.seed,
-        ..Default::default()
-    })
-}
-
-/// A run given as its folder or its results.json: (file, folder, results). Unreadable, not results, or another
-/// format-version: exit 3 with one line.
-pub fn load_run(p: &Path) -> Result<(PathBuf, PathBuf, Results)> {
-    let file = if p.is_dir() {
-        p.join("results.json")
-    } else {
-        p.to_path_buf()
-    };
-    let r = edgebench_report::load(&file).map_err(|e| fail(BAD_MODEL, e))?;
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    Ok((file, dir, r))
 }
 
 fn write_new(p: &Path, text: &str) -> Result<()> {

@@ -69,3 +69,25 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
+
+/// The edgebench build, part of the preparation caches' keys.
+pub fn build_id() -> String {
+    format!(
+        "{}|{}",
+        env!("CARGO_PKG_VERSION"),
+        env!("EDGEBENCH_GIT_COMMIT")
+    )
+}
+
+/// The ONNX Runtime library this process would load, to ship to a board of the same platform.
+pub fn ort_library(explicit: Option<&std::path::Path>) -> Option<std::path::PathBuf> {
+    #[cfg(feature = "ort")]
+    {
+        edgebench_backend_ort::locate(explicit).ok().map(|l| l.path)
+    }
+    #[cfg(not(feature = "ort"))]
+    {
+        let _ = explicit;
+        None
+    }
+}

@@ -1,8 +1,8 @@
 //! `edgebench report RUN|results.json`: the HTML report (or a Markdown summary, or JUnit XML) rendered from a saved
 //! run alone; with `--baseline`, the gate's verdicts are part of it. Never re-measures.
 
-use super::gate::{GateFlags, load_run, options};
 use crate::exit::{BAD_MODEL, USAGE, fail};
+use crate::flags::{GateFlags, load_run, options};
 use anyhow::Result;
 use edgebench_report::{ci, gate, html};
 use std::path::PathBuf;

@@ -3,12 +3,13 @@
 //! rewritten model (atomically, never over the input) and the log.
 
 use super::{fetcher, manifest, print_json};
-use crate::exit::{BACKEND_FAILED, NOT_ALL_RUN, USAGE, fail};
+use crate::exit::{NOT_ALL_RUN, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_bench::verify::{Inferred, Reference};
-use edgebench_rewrite::{StepStatus, rewrite, rules};
+use edgebench_bench::prepare::Preparer;
+use edgebench_bench::prepare::rewrites::Verified;
+use edgebench_rewrite::StepStatus;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -72,31 +73,10 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     if !a.json {
         resolve::print_notes(&fitted);
     }
-    let specs = resolve::input_specs(&fitted.specs);
-    let feeds = (0..a.feeds.max(1))
-        .map(|seed| resolve::tensors(&fitted.specs, seed))
-        .collect::<Result<Vec<_>>>()?;
-    let reference = ["ort", "tract"]
-        .iter()
-        .find_map(|r| edgebench_bench::machine::available(registry, r).ok())
-        .ok_or_else(|| {
-            fail(
-                crate::exit::UNAVAILABLE,
-                "no reference backend (ort, tract) is available",
-            )
-        })?
-        .0;
-    let verifier = Reference::new(reference, &model, specs.clone(), feeds)
-        .map_err(|e| fail(BACKEND_FAILED, format!("{}: {e}", m.label)))?;
-    let oracle_backend = registry
-        .get(crate::registry::REFERENCE)
-        .map_err(|e| fail(crate::exit::UNAVAILABLE, e))?;
-    let oracle = Inferred {
-        backend: oracle_backend,
-        specs,
-    };
-    let rules = rules::all();
-    let done = rewrite(&model, &table, &rules, &oracle, &verifier, 8);
+    let prep = Preparer::new(registry, super::build_id());
+    let feeds = usize::try_from(a.feeds).unwrap_or(usize::MAX);
+    let Verified { done, reference } =
+        prep.rewrite(&model, &m.label, &table, &fitted.specs, feeds)?;
     if let Some(p) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(p).map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
     }
@@ -104,7 +84,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let report = Report {
         model: m.label.clone(),
         backend: a.target.clone(),
-        reference: verifier.backend().to_string(),
+        reference,
         tolerance: done.tolerance.clone(),
         before: done.before,
         after: done.after,

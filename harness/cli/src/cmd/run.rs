@@ -1,7 +1,7 @@
 //! `edgebench run MODEL --backend B`: one inference with a seeded feed, optionally compared with another backend.
 
 use super::{fetcher, manifest, print_json};
-use crate::exit::{BACKEND_FAILED, fail};
+use crate::exit::{BACKEND_FAILED, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::{Backend, HostTensor, Registry};
@@ -88,14 +88,21 @@ fn infer(
         .map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))
 }
 
-pub fn run(a: Args, registry: &Registry, ort_lib: Option<&std::path::Path>) -> Result<()> {
+impl Args {
+    /// Without MODEL, `run` is the default plan of `bench`: its seed, cell timeout and `--json`.
+    pub fn default_plan(&self) -> Option<(u64, u64, bool)> {
+        self.model
+            .is_none()
+            .then_some((self.seed, self.timeout, self.json))
+    }
+}
+
+pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let Some(model_arg) = a.model.clone() else {
-        // One default plan: `run` without a model is `bench` with its defaults.
-        if !a.json {
-            eprintln!("edgebench: run without MODEL runs the default plan of `edgebench bench`");
-        }
-        let args = super::bench::Args::default_plan(a.seed, a.timeout, a.json)?;
-        return super::bench::run(args, registry, ort_lib);
+        return Err(fail(
+            USAGE,
+            "run: no MODEL (the default plan is `edgebench bench`)",
+        ));
     };
     if a.cell {
         edgebench_bench::injected_fault();

@@ -4,18 +4,17 @@
 //! `DIR/variants.json`; refuses to replace anything.
 
 use super::print_json;
-use crate::calibration;
-use crate::exit::{BACKEND_FAILED, USAGE, VARIANT_FAILED, fail};
+use crate::exit::{USAGE, VARIANT_FAILED, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_bench::plan::PlanModel;
+use edgebench_bench::prepare::Preparer;
+use edgebench_bench::prepare::variants::{EVAL_SEED, file_name, kinds, verdict_word};
 use edgebench_bench::variants::{Maker, VariantReport};
-use edgebench_report::VariantRecord;
-use edgebench_rewrite::Oracle;
+use edgebench_models::calibration;
 use edgebench_rewrite::variants::{Kind, Method, QuantOptions};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -64,45 +63,12 @@ pub struct Args {
     json: bool,
 }
 
-/// The seeds of evaluation feeds start here, away from calibration seeds (0..).
-pub const EVAL_SEED: u64 = 1_000_000;
-
 #[derive(Serialize)]
 struct Report {
     model: String,
     reference: String,
     variants: Vec<VariantReport>,
     failed: Vec<(String, String)>,
-}
-
-/// Parses `--kinds`.
-pub fn kinds(asked: &[String]) -> Result<Vec<Kind>> {
-    let mut out = vec![];
-    for k in asked.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        let kind = Kind::parse(k).ok_or_else(|| {
-            let all: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-            fail(
-                USAGE,
-                format!("--kinds: `{k}` is not a variant kind ({})", all.join(", ")),
-            )
-        })?;
-        if !out.contains(&kind) {
-            out.push(kind);
-        }
-    }
-    if out.is_empty() {
-        return Err(fail(USAGE, "--kinds: no kind given"));
-    }
-    Ok(out)
-}
-
-/// The file name of a variant.
-pub fn file_name(model: &Path, kind: Kind) -> String {
-    let stem = model
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "model".into());
-    format!("{stem}.{kind}.onnx")
 }
 
 pub fn run(a: Args, registry: &Registry) -> Result<()> {
@@ -147,23 +113,23 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     if !a.json {
         resolve::print_notes(&fitted);
     }
+    let usage = |e: calibration::CalibrationError| fail(USAGE, e);
     let (calib, source) = match &a.calibration {
         Some(dir) => (
-            calibration::read_dir(dir, &fitted.specs)?,
+            calibration::read_dir(dir, &fitted.specs).map_err(usage)?,
             format!("{}", dir.display()),
         ),
         None => (
-            calibration::seeded(&fitted.specs, 0, a.calibration_feeds.max(1))?,
+            calibration::seeded(&fitted.specs, 0, a.calibration_feeds.max(1)).map_err(usage)?,
             "seeded feeds".to_string(),
         ),
     };
-    let eval = calibration::seeded(&fitted.specs, EVAL_SEED, a.eval_feeds)?;
-    let setup = setup(
-        registry,
+    let eval = calibration::seeded(&fitted.specs, EVAL_SEED, a.eval_feeds).map_err(usage)?;
+    let setup = Preparer::new(registry, super::build_id()).variant_setup(
         a.reference.as_deref(),
         &model,
         &m.label,
-        &fitted.specs,
+        resolve::input_specs(&fitted.specs),
     )?;
     let maker = Maker {
         reference: setup.reference,
@@ -272,180 +238,4 @@ fn print_report(r: &Report) {
     for (k, e) in &r.failed {
         println!("  {k:13} not made: {e}");
     }
-}
-
-fn verdict_word(v: edgebench_compat::Verdict) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|x| x.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
-/// What making variants of one model needs from this machine: the reference backend, the shape oracle's facts,
-/// the input specs and the support tables.
-struct Setup<'r> {
-    reference: &'r dyn edgebench_backend_api::Backend,
-    facts: edgebench_rewrite::Facts,
-    specs: Vec<edgebench_backend_api::InputSpec>,
-    tables: Vec<(String, edgebench_compat::SupportTable)>,
-}
-
-fn setup<'r>(
-    registry: &'r Registry,
-    reference: Option<&str>,
-    model: &edgebench_graph::Model,
-    label: &str,
-    feed: &[edgebench_models::FeedSpec],
-) -> Result<Setup<'r>> {
-    let specs = resolve::input_specs(feed);
-    let (reference, _) = match reference {
-        Some(r) => edgebench_bench::machine::available(registry, r)
-            .map_err(|e| fail(crate::exit::UNAVAILABLE, format!("--reference {r}: {e}")))?,
-        None => ["ort", "tract"]
-            .iter()
-            .find_map(|r| edgebench_bench::machine::available(registry, r).ok())
-            .ok_or_else(|| {
-                fail(
-                    crate::exit::UNAVAILABLE,
-                    "no reference backend (ort, tract) is available",
-                )
-            })?,
-    };
-    let oracle_backend = registry
-        .get(crate::registry::REFERENCE)
-        .map_err(|e| fail(crate::exit::UNAVAILABLE, e))?;
-    let facts = edgebench_bench::verify::Inferred {
-        backend: oracle_backend,
-        specs: specs.clone(),
-    }
-    .facts(model)
-    .ok_or_else(|| {
-        fail(
-            BACKEND_FAILED,
-            format!("{label}: tract cannot infer the types and shapes of its values"),
-        )
-    })?;
-    let tables = ["tract", "ort", "wonnx"]
-        .iter()
-        .filter_map(|b| Some((b.to_string(), edgebench_compat::embedded(b)?.ok()?)))
-        .collect();
-    Ok(Setup {
-        reference,
-        facts,
-        specs,
-        tables,
-    })
-}
-
-/// The record results.json keeps of a variant.
-fn record(model: &str, r: &VariantReport) -> VariantRecord {
-    VariantRecord {
-        model: model.to_string(),
-        kind: r.kind.clone(),
-        bytes: r.bytes,
-        fp32_bytes: r.fp32_bytes,
-        size_ratio: r.size_ratio,
-        reference: r.reference.clone(),
-        eval_feeds: r.eval_feeds,
-        drift: r.drift.clone(),
-        verdicts: r
-            .verdicts
-            .iter()
-            .map(|(b, v)| (b.clone(), verdict_word(*v)))
-            .collect(),
-        calibration: r.calibration.clone(),
-        options: r.options.and_then(|o| serde_json::to_value(o).ok()),
-    }
-}
-
-/// Bumped when the transforms change, so cached variants are remade.
-const TRANSFORM_VERSION: &str = "2";
-
-/// Makes (or finds in the cache) the `kinds` variants of a plan's model with the defaults of `variants` (seeded
-/// calibration, min-max, per channel, asymmetric activations; drift on 32 seeded feeds). Cached by the model
-/// file's sha256, the feed and the kind under `<cache>/variants/`.
-pub fn for_plan(
-    pm: &mut PlanModel,
-    kinds: &[String],
-    registry: &Registry,
-) -> Result<Vec<VariantRecord>> {
-    use sha2::Digest;
-    let kinds: Vec<Kind> = kinds
-        .iter()
-        .filter(|k| *k != "fp32")
-        .filter_map(|k| Kind::parse(k))
-        .collect();
-    if kinds.is_empty() {
-        return Ok(vec![]);
-    }
-    let bytes = std::fs::read(&pm.path).map_err(|e| {
-        fail(
-            crate::exit::BAD_MODEL,
-            format!("{}: {e}", pm.path.display()),
-        )
-    })?;
-    let mut h = sha2::Sha256::new();
-    h.update(&bytes);
-    h.update(pm.feed.join(" ").as_bytes());
-    h.update(TRANSFORM_VERSION.as_bytes());
-    h.update(serde_json::to_string(&QuantOptions::default())?.as_bytes());
-    let key = hex::encode(&h.finalize()[..12]);
-    drop(bytes);
-    let dir = edgebench_models::cache_dir().join("variants").join(&key);
-    let m = resolve::model(
-        &pm.path.display().to_string(),
-        &super::fetcher(),
-        &super::manifest(),
-    )?;
-    let mut records = vec![];
-    let mut todo = vec![];
-    for k in &kinds {
-        let file = dir.join(file_name(&pm.path, *k));
-        let json = file.with_extension("json");
-        let cached = std::fs::read(&json)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<VariantRecord>(&b).ok())
-            .filter(|_| file.is_file());
-        match cached {
-            Some(mut r) => {
-                r.model = pm.name.clone();
-                records.push(r);
-                pm.variants.insert(k.name().to_string(), file);
-            }
-            None => todo.push((*k, file, json)),
-        }
-    }
-    if todo.is_empty() {
-        return Ok(records);
-    }
-    let model = resolve::load(&m)?;
-    let fitted = resolve::feed(&model, &m, &pm.feed, &[])?;
-    let setup = setup(registry, None, &model, &pm.name, &fitted.specs)?;
-    let calib = calibration::seeded(&fitted.specs, 0, 32)?;
-    let eval = calibration::seeded(&fitted.specs, EVAL_SEED, 32)?;
-    let maker = Maker {
-        reference: setup.reference,
-        facts: setup.facts,
-        specs: setup.specs,
-        calibration: &calib,
-        calibration_source: "seeded feeds".into(),
-        eval: &eval,
-        options: QuantOptions::default(),
-        tables: setup.tables,
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| fail(USAGE, format!("{}: {e}", dir.display())))?;
-    for (k, file, json) in todo {
-        eprintln!("edgebench: making the {k} variant of {}", pm.name);
-        let (v, mut r) = maker
-            .make(&model, k)
-            .map_err(|e| fail(VARIANT_FAILED, format!("{}: {e}", pm.name)))?;
-        r.file = Some(file.display().to_string());
-        edgebench_graph::save(&v, &file).map_err(|e| fail(USAGE, e))?;
-        let rec = record(&pm.name, &r);
-        edgebench_graph::write_atomic(&json, serde_json::to_string_pretty(&rec)?.as_bytes())
-            .map_err(|e| fail(USAGE, format!("{}: {e}", json.display())))?;
-        records.push(rec);
-        pm.variants.insert(k.name().to_string(), file);
-    }
-    Ok(records)
 }

@@ -221,10 +221,7 @@ pub fn prepare(model: &Model) -> (Model, Vec<&'static str>) {
     let Some(Ok(table)) = edgebench_compat::embedded("tract") else {
         return (model.clone(), vec![]);
     };
-    let ctx = crate::Ctx {
-        table: &table,
-        facts: None,
-    };
+    let ctx = crate::Ctx::new(&table, None);
     let rules: [&dyn crate::Rule; 4] = [
         &ConstantToInitializer,
         &EliminateIdentity,

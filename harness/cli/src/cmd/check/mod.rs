@@ -6,15 +6,14 @@ use crate::exit::{BACKEND_FAILED, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_bench::cell;
-use edgebench_bench::prediction::{self, NotVerified, Verification, VerifySummary};
+use edgebench_bench::prediction::{NotVerified, Runs, Verification, VerifySummary, verify};
+use edgebench_bench::prepare::compat;
 use edgebench_compat::{ModelCheck, Verdict, check};
 use edgebench_graph::stats::ShapeMap;
 use edgebench_models::fit::FitError;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Command;
 
 mod inputs;
 mod matrix;
@@ -81,80 +80,6 @@ pub(super) struct AfterRewrites {
     pub(super) verification: Option<Verification>,
 }
 
-/// Accepts every patch: `check` predicts what the rules can do; `rewrite` and `--verify` measure it.
-struct Unverified;
-
-impl edgebench_rewrite::Verify for Unverified {
-    fn drift(&self, _: &edgebench_graph::Model) -> Result<edgebench_rewrite::Drift, String> {
-        Ok(edgebench_rewrite::Drift {
-            max_abs_error: 0.0,
-            max_rel_error: 0.0,
-            min_cosine: 1.0,
-            within: true,
-        })
-    }
-    fn tolerance(&self) -> String {
-        "not verified (prediction)".into()
-    }
-}
-
-/// Applies the rules in memory; `Some` when the result is predicted to run on the table's backend.
-fn after_rewrites(
-    model: &edgebench_graph::Model,
-    table: &edgebench_compat::SupportTable,
-    specs: &[edgebench_backend_api::InputSpec],
-    registry: &Registry,
-) -> Option<(AfterRewrites, edgebench_graph::Model)> {
-    let oracle = edgebench_bench::verify::Inferred {
-        backend: registry.get(crate::registry::REFERENCE).ok()?,
-        specs: specs.to_vec(),
-    };
-    let rules = edgebench_rewrite::rules::all();
-    let done = edgebench_rewrite::rewrite(model, table, &rules, &oracle, &Unverified, 8);
-    (done.after == Verdict::Runs && !done.log.is_empty()).then(|| {
-        let applied = done.log.iter().map(|s| s.rule).collect();
-        let r = AfterRewrites {
-            verdict: Verdict::Runs,
-            rules: applied,
-            verification: None,
-        };
-        (r, done.model)
-    })
-}
-
-/// The prediction recorded in results.json for the report's compatibility matrix: the table's verdict with its
-/// blocking reasons, and, when it does not run as it is, the rules that would make it run (applied in memory).
-pub(crate) fn compat_record(
-    model: &edgebench_graph::Model,
-    label: &str,
-    backend: &str,
-    table: &edgebench_compat::SupportTable,
-    specs: Option<&[edgebench_backend_api::InputSpec]>,
-    registry: &Registry,
-) -> edgebench_report::CompatRecord {
-    let shapes = ShapeMap::from_model(model, &HashMap::new());
-    let c = check(model, table, &shapes);
-    let after = match (specs, c.verdict != Verdict::Runs) {
-        (Some(s), true) => after_rewrites(model, table, s, registry)
-            .map(|(r, _)| r.rules.iter().map(|x| x.to_string()).collect()),
-        _ => None,
-    };
-    edgebench_report::CompatRecord {
-        model: label.into(),
-        backend: backend.into(),
-        verdict: c.verdict.to_string(),
-        blocking: c
-            .blocking
-            .iter()
-            .take(20)
-            .map(|b| format!("{} ({}): {}", b.node, b.op, b.message))
-            .collect(),
-        blocking_total: c.blocking.len(),
-        partitions: (c.verdict == Verdict::Partial).then_some(c.partitions.count),
-        after_rewrites: after,
-    }
-}
-
 #[derive(Serialize, Debug)]
 pub(super) struct ModelReport {
     pub(super) model: String,
@@ -178,51 +103,6 @@ pub(super) struct Document {
     pub(super) verify_summary: Option<VerifySummary>,
 }
 
-/// How `--verify` runs its cells.
-struct Runs<'a> {
-    timeout: u64,
-    memory_limit: Option<u64>,
-    ort_lib: Option<&'a Path>,
-}
-
-/// Runs one cell in a child (`edgebench run` with the feed spelled out) and scores the prediction. A feed that
-/// cannot be made, or a run that fails for a reason other than the backend's, is "not verified", never "wrong".
-fn verify(
-    path: &Path,
-    feed: &Result<Vec<String>, (NotVerified, String)>,
-    backend: &str,
-    predicted: Verdict,
-    runs: &Runs,
-) -> Verification {
-    let not = |reason, detail: String| Verification::NotVerified { reason, detail };
-    let feed = match feed {
-        Ok(f) => f,
-        Err((reason, detail)) => return not(*reason, detail.clone()),
-    };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => return not(NotVerified::HarnessError, e.to_string()),
-    };
-    let mut cmd = Command::new(exe);
-    cmd.arg("run")
-        .arg(path)
-        .args(["--backend", backend, "--json", "--cell"]);
-    for f in feed {
-        cmd.args(["--feed", f]);
-    }
-    if let Some(b) = runs.memory_limit {
-        cmd.args(["--address-space", &b.to_string()]);
-    }
-    if let Some(l) = runs.ort_lib {
-        cmd.arg("--ort-lib").arg(l);
-    }
-    prediction::score(
-        cell::spawn(cmd, runs.timeout),
-        predicted == Verdict::Runs,
-        BACKEND_FAILED,
-    )
-}
-
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let tables = tables(&a, registry)?;
     if a.verify {
@@ -230,14 +110,16 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     }
     let runs = Runs {
         timeout: a.timeout,
-        memory_limit: super::bench::memory_limit(a.memory_limit.as_deref())?,
+        memory_limit: crate::flags::memory_limit(a.memory_limit.as_deref())?,
         ort_lib,
+        backend_failed: BACKEND_FAILED,
     };
     if a.verify {
         for (n, _) in &tables {
             edgebench_bench::machine::available(registry, n)?;
         }
     }
+    let oracle = registry.get(edgebench_bench::prepare::ORACLE).ok();
     let mut reports = vec![];
     for arg in model_args(&a)? {
         let m = resolve::model(&arg, &fetcher(), &manifest())?;
@@ -265,14 +147,20 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             let check = check(&model, t, &shapes);
             let verified = a
                 .verify
-                .then(|| verify(&m.path, &feed, name, check.verdict, &runs));
+                .then(|| verify(&m.path, &feed, name, check.verdict == Verdict::Runs, &runs));
             let mut after = None;
             if let (Some(s), true) = (&specs, check.verdict != Verdict::Runs) {
-                if let Some((mut r, rewritten)) = after_rewrites(&model, t, s, registry) {
+                let predicted = oracle.and_then(|o| compat::after_rewrites(&model, t, s, o));
+                if let Some((rules, rewritten)) = predicted {
+                    let mut r = AfterRewrites {
+                        verdict: Verdict::Runs,
+                        rules,
+                        verification: None,
+                    };
                     if a.verify {
                         let p = scratch.path().join(format!("{name}.onnx"));
                         edgebench_graph::save(&rewritten, &p).map_err(|e| fail(USAGE, e))?;
-                        r.verification = Some(verify(&p, &feed, name, Verdict::Runs, &runs));
+                        r.verification = Some(verify(&p, &feed, name, true, &runs));
                     }
                     after = Some(r);
                 }

@@ -1,0 +1,155 @@
+//! The support tables' predictions: a model's verdict per backend with its blocking reasons and, when it does not
+//! run as it is, the rewrite rules that are predicted to make it run (applied in memory, not verified).
+
+use super::{Event, OnEvent, Preparer};
+use crate::plan::PlanModel;
+use crate::verify::Inferred;
+use edgebench_backend_api::{Backend, InputSpec};
+use edgebench_compat::{SupportTable, Verdict, check};
+use edgebench_graph::Model;
+use edgebench_graph::stats::ShapeMap;
+use edgebench_report::CompatRecord;
+use edgebench_rewrite::{Drift, Verify};
+use std::collections::HashMap;
+
+/// Accepts every patch: a prediction says what the rules can do; `rewrite`, `--verify` and bench measure it.
+struct Unverified;
+
+impl Verify for Unverified {
+    fn drift(&self, _: &Model) -> Result<Drift, String> {
+        Ok(Drift {
+            max_abs_error: 0.0,
+            max_rel_error: 0.0,
+            min_cosine: 1.0,
+            within: true,
+        })
+    }
+    fn tolerance(&self) -> String {
+        "not verified (prediction)".into()
+    }
+}
+
+/// The rules predicted to make `model` run on the table's backend (applied in memory with the oracle's shapes),
+/// and the model they make; `None` when they do not make it run fully, or when nothing needed rewriting.
+pub fn after_rewrites(
+    model: &Model,
+    table: &SupportTable,
+    specs: &[InputSpec],
+    oracle: &dyn Backend,
+) -> Option<(Vec<&'static str>, Model)> {
+    let oracle = Inferred {
+        backend: oracle,
+        specs: specs.to_vec(),
+    };
+    let rules = edgebench_rewrite::rules::all();
+    let done = edgebench_rewrite::rewrite(model, table, &rules, &oracle, &Unverified, 8);
+    (done.after == Verdict::Runs && !done.log.is_empty())
+        .then(|| (done.log.iter().map(|s| s.rule).collect(), done.model))
+}
+
+/// The prediction recorded in results.json for the report's compatibility matrix: the table's verdict with its
+/// blocking reasons, and, when it does not run as it is, the rules that would make it run.
+pub fn record(
+    model: &Model,
+    label: &str,
+    backend: &str,
+    table: &SupportTable,
+    specs: Option<&[InputSpec]>,
+    oracle: Option<&dyn Backend>,
+) -> CompatRecord {
+    let shapes = ShapeMap::from_model(model, &HashMap::new());
+    let c = check(model, table, &shapes);
+    let after = match (specs, oracle, c.verdict != Verdict::Runs) {
+        (Some(s), Some(o), true) => after_rewrites(model, table, s, o)
+            .map(|(rules, _)| rules.iter().map(|x| x.to_string()).collect()),
+        _ => None,
+    };
+    CompatRecord {
+        model: label.into(),
+        backend: backend.into(),
+        verdict: c.verdict.to_string(),
+        blocking: c
+            .blocking
+            .iter()
+            .take(20)
+            .map(|b| format!("{} ({}): {}", b.node, b.op, b.message))
+            .collect(),
+        blocking_total: c.blocking.len(),
+        partitions: (c.verdict == Verdict::Partial).then_some(c.partitions.count),
+        after_rewrites: after,
+    }
+}
+
+impl Preparer<'_> {
+    /// The prediction for every model x backend that has a table (split backends have none: their parts are
+    /// judged by `check`). Each is cached per model file (size and mtime), feed, backend and build, since applying
+    /// the rules in memory costs seconds per big model.
+    pub fn compat(
+        &self,
+        models: &[PlanModel],
+        backends: &[String],
+        on: OnEvent,
+    ) -> Result<Vec<CompatRecord>, crate::Error> {
+        let mut out = vec![];
+        for m in models {
+            let mut loaded: Option<Model> = None;
+            let stamp = std::fs::metadata(&m.path)
+                .map(|md| {
+                    let t = md
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_nanos())
+                        .unwrap_or(0);
+                    format!("{}:{t}", md.len())
+                })
+                .unwrap_or_default();
+            for b in backends {
+                let Some(Ok(table)) = edgebench_compat::embedded(b) else {
+                    continue;
+                };
+                let key = format!(
+                    "{:016x}",
+                    edgebench_report::fnv1a(
+                        format!(
+                            "{}|{stamp}|{}|{b}|{:?}|{}",
+                            m.path.display(),
+                            m.name,
+                            m.feed,
+                            self.build
+                        )
+                        .as_bytes()
+                    )
+                );
+                let cached = self.cache().join("compat").join(format!("{key}.json"));
+                if let Some(rec) = std::fs::read_to_string(&cached)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<CompatRecord>(&t).ok())
+                {
+                    out.push(rec);
+                    continue;
+                }
+                on(Event::Predicting {
+                    model: m.name.clone(),
+                    backend: b.clone(),
+                });
+                let model = match &loaded {
+                    Some(x) => x,
+                    None => loaded.insert(super::load(&m.path)?),
+                };
+                let specs = super::feed_specs(m)
+                    .ok()
+                    .map(|f| edgebench_models::fit::input_specs(&f));
+                let rec = record(model, &m.name, b, &table, specs.as_deref(), self.oracle());
+                if let Some(dir) = cached.parent()
+                    && std::fs::create_dir_all(dir).is_ok()
+                    && let Ok(t) = serde_json::to_string(&rec)
+                {
+                    let _ = edgebench_report::write_atomic(&cached, t.as_bytes());
+                }
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+}
