@@ -983,7 +983,70 @@ fn record_of(s: &[f64]) -> report::ProcessRecord {
 
 #[cfg(test)]
 mod tests {
-    use super::{decided, interleave};
+    use super::{decided, interleave, with_rewrite};
+    use edgebench_report::{Cell, Outcome, RewriteRecord};
+
+    fn failed_cell(variant: &str) -> Cell {
+        serde_json::from_value(serde_json::json!({
+            "target": "host", "emulated": false, "backend": "wonnx", "backend_version": null,
+            "model": "m", "variant": variant,
+            "outcome": { "status": "failed", "exit_code": 5, "message": "output has no static shape" },
+            "cold_start": null, "latency": null, "stopped_by": null, "warmup_iterations": null,
+            "samples_file": null, "memory": null, "cpu_user_s": null, "cpu_sys_s": null, "energy": null,
+            "roofline": null, "agreement": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failed_cell_whose_rewrite_was_rolled_back_keeps_its_error_and_says_why() {
+        let mut m = crate::plan::PlanModel {
+            name: "m".into(),
+            path: "m.onnx".into(),
+            feed: vec![],
+            notes: vec![],
+            flops: 0,
+            variants: Default::default(),
+            rewrites: Default::default(),
+        };
+        let r = RewriteRecord {
+            rules: vec!["static-shapes".into()],
+            used: false,
+            reference: "ort".into(),
+            tolerance: "t".into(),
+            drift: None,
+            rolled_back: vec!["decompose-x (n1): outside the tolerance: max abs 1e0".into()],
+            error: None,
+            file: None,
+        };
+        m.rewrites.insert("wonnx".into(), r.clone());
+        let c = with_rewrite(failed_cell("fp32"), &m);
+        let Outcome::Failed { message, .. } = &c.outcome else {
+            panic!("still failed")
+        };
+        assert!(
+            message.starts_with("output has no static shape"),
+            "{message}"
+        );
+        assert!(
+            message.contains("decompose-x (n1): outside the tolerance"),
+            "{message}"
+        );
+        assert_eq!(c.rewrite.as_ref(), Some(&r));
+        // Variant cells run their own files: no rewrite is recorded on them.
+        assert!(with_rewrite(failed_cell("fp16"), &m).rewrite.is_none());
+        // A used rewrite is recorded, and the file is what the fp32 cell (only) runs.
+        let mut used = r;
+        used.used = true;
+        used.file = Some("m.wonnx.onnx".into());
+        m.rewrites.insert("wonnx".into(), used);
+        assert_eq!(
+            m.file("fp32", "wonnx"),
+            std::path::Path::new("m.wonnx.onnx")
+        );
+        assert_eq!(m.file("fp32", "ort"), std::path::Path::new("m.onnx"));
+        assert_eq!(m.file("fp16", "wonnx"), std::path::Path::new("m.onnx"));
+    }
 
     #[test]
     fn a_sides_samples_come_back_in_turn_order() {

@@ -115,3 +115,34 @@ impl Oracle for Inferred<'_> {
         Some(facts)
     }
 }
+
+/// An oracle that remembers: the facts of each version of a model (keyed by its encoding) are asked of the inner
+/// oracle once, so one model's prediction on several backends runs the shape inference once.
+pub struct Memo<O> {
+    pub inner: O,
+    seen: std::cell::RefCell<std::collections::HashMap<u64, Option<Facts>>>,
+}
+
+impl<O: Oracle> Memo<O> {
+    pub fn new(inner: O) -> Memo<O> {
+        Memo {
+            inner,
+            seen: Default::default(),
+        }
+    }
+}
+
+impl<O: Oracle> Oracle for Memo<O> {
+    fn facts(&self, model: &Model) -> Option<Facts> {
+        let Ok(bytes) = edgebench_graph::encode(model) else {
+            return self.inner.facts(model);
+        };
+        let key = edgebench_report::fnv1a(&bytes);
+        if let Some(f) = self.seen.borrow().get(&key) {
+            return f.clone();
+        }
+        let f = self.inner.facts(model);
+        self.seen.borrow_mut().insert(key, f.clone());
+        f
+    }
+}

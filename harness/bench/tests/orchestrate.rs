@@ -194,6 +194,7 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
                 notes: vec![],
                 flops: 2000,
                 variants: Default::default(),
+                rewrites: Default::default(),
             })
             .collect(),
         variants: vec!["fp32".into()],

@@ -87,3 +87,15 @@ pub fn memory_limit(flag: Option<&str>) -> Result<Option<u64>> {
             }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thresholds() {
+        assert_eq!(super::parse_threshold("5%"), Some(0.05));
+        assert_eq!(super::parse_threshold("0.1"), Some(0.1));
+        assert_eq!(super::parse_threshold("2.5 %"), Some(0.025));
+        assert_eq!(super::parse_threshold("x"), None);
+        assert_eq!(super::parse_threshold("-1%"), None);
+    }
+}

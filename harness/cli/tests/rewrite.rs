@@ -237,3 +237,74 @@ fn three_zoo_models_run_whole_on_wonnx_after_rewrites_and_agree_with_ort() {
         assert!(abs <= 1e-4, "{m}: wonnx differs from ort: {line}");
     }
 }
+
+/// The bench's wonnx fp32 cell of `model` (`--json` results), and stderr.
+fn wonnx_cell(model: &str, extra: &[&str]) -> (serde_json::Value, String) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "bench",
+        model,
+        "--backend",
+        "ort",
+        "--backend",
+        "wonnx",
+        "--max-time",
+        "0.2",
+        "--warmup",
+        "0.02",
+        "--json",
+        "--out",
+    ];
+    args.push(out.path().to_str().unwrap());
+    args.extend(extra);
+    let (code, stdout, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let cell = j["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["backend"] == "wonnx" && c["variant"] == "fp32")
+        .cloned()
+        .unwrap();
+    (cell, err)
+}
+
+#[test]
+fn bench_runs_the_verified_rewrite_where_the_check_predicts_runs_after_rewrites() {
+    if !require(
+        "the zoo model oww_hello_deepa_mlp",
+        zoo_path("oww_hello_deepa_mlp").is_some(),
+    ) || !require("wonnx", backend_available("wonnx"))
+        || !require("ONNX Runtime", backend_available("ort"))
+    {
+        return;
+    }
+    let (c, err) = wonnx_cell("oww_hello_deepa_mlp", &[]);
+    assert_eq!(c["outcome"]["status"], "ok", "{c} {err}");
+    let r = &c["rewrite"];
+    assert_eq!(r["used"], true, "{c}");
+    let rules: Vec<&str> = r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"gemm-pretranspose-b") && rules.contains(&"pow-square-to-mul"),
+        "{r}"
+    );
+    assert_eq!(r["reference"], "ort");
+    assert!(r["drift"]["max_abs_error"].as_f64().unwrap() <= 1e-4, "{r}");
+    // Judged against the original model on the reference backend, and agreeing.
+    assert_eq!(c["agreement"]["reference"], "ort", "{c}");
+    assert_eq!(c["agreement"]["agree"], true, "{c}");
+    // The second run takes the rewrite from the cache: the same rules, no new rewriting.
+    let (again, err) = wonnx_cell("oww_hello_deepa_mlp", &[]);
+    assert_eq!(again["rewrite"]["rules"], r["rules"]);
+    assert!(!err.contains("rewriting oww_hello_deepa_mlp"), "{err}");
+    // --no-rewrite: the original model, as the table predicts (not whole on wonnx), and no rewrite record.
+    let (orig, _) = wonnx_cell("oww_hello_deepa_mlp", &["--no-rewrite"]);
+    assert!(orig.get("rewrite").is_none(), "{orig}");
+    assert_ne!(orig["outcome"]["status"], "ok", "{orig}");
+}

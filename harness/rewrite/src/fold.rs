@@ -495,7 +495,13 @@ impl Rule for FoldShapeChains {
         if !relevant {
             return None;
         }
-        let p = fold(model, ctx.facts());
+        // Only `Shape` and `Size` read shapes: without them the oracle (a shape inference) is not asked.
+        let reads_shapes = model
+            .graph
+            .nodes
+            .iter()
+            .any(|n| matches!(n.op_type.as_str(), "Shape" | "Size"));
+        let p = fold(model, if reads_shapes { ctx.facts() } else { None });
         (!p.is_empty()).then_some(p)
     }
 }

@@ -3,13 +3,13 @@
 
 use super::{Event, OnEvent, Preparer};
 use crate::plan::PlanModel;
-use crate::verify::Inferred;
+use crate::verify::{Inferred, Memo};
 use edgebench_backend_api::{Backend, InputSpec};
 use edgebench_compat::{SupportTable, Verdict, check};
 use edgebench_graph::Model;
 use edgebench_graph::stats::ShapeMap;
 use edgebench_report::CompatRecord;
-use edgebench_rewrite::{Drift, Verify};
+use edgebench_rewrite::{Drift, Oracle, Verify};
 use std::collections::HashMap;
 
 /// Accepts every patch: a prediction says what the rules can do; `rewrite`, `--verify` and bench measure it.
@@ -29,20 +29,23 @@ impl Verify for Unverified {
     }
 }
 
+/// The shape oracle of a model's predictions: `backend`'s inference for the feed, remembered across backends.
+pub fn oracle<'a>(backend: &'a dyn Backend, specs: &[InputSpec]) -> Memo<Inferred<'a>> {
+    Memo::new(Inferred {
+        backend,
+        specs: specs.to_vec(),
+    })
+}
+
 /// The rules predicted to make `model` run on the table's backend (applied in memory with the oracle's shapes),
 /// and the model they make; `None` when they do not make it run fully, or when nothing needed rewriting.
 pub fn after_rewrites(
     model: &Model,
     table: &SupportTable,
-    specs: &[InputSpec],
-    oracle: &dyn Backend,
+    oracle: &dyn Oracle,
 ) -> Option<(Vec<&'static str>, Model)> {
-    let oracle = Inferred {
-        backend: oracle,
-        specs: specs.to_vec(),
-    };
     let rules = edgebench_rewrite::rules::all();
-    let done = edgebench_rewrite::rewrite(model, table, &rules, &oracle, &Unverified, 8);
+    let done = edgebench_rewrite::rewrite(model, table, &rules, oracle, &Unverified, 8);
     (done.after == Verdict::Runs && !done.log.is_empty())
         .then(|| (done.log.iter().map(|s| s.rule).collect(), done.model))
 }
@@ -54,13 +57,12 @@ pub fn record(
     label: &str,
     backend: &str,
     table: &SupportTable,
-    specs: Option<&[InputSpec]>,
-    oracle: Option<&dyn Backend>,
+    oracle: Option<&dyn Oracle>,
 ) -> CompatRecord {
     let shapes = ShapeMap::from_model(model, &HashMap::new());
     let c = check(model, table, &shapes);
-    let after = match (specs, oracle, c.verdict != Verdict::Runs) {
-        (Some(s), Some(o), true) => after_rewrites(model, table, s, o)
+    let after = match (oracle, c.verdict != Verdict::Runs) {
+        (Some(o), true) => after_rewrites(model, table, o)
             .map(|(rules, _)| rules.iter().map(|x| x.to_string()).collect()),
         _ => None,
     };
@@ -93,6 +95,13 @@ impl Preparer<'_> {
         let mut out = vec![];
         for m in models {
             let mut loaded: Option<Model> = None;
+            let specs = super::feed_specs(m)
+                .ok()
+                .map(|f| edgebench_models::fit::input_specs(&f));
+            let memo = match (&specs, self.oracle()) {
+                (Some(s), Some(b)) => Some(oracle(b, s)),
+                _ => None,
+            };
             let stamp = std::fs::metadata(&m.path)
                 .map(|md| {
                     let t = md
@@ -105,7 +114,7 @@ impl Preparer<'_> {
                 })
                 .unwrap_or_default();
             for b in backends {
-                let Some(Ok(table)) = edgebench_compat::embedded(b) else {
+                let Some(Ok(table)) = edgebench_compat::embedded_ref(b) else {
                     continue;
                 };
                 let key = format!(
@@ -137,10 +146,13 @@ impl Preparer<'_> {
                     Some(x) => x,
                     None => loaded.insert(super::load(&m.path)?),
                 };
-                let specs = super::feed_specs(m)
-                    .ok()
-                    .map(|f| edgebench_models::fit::input_specs(&f));
-                let rec = record(model, &m.name, b, &table, specs.as_deref(), self.oracle());
+                let rec = record(
+                    model,
+                    &m.name,
+                    b,
+                    table,
+                    memo.as_ref().map(|o| o as &dyn Oracle),
+                );
                 if let Some(dir) = cached.parent()
                     && std::fs::create_dir_all(dir).is_ok()
                     && let Ok(t) = serde_json::to_string(&rec)

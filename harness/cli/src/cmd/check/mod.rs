@@ -138,9 +138,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 FitError::NeedsFeed(m) => (NotVerified::NoFeed, m),
                 FitError::Bad(b) => (NotVerified::FeedDoesNotFit, b.to_string()),
             });
-        let specs = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed)
-            .map(|f| resolve::input_specs(&f.specs))
-            .ok();
+        // One shape oracle per model: its facts are inferred once for every backend's prediction.
+        let memo = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed)
+            .ok()
+            .zip(oracle)
+            .map(|(f, o)| compat::oracle(o, &resolve::input_specs(&f.specs)));
         let scratch = tempfile::tempdir()?;
         let mut backends = vec![];
         for (name, t) in &tables {
@@ -149,8 +151,8 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 .verify
                 .then(|| verify(&m.path, &feed, name, check.verdict == Verdict::Runs, &runs));
             let mut after = None;
-            if let (Some(s), true) = (&specs, check.verdict != Verdict::Runs) {
-                let predicted = oracle.and_then(|o| compat::after_rewrites(&model, t, s, o));
+            if let (Some(o), true) = (&memo, check.verdict != Verdict::Runs) {
+                let predicted = compat::after_rewrites(&model, t, o);
                 if let Some((rules, rewritten)) = predicted {
                     let mut r = AfterRewrites {
                         verdict: Verdict::Runs,
