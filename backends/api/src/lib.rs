@@ -86,6 +86,10 @@ pub struct Part {
 pub trait Backend: Send + Sync {
     /// Stable short name used on the command line (`tract`, `ort`, `wonnx`).
     fn name(&self) -> &'static str;
+    /// The kind of processor it computes on: a cell's roofline uses that device's peak.
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
     /// Whether it can run here, and its version. May initialise the runtime; cheap after the first call.
     fn availability(&self) -> Availability;
     /// Loads and prepares a model for the given concrete inputs.
@@ -105,6 +109,23 @@ pub trait Backend: Send + Sync {
         _inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
         None
+    }
+}
+
+/// The kind of processor a backend computes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    Gpu,
+}
+
+impl Device {
+    /// `cpu` or `gpu` (results.json's `backends[].device`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+        }
     }
 }
 
@@ -265,6 +286,9 @@ impl Session for GuardedSession {
 impl Backend for Guarded {
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+    fn device(&self) -> Device {
+        self.0.device()
     }
     fn availability(&self) -> Availability {
         catch_panic(|| Ok(self.0.availability()))

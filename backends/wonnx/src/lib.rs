@@ -64,6 +64,9 @@ impl Backend for Wonnx {
     fn name(&self) -> &'static str {
         NAME
     }
+    fn device(&self) -> edgebench_backend_api::Device {
+        edgebench_backend_api::Device::Gpu
+    }
 
     fn availability(&self) -> Availability {
         match adapter() {

@@ -339,12 +339,7 @@ pub fn measure(
     }
     .unwrap_or_else(|| req.power.estimate(wall, used.cpu_s(), n, &req.target));
     let peak = process::status_bytes("VmHWM").unwrap_or(process::usage().max_rss_bytes);
-    let text: String = sampled
-        .samples_ns
-        .iter()
-        .map(|s| format!("{s:.0}\n"))
-        .collect();
-    edgebench_report::write_atomic(Path::new(&req.samples), text.as_bytes())
+    edgebench_report::samples::write(Path::new(&req.samples), &sampled.samples_ns)
         .map_err(|e| Error::Usage(e.to_string()))?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let latency = Stats::from_samples(&sampled.samples_ns);

@@ -16,7 +16,6 @@ pub mod plan;
 pub mod prediction;
 pub mod prepare;
 pub mod runner;
-pub mod split;
 pub mod targets;
 pub mod variants;
 pub mod verify;

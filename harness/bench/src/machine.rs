@@ -45,6 +45,10 @@ pub fn backend_facts(registry: &Registry) -> Vec<BackendFacts> {
                 version,
                 reason,
                 details,
+                device: match e {
+                    Entry::Compiled(b) => Some(b.device().as_str().to_string()),
+                    Entry::NotCompiled { .. } => None,
+                },
             }
         })
         .collect()

@@ -82,6 +82,16 @@ pub struct CellKey {
 }
 
 impl CellKey {
+    /// The key of a recorded cell.
+    pub fn of(c: &edgebench_report::Cell) -> CellKey {
+        CellKey {
+            target: c.target.clone(),
+            backend: c.backend.clone(),
+            model: c.model.clone(),
+            variant: c.variant.clone(),
+        }
+    }
+
     /// `target/backend/model/variant`.
     pub fn id(&self) -> String {
         format!(

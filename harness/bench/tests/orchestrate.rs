@@ -5,7 +5,7 @@ use edgebench_bench::cell::{self, CellRequest, Ended, Finished, Measured};
 use edgebench_bench::events::{Event, Reporter, ResultsWriter};
 use edgebench_bench::orchestrate::{RunInfo, Start, execute};
 use edgebench_bench::plan::{CellKey, Plan, PlanModel, Site};
-use edgebench_bench::runner::Runner;
+use edgebench_bench::runner::{Runner, RunnerError};
 use edgebench_bench::{Error, targets};
 use edgebench_measure::energy::PowerModel;
 use edgebench_measure::stats::Stats;
@@ -107,6 +107,7 @@ fn facts(name: &str, available: bool) -> BackendFacts {
         version: available.then(|| "1.0".into()),
         reason: (!available).then(|| "not here".into()),
         details: vec![],
+        device: Some(if name == "wonnx" { "gpu" } else { "cpu" }.into()),
     }
 }
 
@@ -145,11 +146,19 @@ impl Runner for Scripted {
     fn facts(&self) -> &[BackendFacts] {
         &self.facts
     }
-    fn run_cell(&self, req: &CellRequest, _mi: usize, timeout_s: u64) -> Result<Finished, String> {
+    fn run_cell(
+        &self,
+        req: &CellRequest,
+        _mi: usize,
+        timeout_s: u64,
+    ) -> Result<Finished, RunnerError> {
         self.calls
             .borrow_mut()
             .push(format!("{}/{}", req.label, req.backend));
-        std::fs::write(&req.samples, "1000\n").map_err(|e| e.to_string())?;
+        std::fs::write(&req.samples, "1000\n").map_err(|e| RunnerError::Connection {
+            target: "scripted".into(),
+            reason: e.to_string(),
+        })?;
         let ended = match req.backend.as_str() {
             "good" => Ended::Exited {
                 code: 0,

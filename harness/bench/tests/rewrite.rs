@@ -6,7 +6,7 @@ use edgebench_bench::verify::{Inferred, Reference};
 use edgebench_compat::SupportTable;
 use edgebench_graph::fixtures::{Builder, int};
 use edgebench_graph::{DataType, Model};
-use edgebench_rewrite::{Ctx, Edit, Patch, Rule, StepStatus, rewrite, rules};
+use edgebench_rewrite::{Ctx, Edit, Patch, Rule, StepStatus, registry, rewrite, rules};
 
 /// Wrong on purpose: Relu(x) "rewritten" as Neg(x).
 struct ReluAsNeg;
@@ -125,7 +125,7 @@ fn gemm_with_trans_b_is_pretransposed_and_verified_for_wonnx() {
         backend: &tract,
         specs,
     };
-    let all = rules::all();
+    let all = registry::all();
     let done = rewrite(&model, &table("wonnx"), &all, &oracle, &verify, 8);
     assert_eq!(done.before, edgebench_compat::Verdict::Partial);
     assert_eq!(
@@ -185,7 +185,7 @@ fn narrow_backend_rules_decompose_and_relayout_verified_on_tract() {
         backend: &tract,
         specs,
     };
-    let all = rules::all();
+    let all = registry::all();
     let done = rewrite(&model, &table("wonnx"), &all, &oracle, &verify, 12);
     let applied: Vec<&str> = done
         .log
@@ -234,7 +234,7 @@ fn shape_chains_fold_to_constants() {
     b.graph_node("Concat", &["d1u", &m1], "shape", vec![int("axis", 0)]);
     b.node("Reshape", &[&x, "shape"], "y", &[3, 2], vec![]);
     let model = b.finish(13);
-    let p = edgebench_rewrite::fold::fold(&model, None);
+    let p = edgebench_rewrite::consteval::fold(&model, None);
     let mut m = model.clone();
     p.apply(&mut m);
     let ops: Vec<&str> = m.graph.nodes.iter().map(|n| n.op_type.as_str()).collect();
@@ -335,7 +335,7 @@ fn dequantization_normalisation_and_activation_rules_verified_on_tract() {
         e.supported = false;
     }
     t.constraint.retain(|c| c.op != "Gemm");
-    let all = rules::all();
+    let all = registry::all();
     let done = rewrite(&model, &t, &all, &oracle, &verify, 12);
     let applied: Vec<&str> = done
         .log
@@ -401,7 +401,7 @@ fn an_opset_18_model_is_translated_down_to_what_wonnx_accepts() {
         backend: &tract,
         specs,
     };
-    let all = rules::all();
+    let all = registry::all();
     let done = rewrite(&model, &table("wonnx"), &all, &oracle, &verify, 8);
     let step = done
         .log

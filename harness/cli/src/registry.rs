@@ -40,7 +40,7 @@ pub fn build(ort_lib: Option<PathBuf>) -> Registry {
     });
     #[cfg(all(feature = "wonnx", feature = "tract"))]
     if let Some(Ok(table)) = edgebench_compat::embedded("wonnx") {
-        use edgebench_bench::split::Split;
+        use edgebench_backend_split::Split;
         entries.push(guarded(Split::new(
             "wonnx+tract",
             Box::new(Guarded(Box::new(edgebench_backend_wonnx::Wonnx))),

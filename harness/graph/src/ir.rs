@@ -328,6 +328,39 @@ impl Tensor {
         Ok(Bytes::from(out))
     }
 
+    /// The values of a float32 tensor; `None` for another dtype, unreadable data, or data that does not match the
+    /// shape.
+    pub fn as_f32(&self) -> Option<Vec<f32>> {
+        self.values::<f32, 4>(DataType::Float, |c| {
+            f32::from_le_bytes([c[0], c[1], c[2], c[3]])
+        })
+    }
+
+    /// The values of an int64 tensor; `None` as for [`Tensor::as_f32`].
+    pub fn as_i64(&self) -> Option<Vec<i64>> {
+        self.values::<i64, 8>(DataType::Int64, |c| {
+            i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+        })
+    }
+
+    /// The values of an int32 tensor; `None` as for [`Tensor::as_f32`].
+    pub fn as_i32(&self) -> Option<Vec<i32>> {
+        self.values::<i32, 4>(DataType::Int32, |c| {
+            i32::from_le_bytes([c[0], c[1], c[2], c[3]])
+        })
+    }
+
+    fn values<T, const N: usize>(&self, dtype: DataType, f: impl Fn(&[u8]) -> T) -> Option<Vec<T>> {
+        if self.dtype() != dtype {
+            return None;
+        }
+        let b = self.data_bytes().ok()?;
+        if (b.len() as u64) != self.numel().checked_mul(N as u64)? {
+            return None;
+        }
+        Some(b.chunks_exact(N).map(f).collect())
+    }
+
     /// A tensor from little-endian bytes.
     pub fn from_raw(name: &str, dtype: DataType, dims: &[i64], raw: Vec<u8>) -> Self {
         Tensor {
@@ -379,6 +412,11 @@ impl Scope {
 }
 
 impl Graph {
+    /// The initializer of this name.
+    pub fn initializer(&self, name: &str) -> Option<&Tensor> {
+        self.initializers.iter().find(|t| t.name() == name)
+    }
+
     /// Visits every node, including those inside If/Loop/Scan bodies at any depth, parents before children.
     pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&Scope, &'a Node)) {
         fn go<'a>(g: &'a Graph, scope: &mut Scope, f: &mut dyn FnMut(&Scope, &'a Node)) {

@@ -175,18 +175,7 @@ pub fn load_samples(dir: &Path, cell: &Cell) -> Result<Vec<f64>, String> {
         .as_deref()
         .ok_or_else(|| "no samples file recorded".to_string())?;
     let p = dir.join(rel);
-    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    let mut out = Vec::with_capacity(text.len() / 8);
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        match line.parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => out.push(v),
-            _ => return Err(format!("{}:{}: not a sample: {line:?}", p.display(), i + 1)),
-        }
-    }
+    let out = crate::samples::read(&p)?;
     if out.is_empty() {
         return Err(format!("{}: no samples", p.display()));
     }

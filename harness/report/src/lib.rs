@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub mod ci;
 pub mod gate;
 pub mod html;
+pub mod samples;
 
 /// Bumped on any incompatible change of the types below.
 pub const FORMAT_VERSION: u32 = 2;
@@ -329,6 +330,17 @@ pub struct BackendFacts {
     pub reason: Option<String>,
     /// ORT library path, wgpu adapter, driver, software flag...
     pub details: Vec<(String, String)>,
+    /// `cpu` or `gpu`: the processor it computes on, whose peak a cell's roofline uses (absent: cpu; written by
+    /// edgebench since issue #19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+impl BackendFacts {
+    /// Whether it computes on a GPU (its cells' roofline uses the target's GPU peak).
+    pub fn on_gpu(&self) -> bool {
+        self.device.as_deref() == Some("gpu")
+    }
 }
 
 /// How a cell ended.

@@ -5,14 +5,15 @@
 //! tolerance and rolls it back otherwise, and repeats until nothing changes. Knows no backend: running models is
 //! the verifier's business, inferring shapes the oracle's.
 
-pub mod decompose;
-pub mod fold;
-pub mod opset;
+mod build;
+pub mod consteval;
 pub mod patch;
+pub mod registry;
 pub mod rules;
 pub mod variants;
 
 pub use patch::{Edit, Patch};
+pub use rules::fold::simplify;
 
 /// The version of the rule set's behaviour: bumped when a rule changes what it makes, so that cached rewrites
 /// (keyed by this and the rules' names) are made again.

@@ -39,6 +39,38 @@ pub struct Patch {
 }
 
 impl Patch {
+    /// Node `index` (named `n`) replaced by `with`, after adding `inits`.
+    pub fn replace(n: &Node, index: usize, with: Vec<Node>, inits: Vec<Tensor>) -> Patch {
+        let mut edits: Vec<Edit> = inits.into_iter().map(Edit::AddInitializer).collect();
+        edits.push(Edit::Replace { index, with });
+        Patch {
+            nodes: vec![n.name.clone()],
+            edits,
+        }
+    }
+
+    /// Node `index` (named `n`) replaced by a constant: its output becomes initializer `t`.
+    pub fn to_constant(n: &Node, index: usize, t: Tensor) -> Patch {
+        Patch::replace(n, index, vec![], vec![t])
+    }
+
+    /// Node `index` (named `n`) removed, its output `y` read as its input `x` from now on.
+    pub fn bypass(n: &Node, index: usize, y: &str, x: &str) -> Patch {
+        Patch {
+            nodes: vec![n.name.clone()],
+            edits: vec![
+                Edit::RenameUses {
+                    from: y.to_string(),
+                    to: x.to_string(),
+                },
+                Edit::Replace {
+                    index,
+                    with: vec![],
+                },
+            ],
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.edits.is_empty()
     }

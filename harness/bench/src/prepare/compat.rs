@@ -44,7 +44,7 @@ pub fn after_rewrites(
     table: &SupportTable,
     oracle: &dyn Oracle,
 ) -> Option<(Vec<&'static str>, Model)> {
-    let rules = edgebench_rewrite::rules::all();
+    let rules = edgebench_rewrite::registry::all();
     let done = edgebench_rewrite::rewrite(model, table, &rules, oracle, &Unverified, 8);
     (done.after == Verdict::Runs && !done.log.is_empty())
         .then(|| (done.log.iter().map(|s| s.rule).collect(), done.model))

@@ -26,7 +26,7 @@ pub struct Verified {
 
 /// The identity of the rule set: its version and every rule's name, in order.
 pub fn rule_set() -> String {
-    let names: Vec<&str> = edgebench_rewrite::rules::all()
+    let names: Vec<&str> = edgebench_rewrite::registry::all()
         .iter()
         .map(|r| r.name())
         .collect();
@@ -55,7 +55,7 @@ impl Preparer<'_> {
                 .ok_or_else(|| Error::Unavailable(format!("{}: not compiled in", super::ORACLE)))?,
             specs,
         };
-        let rules = edgebench_rewrite::rules::all();
+        let rules = edgebench_rewrite::registry::all();
         let done = edgebench_rewrite::rewrite(model, table, &rules, &oracle, &verifier, MAX_ROUNDS);
         Ok(Verified {
             done,

@@ -35,7 +35,7 @@ impl Runner for Local {
         req: &CellRequest,
         _model_index: usize,
         timeout_s: u64,
-    ) -> Result<Finished, String> {
+    ) -> Result<Finished, super::RunnerError> {
         Ok(cell::spawn(self.program.command(&req.args()), timeout_s))
     }
     fn command(

@@ -9,7 +9,6 @@ pub mod remote;
 pub mod ssh;
 
 use crate::cell::{self, CellRequest, Ended, Finished};
-use crate::plan::PlanModel;
 use crate::{Error, ORT_VERSION};
 use edgebench_measure::targets::{Runner as RunnerKind, Target};
 use edgebench_report::BackendFacts;
@@ -31,16 +30,17 @@ pub trait Runner {
     fn unreachable(&self) -> Option<&str> {
         None
     }
-    /// Copies what the cells need to the target, once before the first cell.
-    fn stage(&mut self, _run_id: &str, _models: &[PlanModel]) {}
+    /// Copies what the cells need to the target, once before the first cell: `files[i]` is every file a cell of
+    /// model `i` may run (the model, its variants, its verified rewrites).
+    fn stage(&mut self, _run_id: &str, _files: &[Vec<&std::path::Path>]) {}
     /// Runs one cell. The request names local files; the runner makes the samples and outputs appear there. `Err`
-    /// is a lost connection (its message), recorded as the cell's outcome.
+    /// is a target that could not be reached, recorded as the cell's outcome.
     fn run_cell(
         &self,
         req: &CellRequest,
         model_index: usize,
         timeout_s: u64,
-    ) -> Result<Finished, String>;
+    ) -> Result<Finished, RunnerError>;
     /// The command of a cell's child on this machine, with `exe` in place of this binary when given, for the
     /// interleaved mode (`bench --ab`), which drives two children at once. `None`: this runner cannot (the cell runs
     /// elsewhere).
@@ -51,6 +51,19 @@ pub trait Runner {
     fn finish(&self) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// Why a runner could not run a cell at all (the cell's child never ran to an end there).
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The target could not be reached or talked to, or what the cell needs is not there (the reason).
+    #[error("{target}: {reason}")]
+    Connection { target: String, reason: String },
+}
+
+impl RunnerError {
+    /// The exit code recorded for a cell lost this way: 255, the code ssh itself gives a failed connection.
+    pub const EXIT_CODE: i32 = 255;
 }
 
 /// What preparing runners needs to know about this process.

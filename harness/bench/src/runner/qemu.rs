@@ -88,7 +88,7 @@ impl Runner for Qemu {
         req: &CellRequest,
         _model_index: usize,
         timeout_s: u64,
-    ) -> Result<Finished, String> {
+    ) -> Result<Finished, super::RunnerError> {
         Ok(cell::spawn(self.program.command(&req.args()), timeout_s))
     }
 }

@@ -3,15 +3,14 @@
 //! cell's outcome, as locally; samples and outputs are copied back; the folder is removed at the end.
 
 use super::remote::Remote;
-use super::{Context, Runner, built_runner, doctor_facts, ort_to_ship};
+use super::{Context, Runner, RunnerError, built_runner, doctor_facts, ort_to_ship};
 use crate::Error;
 use crate::cell::{self, CellRequest, Ended, Finished};
-use crate::plan::PlanModel;
 use edgebench_measure::targets::Target;
 use edgebench_report::BackendFacts;
 use std::path::{Path, PathBuf};
 
-pub use super::remote::SSH_CONNECTION_FAILED;
+use super::remote::SSH_CONNECTION_FAILED;
 
 /// A board reached over ssh.
 pub struct Ssh {
@@ -65,7 +64,7 @@ impl Runner for Ssh {
     }
 
     /// Copies the runner, the ORT library and the models, then asks the runner there for its backends.
-    fn stage(&mut self, run_id: &str, models: &[PlanModel]) {
+    fn stage(&mut self, run_id: &str, models: &[Vec<&Path>]) {
         let remote = Remote::new(&self.cfg, run_id, &self.name);
         let mut files: Vec<(&Path, String)> = self
             .upload
@@ -75,7 +74,7 @@ impl Runner for Ssh {
         // Every file a cell may run (the model, its variants, its verified rewrites), numbered in staging order.
         self.staged.clear();
         for (mi, m) in models.iter().enumerate() {
-            for (fi, p) in m.files().into_iter().enumerate() {
+            for (fi, p) in m.iter().copied().enumerate() {
                 let there = format!("models/{mi}.{fi}.onnx");
                 if self
                     .staged
@@ -106,21 +105,25 @@ impl Runner for Ssh {
         req: &CellRequest,
         model_index: usize,
         timeout_s: u64,
-    ) -> Result<Finished, String> {
+    ) -> Result<Finished, RunnerError> {
+        let lost = |reason: String| RunnerError::Connection {
+            target: self.name.clone(),
+            reason,
+        };
         if let Some(why) = &self.unreachable {
-            return Err(why.clone());
+            return Err(lost(why.clone()));
         }
         let r = self
             .remote
             .as_ref()
-            .ok_or_else(|| format!("{}: not staged", self.name))?;
+            .ok_or_else(|| lost("not staged".into()))?;
         // On the board: its own paths (the feed is spelled out in the request already).
         let stem = format!("out/{model_index}.{}.{}", req.backend, req.variant);
         let mut there = req.clone();
         let staged = self
             .staged
             .get(&req.model)
-            .ok_or_else(|| format!("{}: {} was not staged", self.name, req.model))?;
+            .ok_or_else(|| lost(format!("{} was not staged", req.model)))?;
         there.model = format!("{}/{staged}", r.root);
         there.samples = format!("{}/{stem}.txt", r.root);
         there.outputs = format!("{}/{stem}.pb", r.root);
@@ -129,8 +132,10 @@ impl Runner for Ssh {
         let mut finished = cell::spawn(r.command(&args), timeout_s);
         match &mut finished.ended {
             Ended::Exited { code: 0, .. } => {
-                r.get(&format!("{stem}.txt"), Path::new(&req.samples))?;
-                r.get(&format!("{stem}.pb"), Path::new(&req.outputs))?;
+                r.get(&format!("{stem}.txt"), Path::new(&req.samples))
+                    .map_err(lost)?;
+                r.get(&format!("{stem}.pb"), Path::new(&req.outputs))
+                    .map_err(lost)?;
             }
             Ended::Exited { code, stderr, .. } if *code == SSH_CONNECTION_FAILED => {
                 *stderr = format!(

@@ -164,212 +164,19 @@ pub fn to_int8_dynamic(
     let mut nodes = vec![];
     let mut touched = 0;
     for n in &model.graph.nodes {
-        let op = n.op_type.as_str();
-        let w = n.inputs.get(1).and_then(|w| b.initializer(w)).cloned();
-        let x = n.inputs.first().cloned().unwrap_or_default();
-        let float_x = dtype_of(model, facts, &x) == Some(DataType::Float);
-        let plain_gemm = op != "Gemm"
-            || (n.attr_int("transA").unwrap_or(0) == 0
-                && n.attributes.iter().all(|a| match a.name.as_str() {
-                    "alpha" | "beta" => {
-                        matches!(a.value, edgebench_graph::AttrValue::Float(f) if f == 1.0)
-                    }
-                    _ => true,
-                }));
-        let (Some(w), true, true, true) = (
-            w,
-            n.domain.is_empty() && matches!(op, "MatMul" | "Gemm" | "Conv"),
-            float_x,
-            plain_gemm,
-        ) else {
-            nodes.push(n.clone());
-            continue;
-        };
-        let dims = w.dims().to_vec();
-        let Some(values) = f32_values(&w) else {
-            nodes.push(n.clone());
-            continue;
-        };
-        let Some(axis) = weight_axis(op, n, dims.len()) else {
-            nodes.push(n.clone());
-            continue;
-        };
-        touched += 1;
-        let base = if n.name.is_empty() {
-            op.to_string()
-        } else {
-            n.name.clone()
-        };
-        let fresh = |b: &mut Builder, s: &str| b.names.fresh(&format!("{base}__{s}"));
-        let (xq, xs, xz) = (
-            fresh(&mut b, "x_q"),
-            fresh(&mut b, "x_scale"),
-            fresh(&mut b, "x_zp"),
-        );
-        nodes.push(node(
-            "DynamicQuantizeLinear",
-            fresh(&mut b, "dql"),
-            &[&x],
-            &[&xq, &xs, &xz],
-            vec![],
-        ));
-        let y = n.outputs[0].clone();
-        let yi = fresh(&mut b, "y_int32");
-        let yf = fresh(&mut b, "y_f32");
-        let scale = fresh(&mut b, "y_scale");
-        if op == "Conv" {
-            // ConvInteger takes uint8 weights: symmetric around zero point 128, per output channel scales.
-            let (q, scales) = quantize_weight(&values, &dims, opts.per_channel.then_some(0));
-            let wq = b.init(&format!("{}__u8", w.name()), |nm| {
-                Tensor::from_raw(
-                    nm,
-                    DataType::Uint8,
-                    &dims,
-                    q.iter().map(|v| (*v as i16 + 128) as u8).collect(),
-                )
-            });
-            let wz = b.init(&format!("{}__zp", w.name()), |nm| {
-                Tensor::from_raw(nm, DataType::Uint8, &[], vec![128])
-            });
-            let mut sdims = vec![1i64; dims.len()];
-            sdims[1] = scales.len() as i64;
-            let ws = b.init(&format!("{}__scale", w.name()), |nm| {
-                Tensor::from_f32(nm, &sdims, &scales)
-            });
-            let mut conv = n.clone();
-            conv.name = fresh(&mut b, "conv_integer");
-            conv.op_type = "ConvInteger".into();
-            conv.inputs = vec![xq.clone(), wq, xz.clone(), wz];
-            conv.outputs = vec![yi.clone()];
-            nodes.push(conv);
-            nodes.push(super::cast(
-                fresh(&mut b, "cast"),
-                &yi,
-                &yf,
-                DataType::Float,
-            ));
-            nodes.push(node(
-                "Mul",
-                fresh(&mut b, "scale_mul"),
-                &[&xs, &ws],
-                &[&scale],
-                vec![],
-            ));
-            match n.inputs.get(2).filter(|s| !s.is_empty()) {
-                Some(bias) => {
-                    let bias_t = b.initializer(bias).cloned().ok_or_else(|| {
-                        VariantError::Unsupported(format!(
-                            "Conv `{}`: bias `{bias}` is not a constant",
-                            n.name
-                        ))
-                    })?;
-                    let bv = f32_values(&bias_t).unwrap_or_default();
-                    let mut bdims = vec![1i64; dims.len()];
-                    bdims[1] = bv.len() as i64;
-                    let br = b.init(&format!("{bias}__nchw"), |nm| {
-                        Tensor::from_f32(nm, &bdims, &bv)
-                    });
-                    let scaled = fresh(&mut b, "y_scaled");
-                    nodes.push(node(
-                        "Mul",
-                        fresh(&mut b, "rescale"),
-                        &[&yf, &scale],
-                        &[&scaled],
-                        vec![],
-                    ));
-                    nodes.push(node(
-                        "Add",
-                        fresh(&mut b, "bias"),
-                        &[&scaled, &br],
-                        &[&y],
-                        vec![],
-                    ));
+        match dynamic_candidate(&b, n, facts) {
+            Some((w, values, axis)) => {
+                touched += 1;
+                let mut q = DynamicSite::new(&mut b, n);
+                q.quantize_input();
+                if n.op_type == "Conv" {
+                    q.conv_integer(&w, &values, opts)?;
+                } else {
+                    q.matmul_integer(&w, &values, axis, opts);
                 }
-                None => nodes.push(node(
-                    "Mul",
-                    fresh(&mut b, "rescale"),
-                    &[&yf, &scale],
-                    &[&y],
-                    vec![],
-                )),
+                nodes.extend(q.nodes);
             }
-        } else {
-            // MatMul / Gemm: weights as [K, N] (Gemm's transB pre-applied), int8 per output column.
-            let (k, ncols) = (dims[0] as usize, dims[1] as usize);
-            let kn: Vec<f32> = if axis == 0 {
-                (0..ncols * k)
-                    .map(|i| values[(i % ncols) * k + i / ncols])
-                    .collect()
-            } else {
-                values.clone()
-            };
-            let kn_dims = if axis == 0 {
-                vec![dims[1], dims[0]]
-            } else {
-                dims.clone()
-            };
-            let (q, scales) = quantize_weight(&kn, &kn_dims, opts.per_channel.then_some(1));
-            let wq = b.init(&format!("{}__i8", w.name()), |nm| {
-                i8_tensor(nm, &kn_dims, &q)
-            });
-            let zp = vec![0i8; scales.len()];
-            let zdims: Vec<i64> = if scales.len() > 1 {
-                vec![scales.len() as i64]
-            } else {
-                vec![]
-            };
-            let wz = b.init(&format!("{}__zp", w.name()), |nm| {
-                i8_tensor(nm, &zdims, &zp)
-            });
-            let ws = b.init(&format!("{}__scale", w.name()), |nm| {
-                Tensor::from_f32(nm, &zdims, &scales)
-            });
-            nodes.push(node(
-                "MatMulInteger",
-                fresh(&mut b, "matmul_integer"),
-                &[&xq, &wq, &xz, &wz],
-                &[&yi],
-                vec![],
-            ));
-            nodes.push(super::cast(
-                fresh(&mut b, "cast"),
-                &yi,
-                &yf,
-                DataType::Float,
-            ));
-            nodes.push(node(
-                "Mul",
-                fresh(&mut b, "scale_mul"),
-                &[&xs, &ws],
-                &[&scale],
-                vec![],
-            ));
-            match n.inputs.get(2).filter(|s| !s.is_empty() && op == "Gemm") {
-                Some(c) => {
-                    let scaled = fresh(&mut b, "y_scaled");
-                    nodes.push(node(
-                        "Mul",
-                        fresh(&mut b, "rescale"),
-                        &[&yf, &scale],
-                        &[&scaled],
-                        vec![],
-                    ));
-                    nodes.push(node(
-                        "Add",
-                        fresh(&mut b, "bias"),
-                        &[&scaled, c],
-                        &[&y],
-                        vec![],
-                    ));
-                }
-                None => nodes.push(node(
-                    "Mul",
-                    fresh(&mut b, "rescale"),
-                    &[&yf, &scale],
-                    &[&y],
-                    vec![],
-                )),
-            }
+            None => nodes.push(n.clone()),
         }
     }
     if touched == 0 {
@@ -382,6 +189,192 @@ pub fn to_int8_dynamic(
     out.graph.initializers.extend(b.inits);
     crate::patch::drop_unused_initializers(&mut out.graph);
     Ok(out)
+}
+
+/// A node dynamic quantization takes: a default-domain MatMul, plain Gemm (no transA, alpha = beta = 1) or Conv
+/// with a float input and constant float weights; its weight, their values and the weights' output axis.
+fn dynamic_candidate(b: &Builder, n: &Node, facts: &Facts) -> Option<(Tensor, Vec<f32>, usize)> {
+    let op = n.op_type.as_str();
+    let x = n.inputs.first().cloned().unwrap_or_default();
+    let plain_gemm = op != "Gemm"
+        || (n.attr_int("transA").unwrap_or(0) == 0
+            && n.attributes.iter().all(|a| match a.name.as_str() {
+                "alpha" | "beta" => {
+                    matches!(a.value, edgebench_graph::AttrValue::Float(f) if f == 1.0)
+                }
+                _ => true,
+            }));
+    if !(n.domain.is_empty()
+        && matches!(op, "MatMul" | "Gemm" | "Conv")
+        && dtype_of(b.model, facts, &x) == Some(DataType::Float)
+        && plain_gemm)
+    {
+        return None;
+    }
+    let w = n.inputs.get(1).and_then(|w| b.initializer(w)).cloned()?;
+    let values = f32_values(&w)?;
+    let axis = weight_axis(op, n, w.dims().len())?;
+    Some((w, values, axis))
+}
+
+/// One node being quantized dynamically: its input quantized by DynamicQuantizeLinear, an integer op, a cast back
+/// to float and the rescale (+ bias) to the node's own output.
+struct DynamicSite<'b, 'm> {
+    b: &'b mut Builder<'m>,
+    n: &'b Node,
+    base: String,
+    nodes: Vec<Node>,
+    /// The quantized input, its scale and zero point.
+    x: [String; 3],
+}
+
+impl<'b, 'm> DynamicSite<'b, 'm> {
+    fn new(b: &'b mut Builder<'m>, n: &'b Node) -> Self {
+        let base = if n.name.is_empty() {
+            n.op_type.clone()
+        } else {
+            n.name.clone()
+        };
+        DynamicSite {
+            b,
+            n,
+            base,
+            nodes: vec![],
+            x: Default::default(),
+        }
+    }
+
+    fn fresh(&mut self, s: &str) -> String {
+        self.b.names.fresh(&format!("{}__{s}", self.base))
+    }
+
+    fn push(&mut self, op: &str, name: &str, ins: &[&str], outs: &[&str]) {
+        let name = self.fresh(name);
+        self.nodes.push(node(op, name, ins, outs, vec![]));
+    }
+
+    fn quantize_input(&mut self) {
+        let x = self.n.inputs.first().cloned().unwrap_or_default();
+        self.x = [self.fresh("x_q"), self.fresh("x_scale"), self.fresh("x_zp")];
+        let [q, s, z] = self.x.clone();
+        self.push("DynamicQuantizeLinear", "dql", &[&x], &[&q, &s, &z]);
+    }
+
+    /// Conv → ConvInteger: uint8 weights, symmetric around zero point 128, per output channel scales.
+    fn conv_integer(
+        &mut self,
+        w: &Tensor,
+        values: &[f32],
+        opts: &QuantOptions,
+    ) -> Result<(), VariantError> {
+        let dims = w.dims().to_vec();
+        let (q, scales) = quantize_weight(values, &dims, opts.per_channel.then_some(0));
+        let wq = self.b.init(&format!("{}__u8", w.name()), |nm| {
+            Tensor::from_raw(
+                nm,
+                DataType::Uint8,
+                &dims,
+                q.iter().map(|v| (*v as i16 + 128) as u8).collect(),
+            )
+        });
+        let wz = self.b.init(&format!("{}__zp", w.name()), |nm| {
+            Tensor::from_raw(nm, DataType::Uint8, &[], vec![128])
+        });
+        let mut sdims = vec![1i64; dims.len()];
+        sdims[1] = scales.len() as i64;
+        let ws = self.b.init(&format!("{}__scale", w.name()), |nm| {
+            Tensor::from_f32(nm, &sdims, &scales)
+        });
+        let yi = self.fresh("y_int32");
+        let [xq, _, xz] = self.x.clone();
+        let mut conv = self.n.clone();
+        conv.name = self.fresh("conv_integer");
+        conv.op_type = "ConvInteger".into();
+        conv.inputs = vec![xq, wq, xz, wz];
+        conv.outputs = vec![yi.clone()];
+        self.nodes.push(conv);
+        let bias = match self.n.inputs.get(2).filter(|s| !s.is_empty()) {
+            Some(bias) => {
+                let bias_t = self.b.initializer(bias).cloned().ok_or_else(|| {
+                    VariantError::Unsupported(format!(
+                        "Conv `{}`: bias `{bias}` is not a constant",
+                        self.n.name
+                    ))
+                })?;
+                let bv = f32_values(&bias_t).unwrap_or_default();
+                let mut bdims = vec![1i64; dims.len()];
+                bdims[1] = bv.len() as i64;
+                Some(self.b.init(&format!("{bias}__nchw"), |nm| {
+                    Tensor::from_f32(nm, &bdims, &bv)
+                }))
+            }
+            None => None,
+        };
+        self.rescale(&yi, &ws, bias.as_deref());
+        Ok(())
+    }
+
+    /// MatMul / Gemm → MatMulInteger: weights as [K, N] (Gemm's transB pre-applied), int8 per output column.
+    fn matmul_integer(&mut self, w: &Tensor, values: &[f32], axis: usize, opts: &QuantOptions) {
+        let dims = w.dims().to_vec();
+        let (k, ncols) = (dims[0] as usize, dims[1] as usize);
+        let (kn, kn_dims): (Vec<f32>, Vec<i64>) = if axis == 0 {
+            let t = (0..ncols * k)
+                .map(|i| values[(i % ncols) * k + i / ncols])
+                .collect();
+            (t, vec![dims[1], dims[0]])
+        } else {
+            (values.to_vec(), dims.clone())
+        };
+        let (q, scales) = quantize_weight(&kn, &kn_dims, opts.per_channel.then_some(1));
+        let wq = self.b.init(&format!("{}__i8", w.name()), |nm| {
+            i8_tensor(nm, &kn_dims, &q)
+        });
+        let zp = vec![0i8; scales.len()];
+        let zdims: Vec<i64> = if scales.len() > 1 {
+            vec![scales.len() as i64]
+        } else {
+            vec![]
+        };
+        let wz = self.b.init(&format!("{}__zp", w.name()), |nm| {
+            i8_tensor(nm, &zdims, &zp)
+        });
+        let ws = self.b.init(&format!("{}__scale", w.name()), |nm| {
+            Tensor::from_f32(nm, &zdims, &scales)
+        });
+        let yi = self.fresh("y_int32");
+        let [xq, _, xz] = self.x.clone();
+        self.push(
+            "MatMulInteger",
+            "matmul_integer",
+            &[&xq, &wq, &xz, &wz],
+            &[&yi],
+        );
+        let bias = (self.n.op_type == "Gemm")
+            .then(|| self.n.inputs.get(2).filter(|s| !s.is_empty()).cloned())
+            .flatten();
+        self.rescale(&yi, &ws, bias.as_deref());
+    }
+
+    /// The integer result `yi` cast to float, times the input's and the weights' scales (`ws`), plus the bias: the
+    /// node's own output.
+    fn rescale(&mut self, yi: &str, ws: &str, bias: Option<&str>) {
+        let y = self.n.outputs[0].clone();
+        let yf = self.fresh("y_f32");
+        let scale = self.fresh("y_scale");
+        let cast = self.fresh("cast");
+        self.nodes.push(super::cast(cast, yi, &yf, DataType::Float));
+        let xs = self.x[1].clone();
+        self.push("Mul", "scale_mul", &[&xs, ws], &[&scale]);
+        match bias {
+            Some(c) => {
+                let scaled = self.fresh("y_scaled");
+                self.push("Mul", "rescale", &[&yf, &scale], &[&scaled]);
+                self.push("Add", "bias", &[&scaled, c], &[&y]);
+            }
+            None => self.push("Mul", "rescale", &[&yf, &scale], &[&y]),
+        }
+    }
 }
 
 /// Static quantization in QDQ form: every float activation read or written by a [`QDQ_OPS`] node (graph outputs
@@ -402,32 +395,7 @@ pub fn to_int8_static(
     // Per-axis QuantizeLinear/DequantizeLinear came with opset 13.
     let per_channel = opts.per_channel && opset >= 13;
     let g = &model.graph;
-    let inits: HashSet<&str> = g.initializers.iter().map(|t| t.name()).collect();
-    let graph_outputs: HashSet<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
-    let is_float = |v: &str| dtype_of(model, facts, v) == Some(DataType::Float);
-    let mut acts: Vec<String> = vec![];
-    let mut seen = HashSet::new();
-    for n in g
-        .nodes
-        .iter()
-        .filter(|n| n.domain.is_empty() && QDQ_OPS.contains(&n.op_type.as_str()))
-    {
-        let data_inputs: Vec<&String> = match n.op_type.as_str() {
-            "Conv" | "Gemm" => n.inputs.iter().take(1).collect(),
-            "MatMul" | "Add" | "Mul" | "Concat" => n.inputs.iter().collect(),
-            _ => n.inputs.iter().take(1).collect(),
-        };
-        for v in data_inputs.into_iter().chain(n.outputs.iter().take(1)) {
-            if !v.is_empty()
-                && !inits.contains(v.as_str())
-                && !graph_outputs.contains(v.as_str())
-                && is_float(v)
-                && seen.insert(v.clone())
-            {
-                acts.push(v.clone());
-            }
-        }
-    }
+    let acts = static_activations(model, facts);
     if acts.is_empty() {
         return Err(VariantError::Unsupported(
             "no float activation of a quantizable op (Conv, MatMul, Gemm, Add, ...) to quantize"
@@ -506,33 +474,9 @@ pub fn to_int8_static(
                 let (wd, scales) = match weights.get(w.name()) {
                     Some(x) => x.clone(),
                     None => {
-                        let (q, scales) = quantize_weight(&values, &dims, axis_used);
-                        let wq =
-                            b.init(&format!("{}__i8", w.name()), |nm| i8_tensor(nm, &dims, &q));
-                        let sd: Vec<i64> = if axis_used.is_some() {
-                            vec![scales.len() as i64]
-                        } else {
-                            vec![]
-                        };
-                        let ws = b.init(&format!("{}__scale", w.name()), |nm| {
-                            Tensor::from_f32(nm, &sd, &scales)
-                        });
-                        let wz = b.init(&format!("{}__zp", w.name()), |nm| {
-                            i8_tensor(nm, &sd, &vec![0; scales.len()])
-                        });
-                        let wd = b.names.fresh(&format!("{}__dq", w.name()));
-                        let attrs = axis_used
-                            .map(|a| vec![int_attr("axis", a as i64)])
-                            .unwrap_or_default();
-                        nodes.push(node(
-                            "DequantizeLinear",
-                            b.names.fresh(&format!("{}__dequantize", w.name())),
-                            &[&wq, &ws, &wz],
-                            &[&wd],
-                            attrs,
-                        ));
-                        weights.insert(w.name().to_string(), (wd.clone(), scales.clone()));
-                        (wd, scales)
+                        let x = dequantized_weight(&mut b, &w, &values, axis_used, &mut nodes);
+                        weights.insert(w.name().to_string(), x.clone());
+                        x
                     }
                 };
                 n2.inputs[1] = wd;
@@ -543,53 +487,11 @@ pub fn to_int8_static(
                     .filter(|s| !s.is_empty())
                     .and_then(|c| b.initializer(c))
                     .cloned();
-                if let Some(bias) = bias {
-                    let bv = f32_values(&bias).unwrap_or_default();
-                    let fits =
-                        bias.dims().len() == 1 && (scales.len() == 1 || scales.len() == bv.len());
-                    if fits && !bv.is_empty() {
-                        let bs: Vec<f32> = (0..bv.len())
-                            .map(|i| x_scale * scales[if scales.len() == 1 { 0 } else { i }])
-                            .collect();
-                        let bq: Vec<u8> = bv
-                            .iter()
-                            .zip(&bs)
-                            .flat_map(|(v, s)| {
-                                ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32)
-                                    .to_le_bytes()
-                            })
-                            .collect();
-                        let bdims = bias.dims().to_vec();
-                        let base = format!("{}__{}", bias.name(), n.name);
-                        let bqn = b.init(&format!("{base}__i32"), |nm| {
-                            Tensor::from_raw(nm, DataType::Int32, &bdims, bq)
-                        });
-                        let sd: Vec<i64> = if per_channel {
-                            vec![bs.len() as i64]
-                        } else {
-                            vec![]
-                        };
-                        let sv: Vec<f32> = if per_channel { bs.clone() } else { vec![bs[0]] };
-                        let bsn = b.init(&format!("{base}__scale"), |nm| {
-                            Tensor::from_f32(nm, &sd, &sv)
-                        });
-                        let zero = vec![0u8; 4 * sv.len()];
-                        let bzn = b.init(&format!("{base}__zp"), |nm| {
-                            Tensor::from_raw(nm, DataType::Int32, &sd, zero)
-                        });
-                        let bd = b.names.fresh(&format!("{base}__dq"));
-                        let attrs = per_channel
-                            .then(|| vec![int_attr("axis", 0)])
-                            .unwrap_or_default();
-                        nodes.push(node(
-                            "DequantizeLinear",
-                            b.names.fresh(&format!("{base}__dequantize")),
-                            &[&bqn, &bsn, &bzn],
-                            &[&bd],
-                            attrs,
-                        ));
-                        n2.inputs[2] = bd;
-                    }
+                if let Some(bias) = bias
+                    && let Some(bd) =
+                        int32_bias(&mut b, n, &bias, x_scale, &scales, per_channel, &mut nodes)
+                {
+                    n2.inputs[2] = bd;
                 }
             }
         }
@@ -614,6 +516,136 @@ pub fn to_int8_static(
     }
     crate::patch::drop_unused_initializers(&mut out.graph);
     Ok(out)
+}
+
+/// The float activations static quantization wraps in QuantizeLinear → DequantizeLinear: the data inputs and the
+/// first output of every [`QDQ_OPS`] node, except initializers and graph outputs, each once, in graph order.
+fn static_activations(model: &Model, facts: &Facts) -> Vec<String> {
+    let g = &model.graph;
+    let inits: HashSet<&str> = g.initializers.iter().map(|t| t.name()).collect();
+    let graph_outputs: HashSet<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
+    let is_float = |v: &str| dtype_of(model, facts, v) == Some(DataType::Float);
+    let mut acts: Vec<String> = vec![];
+    let mut seen = HashSet::new();
+    for n in g
+        .nodes
+        .iter()
+        .filter(|n| n.domain.is_empty() && QDQ_OPS.contains(&n.op_type.as_str()))
+    {
+        let data_inputs: Vec<&String> = match n.op_type.as_str() {
+            "Conv" | "Gemm" => n.inputs.iter().take(1).collect(),
+            "MatMul" | "Add" | "Mul" | "Concat" => n.inputs.iter().collect(),
+            _ => n.inputs.iter().take(1).collect(),
+        };
+        for v in data_inputs.into_iter().chain(n.outputs.iter().take(1)) {
+            if !v.is_empty()
+                && !inits.contains(v.as_str())
+                && !graph_outputs.contains(v.as_str())
+                && is_float(v)
+                && seen.insert(v.clone())
+            {
+                acts.push(v.clone());
+            }
+        }
+    }
+    acts
+}
+
+/// Weight `w` stored int8 (per `axis`, or per tensor) behind a DequantizeLinear appended to `nodes`: the
+/// dequantized value's name and the scales.
+fn dequantized_weight(
+    b: &mut Builder,
+    w: &Tensor,
+    values: &[f32],
+    axis_used: Option<usize>,
+    nodes: &mut Vec<Node>,
+) -> (String, Vec<f32>) {
+    let dims = w.dims().to_vec();
+    let (q, scales) = quantize_weight(values, &dims, axis_used);
+    let wq = b.init(&format!("{}__i8", w.name()), |nm| i8_tensor(nm, &dims, &q));
+    let sd: Vec<i64> = if axis_used.is_some() {
+        vec![scales.len() as i64]
+    } else {
+        vec![]
+    };
+    let ws = b.init(&format!("{}__scale", w.name()), |nm| {
+        Tensor::from_f32(nm, &sd, &scales)
+    });
+    let wz = b.init(&format!("{}__zp", w.name()), |nm| {
+        i8_tensor(nm, &sd, &vec![0; scales.len()])
+    });
+    let wd = b.names.fresh(&format!("{}__dq", w.name()));
+    let attrs = axis_used
+        .map(|a| vec![int_attr("axis", a as i64)])
+        .unwrap_or_default();
+    nodes.push(node(
+        "DequantizeLinear",
+        b.names.fresh(&format!("{}__dequantize", w.name())),
+        &[&wq, &ws, &wz],
+        &[&wd],
+        attrs,
+    ));
+    (wd, scales)
+}
+
+/// Bias `bias` of node `n` stored int32 at input scale x weight scale behind a DequantizeLinear appended to `nodes`,
+/// when it is a constant of one value per channel: the dequantized value's name.
+#[allow(clippy::too_many_arguments)]
+fn int32_bias(
+    b: &mut Builder,
+    n: &Node,
+    bias: &Tensor,
+    x_scale: f32,
+    scales: &[f32],
+    per_channel: bool,
+    nodes: &mut Vec<Node>,
+) -> Option<String> {
+    let bv = f32_values(bias).unwrap_or_default();
+    let fits = bias.dims().len() == 1 && (scales.len() == 1 || scales.len() == bv.len());
+    if fits && !bv.is_empty() {
+        let bs: Vec<f32> = (0..bv.len())
+            .map(|i| x_scale * scales[if scales.len() == 1 { 0 } else { i }])
+            .collect();
+        let bq: Vec<u8> = bv
+            .iter()
+            .zip(&bs)
+            .flat_map(|(v, s)| {
+                ((v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes()
+            })
+            .collect();
+        let bdims = bias.dims().to_vec();
+        let base = format!("{}__{}", bias.name(), n.name);
+        let bqn = b.init(&format!("{base}__i32"), |nm| {
+            Tensor::from_raw(nm, DataType::Int32, &bdims, bq)
+        });
+        let sd: Vec<i64> = if per_channel {
+            vec![bs.len() as i64]
+        } else {
+            vec![]
+        };
+        let sv: Vec<f32> = if per_channel { bs.clone() } else { vec![bs[0]] };
+        let bsn = b.init(&format!("{base}__scale"), |nm| {
+            Tensor::from_f32(nm, &sd, &sv)
+        });
+        let zero = vec![0u8; 4 * sv.len()];
+        let bzn = b.init(&format!("{base}__zp"), |nm| {
+            Tensor::from_raw(nm, DataType::Int32, &sd, zero)
+        });
+        let bd = b.names.fresh(&format!("{base}__dq"));
+        let attrs = per_channel
+            .then(|| vec![int_attr("axis", 0)])
+            .unwrap_or_default();
+        nodes.push(node(
+            "DequantizeLinear",
+            b.names.fresh(&format!("{base}__dequantize")),
+            &[&bqn, &bsn, &bzn],
+            &[&bd],
+            attrs,
+        ));
+        Some(bd)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -130,7 +130,7 @@ pub(crate) fn dtype_of(model: &Model, facts: &Facts, v: &str) -> Option<DataType
 }
 
 pub(crate) fn f32_values(t: &Tensor) -> Option<Vec<f32>> {
-    crate::rules::f32_values(t)
+    t.as_f32()
 }
 
 pub(crate) fn node(

@@ -119,7 +119,7 @@ fn attr(name: &str, value: AttrValue) -> Attribute {
 /// Input `i` (a constant int64 tensor) becomes attribute `name`; `None` when it is not a constant.
 fn input_to_ints(m: &Model, n: &mut Node, i: usize, name: &str) -> Option<()> {
     if let Some(v) = n.inputs.get(i).filter(|s| !s.is_empty()).cloned() {
-        let vals = crate::rules::int64_values(m, &v)?;
+        let vals = crate::build::int64_values(m, &v)?;
         n.attributes.push(attr(name, AttrValue::Ints(vals)));
     }
     n.inputs.truncate(i);
@@ -165,7 +165,7 @@ fn translate(
         "Clip" if crosses(11) => {
             for (i, name) in [(1, "min"), (2, "max")] {
                 if let Some(v) = n.inputs.get(i).filter(|s| !s.is_empty()) {
-                    let f = crate::decompose::scalar_f32(m, v)?;
+                    let f = crate::build::scalar_f32(m, v)?;
                     x.attributes.push(attr(name, AttrValue::Float(f)));
                 }
             }
@@ -177,7 +177,7 @@ fn translate(
             }
             if crosses(11) {
                 if let Some(v) = n.inputs.get(2).filter(|s| !s.is_empty()) {
-                    let f = crate::decompose::scalar_f32(m, v)?;
+                    let f = crate::build::scalar_f32(m, v)?;
                     x.attributes.push(attr("value", AttrValue::Float(f)));
                 }
                 input_to_ints(m, &mut x, 1, "pads")?;

@@ -63,6 +63,10 @@ impl Backend for Split {
     fn name(&self) -> &'static str {
         self.name
     }
+    /// The second backend's: every node the first cannot take, and every boundary copy, runs there.
+    fn device(&self) -> edgebench_backend_api::Device {
+        self.second.device()
+    }
 
     fn availability(&self) -> Availability {
         match (self.first.availability(), self.second.availability()) {
@@ -177,7 +181,7 @@ impl Planner {
                 (s.dtype, s.shape.iter().map(|d| *d as u64).collect()),
             );
         }
-        let simplified = edgebench_rewrite::fold::simplify(&model, Some(&facts));
+        let simplified = edgebench_rewrite::simplify(&model, Some(&facts));
         let model = annotate(&simplified, &facts);
         let on_first = accepted(&model, &self.table);
         let segments = schedule(&model.graph, &on_first);

@@ -1,10 +1,10 @@
-//! **fold-shape-chains**: once shapes are static (the oracle's facts), `Shape` is a constant, and so is every small
-//! integer computation on it — `Gather`, `Slice`, `Concat`, `Unsqueeze`, `Squeeze`, `Cast`, `Add`/`Sub`/`Mul`/`Div`,
-//! `Range`, `Equal`/`Where` are evaluated here (on int64/int32 tensors of at most [`MAX_ELEMENTS`] elements) and
-//! replaced by initializers; nodes left without readers are dropped. What onnx-simplifier does with onnxruntime,
-//! done in Rust on the few integer ops that shape code uses.
+//! The integer evaluator behind **fold-shape-chains**: once shapes are static (the oracle's facts), `Shape` is a
+//! constant, and so is every small integer computation on it — `Gather`, `Slice`, `Concat`, `Unsqueeze`,
+//! `Squeeze`, `Cast`, `Add`/`Sub`/`Mul`/`Div`, `Range`, `Equal`/`Where` are evaluated here (on int64/int32 tensors of
+//! at most [`MAX_ELEMENTS`] elements) and replaced by initializers; nodes left without readers are dropped. What
+//! onnx-simplifier does with onnxruntime, done in Rust on the few integer ops that shape code uses.
 
-use crate::{Blocked, Ctx, Edit, Facts, Patch, Rule};
+use crate::{Edit, Facts, Patch};
 use edgebench_graph::{DataType, Model, Node, Tensor};
 use std::collections::{HashMap, HashSet};
 
@@ -454,90 +454,4 @@ pub fn fold(model: &Model, facts: Option<&Facts>) -> Patch {
         });
     }
     patch
-}
-
-/// The rule form of [`fold`]: applies when a blocked node is one it can fold (or reads one).
-pub struct FoldShapeChains;
-
-const OPS: &[&str] = &[
-    "Flatten",
-    "Shape",
-    "Size",
-    "Gather",
-    "Slice",
-    "Concat",
-    "Unsqueeze",
-    "Squeeze",
-    "Cast",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Identity",
-    "Range",
-    "Reshape",
-    "Expand",
-    "ConstantOfShape",
-];
-
-impl Rule for FoldShapeChains {
-    fn name(&self) -> &'static str {
-        "fold-shape-chains"
-    }
-    fn whole(&self, model: &Model, blocked: &Blocked, ctx: &Ctx) -> Option<Patch> {
-        let relevant = blocked.nodes.iter().any(|i| {
-            model
-                .graph
-                .nodes
-                .get(*i)
-                .is_some_and(|n| OPS.contains(&n.op_type.as_str()))
-        });
-        if !relevant {
-            return None;
-        }
-        // Only `Shape` and `Size` read shapes: without them the oracle (a shape inference) is not asked.
-        let reads_shapes = model
-            .graph
-            .nodes
-            .iter()
-            .any(|n| matches!(n.op_type.as_str(), "Shape" | "Size"));
-        let p = fold(model, if reads_shapes { ctx.facts() } else { None });
-        (!p.is_empty()).then_some(p)
-    }
-}
-
-/// Constant nodes to initializers, ConstantOfShape and Unsqueeze of constants and shape chains folded, on every node,
-/// until nothing changes: the static form split execution partitions (a value computed by shape code never crosses
-/// backends).
-pub fn simplify(model: &Model, facts: Option<&Facts>) -> Model {
-    use crate::rules::{ConstantToInitializer, FoldConstantOfShape, FoldUnsqueeze};
-    let mut m = model.clone();
-    crate::name_nodes(&mut m);
-    let Some(Ok(table)) = edgebench_compat::embedded("tract") else {
-        return m;
-    };
-    let ctx = Ctx::new(&table, facts);
-    for _ in 0..8 {
-        let mut changed = false;
-        let rules: [&dyn Rule; 3] = [&ConstantToInitializer, &FoldConstantOfShape, &FoldUnsqueeze];
-        while let Some(p) = (0..m.graph.nodes.len()).find_map(|i| {
-            let op = m.graph.nodes[i].op_type.as_str();
-            rules
-                .iter()
-                .find(|r| r.ops().contains(&op))
-                .and_then(|r| r.node(&m, i, &ctx))
-        }) {
-            p.apply(&mut m);
-            changed = true;
-        }
-        let p = fold(&m, facts);
-        if !p.is_empty() {
-            p.apply(&mut m);
-            changed = true;
-        }
-        if !changed {
-            break;
-        }
-    }
-    m
 }
