@@ -4,7 +4,8 @@
 use crate::Error;
 use crate::cell::{Ended, Finished, crash_message, last_error};
 use edgebench_backend_api::{Backend, HostTensor, InputSpec};
-use edgebench_compat::probe::{Status, TestOutcome};
+use edgebench_compat::probe::{Status, TestOutcome, summary_line, table_from_probe};
+use edgebench_compat::table::{Header, SupportTable};
 use edgebench_graph::{DataType, ValueType};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -331,4 +332,72 @@ pub fn run_all(
     let mut outcomes = results.into_inner().unwrap_or_default();
     outcomes.sort_by(|a, b| a.test.cmp(&b.test));
     outcomes
+}
+/// The table a probe of `backend` starts from: the file at `out` when it exists (one that does not parse is a usage
+/// error naming it), else the embedded one; its hand-kept constraints survive the probe.
+pub fn previous_table(out: &Path, backend: &str) -> Result<Option<SupportTable>, Error> {
+    match std::fs::read_to_string(out) {
+        Ok(text) => SupportTable::parse(&text, &out.display().to_string())
+            .map(Some)
+            .map_err(|e| Error::Usage(e.to_string())),
+        Err(_) => Ok(edgebench_compat::embedded(backend).and_then(Result::ok)),
+    }
+}
+
+/// The regenerated table of a probe of `backend` (at `version`) with the conformance suite of onnx `suite`: its
+/// header names the suite, this machine (CPU, cores, architecture, the GPU adapter when the backend reports one),
+/// the tolerance and the outcome counts; `filtered` keeps the previous entries of ops no test ran.
+pub fn probed_table(
+    backend: &dyn Backend,
+    version: String,
+    suite: &str,
+    outcomes: &[TestOutcome],
+    previous: Option<&SupportTable>,
+    filtered: bool,
+) -> SupportTable {
+    let host = crate::machine::host();
+    let adapter = match backend.availability() {
+        edgebench_backend_api::Availability::Available { details, .. } => details
+            .iter()
+            .find(|(k, _)| k == "adapter")
+            .map(|(_, v)| format!(", adapter {v}"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let header = Header {
+        backend: backend.name().into(),
+        version,
+        probed_with: format!("onnx {suite} node tests ({} run)", outcomes.len()),
+        probed_on: format!(
+            "{} ({} cores), {}{adapter}",
+            host.cpu, host.logical_cores, host.arch
+        ),
+        tolerance: format!("|got - expected| <= {ATOL:e} + {RTOL:e} * |expected|"),
+        probe_summary: summary_line(outcomes),
+        max_opset: None,
+    };
+    table_from_probe(header, outcomes, previous, filtered)
+}
+
+/// Writes the table to `out` (its folder made first) and, when asked, every outcome as a JSON line; both atomically.
+pub fn write_probe(
+    out: &Path,
+    table: &SupportTable,
+    outcomes_file: Option<&Path>,
+    outcomes: &[TestOutcome],
+) -> Result<(), Error> {
+    let usage = |p: &Path, e: std::io::Error| Error::Usage(format!("{}: {e}", p.display()));
+    if let Some(p) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(p).map_err(|e| usage(p, e))?;
+    }
+    edgebench_graph::write_atomic(out, table.to_toml().as_bytes()).map_err(|e| usage(out, e))?;
+    if let Some(p) = outcomes_file {
+        let lines: Vec<String> = outcomes
+            .iter()
+            .filter_map(|o| serde_json::to_string(o).ok())
+            .collect();
+        edgebench_graph::write_atomic(p, (lines.join("\n") + "\n").as_bytes())
+            .map_err(|e| usage(p, e))?;
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod cell;
 pub mod conformance;
 pub mod events;
 pub mod machine;
+pub mod oneshot;
 pub mod orchestrate;
 pub mod plan;
 pub mod prediction;

@@ -2,12 +2,11 @@
 
 use crate::exit::{BAD_MODEL, USAGE, fail};
 use anyhow::Result;
-use edgebench_backend_api::HostTensor;
 use edgebench_graph::Model;
 use edgebench_models::fit::Fitted;
-use edgebench_models::{FeedSpec, Fetcher, Manifest, make_feed};
+use edgebench_models::{Fetcher, Manifest};
 
-pub use edgebench_models::resolve::{ModelRef, Origin};
+pub use edgebench_models::resolve::ModelRef;
 
 /// Resolves a model word (`edgebench_models::resolve::model`); a word that names nothing usable is a bad model.
 pub fn model(arg: &str, fetcher: &Fetcher, manifest: &Manifest) -> Result<ModelRef> {
@@ -32,19 +31,6 @@ pub fn print_notes(f: &Fitted) {
     for n in &f.notes {
         eprintln!("edgebench: note: {n}");
     }
-}
-
-/// Generates the tensors of a feed.
-pub fn tensors(specs: &[FeedSpec], seed: u64) -> Result<Vec<(String, HostTensor)>> {
-    specs
-        .iter()
-        .map(|s| {
-            Ok((
-                s.name.clone(),
-                make_feed(s, seed).map_err(|e| fail(USAGE, e))?,
-            ))
-        })
-        .collect()
 }
 
 pub use edgebench_models::fit::input_specs;

@@ -7,6 +7,19 @@ use edgebench_bench::events::{Event, Reporter};
 use edgebench_measure::sampling::StoppedBy;
 use edgebench_report::{Cell, Outcome};
 
+/// A progress bar on stderr in this template, drawn only when stderr is a terminal and not `hidden`.
+pub fn progress(len: u64, template: &str, hidden: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if hidden || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 /// Prints a run as it happens.
 pub struct Terminal {
     json: bool,
@@ -16,14 +29,7 @@ pub struct Terminal {
 
 impl Terminal {
     pub fn new(json: bool) -> Terminal {
-        let bar = indicatif::ProgressBar::new(0);
-        if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("bench [{bar:30}] {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
+        let bar = progress(0, "bench [{bar:30}] {pos}/{len} {msg}", json);
         Terminal {
             json,
             show_target: false,

@@ -37,6 +37,39 @@ static PARSED: std::sync::LazyLock<Vec<(&'static str, Result<SupportTable, Table
             .collect()
     });
 
+/// The tables of `backends`: each read from `BACKEND=PATH` in `overrides` when one names it, else the embedded one.
+/// A malformed override, a file that does not read or parse, or a backend without a table is an error naming it.
+pub fn tables_for(
+    backends: &[String],
+    overrides: &[String],
+) -> Result<Vec<(String, SupportTable)>, TableError> {
+    let err = |file: &str, message: String| TableError {
+        file: file.into(),
+        message,
+    };
+    let mut given = std::collections::HashMap::new();
+    for t in overrides {
+        let (b, p) = t
+            .split_once('=')
+            .ok_or_else(|| err(&format!("--table {t}"), "expected BACKEND=PATH".into()))?;
+        given.insert(b, p);
+    }
+    backends
+        .iter()
+        .map(|n| {
+            let table = match given.get(n.as_str()) {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p).map_err(|e| err(p, e.to_string()))?;
+                    SupportTable::parse(&text, p)?
+                }
+                None => embedded(n)
+                    .ok_or_else(|| err(n, "this backend has no support table".into()))??,
+            };
+            Ok((n.clone(), table))
+        })
+        .collect()
+}
+
 /// The embedded table of a backend (parsed once per process; a copy).
 pub fn embedded(backend: &str) -> Option<Result<SupportTable, TableError>> {
     embedded_ref(backend).map(|r| r.cloned().map_err(Clone::clone))

@@ -5,6 +5,7 @@ pub mod calibration;
 mod feed;
 mod fetch;
 pub mod fit;
+pub mod inspect;
 pub mod resolve;
 
 pub use feed::{FeedError, FeedSpec, Fill, make_feed};

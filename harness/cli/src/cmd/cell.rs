@@ -41,7 +41,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let specs = resolve::feed(&model, &m, &req.feed, &[])?.specs;
     drop(model);
     let (backend, version) = edgebench_bench::machine::available(registry, &req.backend)?;
-    let feed = resolve::tensors(&specs, req.seed)?;
+    let feed = edgebench_bench::oneshot::tensors(&specs, req.seed)?;
     let inputs = resolve::input_specs(&specs);
     let measured = cell::measure(
         &req,

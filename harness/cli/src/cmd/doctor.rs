@@ -53,8 +53,9 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         let state = match (b.compiled_in, b.available) {
             (false, _) => "compiled in: no ".to_string(),
             (true, true) => format!(
-                "compiled in: yes  available: yes  version {}",
-                b.version.as_deref().unwrap_or("?")
+                "compiled in: yes  available: yes  version {}  computes on: {}",
+                b.version.as_deref().unwrap_or("?"),
+                b.device.as_deref().unwrap_or("cpu")
             ),
             (true, false) => "compiled in: yes  available: no ".to_string(),
         };

@@ -4,7 +4,6 @@ use super::{bytes, fetcher, manifest, print_json, si};
 use crate::{registry, resolve};
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_graph::stats::summarize;
 use edgebench_graph::{ValueInfo, shape_string};
 
 #[derive(clap::Args, Debug)]
@@ -25,18 +24,6 @@ pub struct Args {
     json: bool,
 }
 
-/// What `inspect --json` prints.
-#[derive(serde::Serialize)]
-pub struct Report {
-    pub model: String,
-    pub path: String,
-    pub origin: resolve::Origin,
-    pub file_bytes: u64,
-    pub shape_sources: Vec<String>,
-    #[serde(flatten)]
-    pub summary: edgebench_graph::stats::Summary,
-}
-
 /// Resolves, loads and summarises a model; shapes come from the model, the feed and (unless `infer` is false) the
 /// reference backend's shape inference.
 pub fn analyse(
@@ -45,7 +32,7 @@ pub fn analyse(
     dim_flags: &[String],
     registry: &Registry,
     infer: bool,
-) -> Result<Report> {
+) -> Result<edgebench_models::inspect::Report> {
     let m = resolve::model(model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
     // A feed only serves the FLOP estimate: without one, dynamic inputs just leave some FLOPs unknown. A feed the
@@ -56,16 +43,12 @@ pub fn analyse(
         Err(e) => return Err(e),
     };
     let reference = registry.get(registry::REFERENCE).ok().filter(|_| infer);
-    let (shapes, sources) =
-        edgebench_models::fit::shapes(&model, &m.path, feed.as_deref(), reference);
-    Ok(Report {
-        model: m.label.clone(),
-        path: m.path.display().to_string(),
-        origin: m.origin.clone(),
-        file_bytes: std::fs::metadata(&m.path).map(|x| x.len()).unwrap_or(0),
-        shape_sources: sources,
-        summary: summarize(&model, &shapes),
-    })
+    Ok(edgebench_models::inspect::report(
+        &m,
+        &model,
+        feed.as_deref(),
+        reference,
+    ))
 }
 
 pub fn run(a: Args, registry: &Registry) -> Result<()> {

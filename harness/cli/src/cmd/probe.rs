@@ -5,9 +5,8 @@ use super::{fetcher, manifest};
 use crate::exit::{USAGE, fail};
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_bench::conformance::{self, ATOL, RTOL};
-use edgebench_compat::probe::{summary_line, table_from_probe};
-use edgebench_compat::table::{Header, SupportTable};
+use edgebench_bench::conformance;
+use edgebench_compat::probe::summary_line;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -80,12 +79,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("backends/{name}/ops.toml")));
-    let previous = match std::fs::read_to_string(&out) {
-        Ok(text) => Some(
-            SupportTable::parse(&text, &out.display().to_string()).map_err(|e| fail(USAGE, e))?,
-        ),
-        Err(_) => edgebench_compat::embedded(name).and_then(Result::ok),
-    };
+    let previous = conformance::previous_table(&out, name)?;
     let jobs = a
         .jobs
         .unwrap_or_else(|| {
@@ -95,16 +89,8 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         })
         .max(1);
     let exe = std::env::current_exe()?;
-    let bar = indicatif::ProgressBar::new(tests.len() as u64);
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "probe {msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let template = "probe {msg} [{bar:30}] {pos}/{len} {elapsed} eta {eta}";
+    let bar = crate::terminal::progress(tests.len() as u64, template, false);
     bar.set_message(name.to_string());
     edgebench_bench::handle_interrupts();
     let started = std::time::Instant::now();
@@ -127,45 +113,16 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         ))
         .into());
     }
-    let host = edgebench_bench::machine::host();
-    let adapter = match backend.availability() {
-        edgebench_backend_api::Availability::Available { details, .. } => details
-            .iter()
-            .find(|(k, _)| k == "adapter")
-            .map(|(_, v)| format!(", adapter {v}"))
-            .unwrap_or_default(),
-        _ => String::new(),
-    };
-    let header = Header {
-        backend: name.into(),
+    let suite = &manifest().conformance.version;
+    let table = conformance::probed_table(
+        backend,
         version,
-        probed_with: format!(
-            "onnx {} node tests ({} run)",
-            manifest().conformance.version,
-            outcomes.len()
-        ),
-        probed_on: format!(
-            "{} ({} cores), {}{adapter}",
-            host.cpu, host.logical_cores, host.arch
-        ),
-        tolerance: format!("|got - expected| <= {ATOL:e} + {RTOL:e} * |expected|"),
-        probe_summary: summary_line(&outcomes),
-        max_opset: None,
-    };
-    let table = table_from_probe(header, &outcomes, previous.as_ref(), a.filter.is_some());
-    if let Some(p) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(p).map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
-    }
-    edgebench_graph::write_atomic(&out, table.to_toml().as_bytes())
-        .map_err(|e| fail(USAGE, format!("{}: {e}", out.display())))?;
-    if let Some(p) = &a.outcomes {
-        let lines: Vec<String> = outcomes
-            .iter()
-            .filter_map(|o| serde_json::to_string(o).ok())
-            .collect();
-        edgebench_graph::write_atomic(p, (lines.join("\n") + "\n").as_bytes())
-            .map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
-    }
+        suite,
+        &outcomes,
+        previous.as_ref(),
+        a.filter.is_some(),
+    );
+    conformance::write_probe(&out, &table, a.outcomes.as_deref(), &outcomes)?;
     let supported = table.op.iter().filter(|e| e.supported).count();
     println!(
         "{name}: {} tests in {:.0} s: {}\n{}: {supported} of {} ops supported; table written to {}",

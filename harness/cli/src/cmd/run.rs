@@ -1,11 +1,10 @@
 //! `edgebench run MODEL --backend B`: one inference with a seeded feed, optionally compared with another backend.
 
 use super::{fetcher, manifest, print_json};
-use crate::exit::{BACKEND_FAILED, USAGE, fail};
+use crate::exit::{USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
-use edgebench_backend_api::{Backend, HostTensor, Registry};
-use serde::Serialize;
+use edgebench_backend_api::Registry;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -44,50 +43,6 @@ pub struct Args {
     address_space: Option<u64>,
 }
 
-/// One output of one run.
-#[derive(Serialize, Clone, Debug)]
-pub struct OutputReport {
-    pub name: String,
-    pub dtype: String,
-    pub shape: Vec<usize>,
-    pub summary: edgebench_backend_api::Summary,
-}
-
-#[derive(Serialize, Clone, Debug)]
-pub struct Comparison {
-    pub backend: String,
-    pub version: String,
-    pub outputs: Vec<edgebench_bench::agreement::OutputAgreement>,
-}
-
-/// What `run --json` prints.
-#[derive(Serialize, Clone, Debug)]
-pub struct RunReport {
-    pub model: String,
-    pub path: String,
-    pub backend: String,
-    pub version: String,
-    pub seed: u64,
-    pub feed: Vec<String>,
-    pub outputs: Vec<OutputReport>,
-    pub compare: Option<Comparison>,
-}
-
-fn infer(
-    b: &dyn Backend,
-    label: &str,
-    path: &std::path::Path,
-    specs: &[edgebench_backend_api::InputSpec],
-    feed: &[(String, HostTensor)],
-) -> Result<Vec<(String, HostTensor)>> {
-    let mut session = b
-        .load(path, specs)
-        .map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))?;
-    session
-        .run(feed)
-        .map_err(|e| fail(BACKEND_FAILED, format!("{label}: {e}")))
-}
-
 impl Args {
     /// Without MODEL, `run` is the default plan of `bench`: its seed, cell timeout and `--json`.
     pub fn default_plan(&self) -> Option<(u64, u64, bool)> {
@@ -121,43 +76,18 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         .as_deref()
         .map(|c| edgebench_bench::machine::available(registry, c))
         .transpose()?;
-    let feed = resolve::tensors(&specs, a.seed)?;
-    let inputs = resolve::input_specs(&specs);
-    let outs = infer(backend, &m.label, &m.path, &inputs, &feed)?;
+    let (report, outs) = edgebench_bench::oneshot::run(
+        &m.label,
+        &m.path,
+        &specs,
+        a.seed,
+        (backend, version),
+        other,
+    )?;
     if let Some(p) = &a.save_outputs {
         edgebench_backend_api::save_tensors(p, &outs)
             .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
     }
-    let compare = match other {
-        None => None,
-        Some((ob, over)) => {
-            let theirs = infer(ob, &m.label, &m.path, &inputs, &feed)?;
-            let outputs = edgebench_bench::agreement::per_output(ob.name(), &outs, &theirs);
-            Some(Comparison {
-                backend: ob.name().into(),
-                version: over,
-                outputs,
-            })
-        }
-    };
-    let report = RunReport {
-        model: m.label.clone(),
-        path: m.path.display().to_string(),
-        backend: backend.name().into(),
-        version,
-        seed: a.seed,
-        feed: specs.iter().map(|s| s.to_string()).collect(),
-        outputs: outs
-            .iter()
-            .map(|(n, t)| OutputReport {
-                name: n.clone(),
-                dtype: t.dtype().name(),
-                shape: t.shape.clone(),
-                summary: t.summary(),
-            })
-            .collect(),
-        compare,
-    };
     if a.json {
         return print_json(&report);
     }

@@ -6,17 +6,8 @@ use crate::exit::{BAD_MODEL, USAGE, fail};
 use anyhow::Result;
 use edgebench_backend_api::{Availability, Entry, Registry};
 use edgebench_compat::SupportTable;
-use std::collections::HashMap;
-use std::path::PathBuf;
 
 pub(super) fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
-    let mut overrides: HashMap<String, PathBuf> = HashMap::new();
-    for t in &a.table {
-        let (b, p) = t
-            .split_once('=')
-            .ok_or_else(|| fail(USAGE, format!("--table {t}: expected BACKEND=PATH")))?;
-        overrides.insert(b.to_string(), PathBuf::from(p));
-    }
     let names: Vec<String> = if a.backend.is_empty() {
         registry
             .entries()
@@ -42,23 +33,7 @@ pub(super) fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, Suppo
             })
             .collect::<Result<_>>()?
     };
-    names
-        .into_iter()
-        .map(|n| {
-            let table = match overrides.get(&n) {
-                Some(p) => {
-                    let text = std::fs::read_to_string(p)
-                        .map_err(|e| fail(USAGE, format!("{}: {e}", p.display())))?;
-                    SupportTable::parse(&text, &p.display().to_string())
-                        .map_err(|e| fail(USAGE, e))?
-                }
-                None => edgebench_compat::embedded(&n)
-                    .ok_or_else(|| fail(USAGE, format!("backend `{n}` has no support table")))?
-                    .map_err(|e| fail(crate::exit::INTERNAL, e))?,
-            };
-            Ok((n, table))
-        })
-        .collect()
+    edgebench_compat::tables_for(&names, &a.table).map_err(|e| fail(USAGE, e))
 }
 
 pub(super) fn model_args(a: &Args) -> Result<Vec<String>> {
