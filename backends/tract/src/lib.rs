@@ -45,15 +45,25 @@ fn datum(dt: DataType) -> Option<DatumType> {
     })
 }
 
+/// tract's ONNX framework (its op registry), built once per process for each setting: building it costs more than
+/// loading a small model, and `check` asks tract's shape inference once per model.
+fn framework(concrete: bool) -> &'static tract_onnx::Onnx {
+    static FRAMEWORKS: std::sync::LazyLock<[tract_onnx::Onnx; 2]> =
+        std::sync::LazyLock::new(|| {
+            [false, true].map(|c| {
+                tract_onnx::onnx()
+                    .with_ignore_output_shapes(c)
+                    .with_ignore_value_info(c)
+            })
+        });
+    &FRAMEWORKS[usize::from(concrete)]
+}
+
 fn inference_model(path: &Path, inputs: &[InputSpec]) -> Result<InferenceModel, BackendError> {
     // Annotated shapes of outputs and intermediates often use other symbols than the inputs (`sequence` vs
     // `batch`), which tract cannot unify once inputs are concrete; they are recomputed from the inputs anyway.
     let concrete = !inputs.is_empty();
-    let mut model = tract_onnx::onnx()
-        .with_ignore_output_shapes(concrete)
-        .with_ignore_value_info(concrete)
-        .model_for_path(path)
-        .map_err(err_load)?;
+    let mut model = framework(concrete).model_for_path(path).map_err(err_load)?;
     let names: Vec<String> = model
         .input_outlets()
         .map_err(err_load)?

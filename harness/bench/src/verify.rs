@@ -9,6 +9,16 @@ use edgebench_rewrite::{Drift, Facts, Oracle, Verify};
 /// What a verified output must meet against the original's ([`Tolerance::VERIFIED`]).
 pub const TOLERANCE: Tolerance = Tolerance::VERIFIED;
 
+/// A model written to a temporary file that only this process reads and that is removed when dropped: no rename
+/// and no fsync (a crash loses nothing worth keeping), which `check` pays once per oracle question.
+fn scratch(model: &Model) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut f = tempfile::Builder::new().suffix(".onnx").tempfile()?;
+    f.write_all(&edgebench_graph::encode(model)?)?;
+    f.flush()?;
+    Ok(f)
+}
+
 /// Runs a model file on a backend with each feed.
 fn run_all(
     backend: &dyn Backend,
@@ -16,10 +26,10 @@ fn run_all(
     specs: &[InputSpec],
     feeds: &[Vec<(String, HostTensor)>],
 ) -> Result<Vec<Vec<(String, HostTensor)>>, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let path = dir.path().join("candidate.onnx");
-    edgebench_graph::save(model, &path).map_err(|e| e.to_string())?;
-    let mut s = backend.load(&path, specs).map_err(|e| e.to_string())?;
+    let file = scratch(model).map_err(|e| e.to_string())?;
+    let mut s = backend
+        .load(file.path(), specs)
+        .map_err(|e| e.to_string())?;
     feeds
         .iter()
         .map(|f| s.run(f).map_err(|e| e.to_string()))
@@ -103,10 +113,8 @@ pub struct Inferred<'a> {
 
 impl Oracle for Inferred<'_> {
     fn facts(&self, model: &Model) -> Option<Facts> {
-        let dir = tempfile::tempdir().ok()?;
-        let path = dir.path().join("model.onnx");
-        edgebench_graph::save(model, &path).ok()?;
-        let mut facts = self.backend.infer_facts(&path, &self.specs)?.ok()?;
+        let file = scratch(model).ok()?;
+        let mut facts = self.backend.infer_facts(file.path(), &self.specs)?.ok()?;
         // The inputs are what the feed says (a backend may not label its source values).
         for s in &self.specs {
             let shape = s.shape.iter().map(|d| *d as u64).collect();

@@ -195,6 +195,21 @@ impl SupportTable {
                 .any(|c| c.domain == d && c.supported == Some(true))
     }
 
+    /// Whether the table blocks every node of this op whatever its attributes, input types, shapes and opset: an
+    /// unknown op or domain, an op with no passing test, or a constraint that says it is not supported (what
+    /// [`crate::check`] decides from the op alone).
+    pub fn never_supports(&self, domain: &str, op: &str) -> bool {
+        let mut forced = None;
+        for c in self.constraints(domain, op) {
+            match c.supported {
+                Some(false) => return true,
+                Some(true) => forced = Some(true),
+                None => {}
+            }
+        }
+        forced != Some(true) && self.entry(domain, op).is_none_or(|e| !e.supported)
+    }
+
     pub fn knows_domain(&self, domain: &str) -> bool {
         let d = domain_name(domain);
         self.op.iter().any(|e| e.domain == d) || self.constraint.iter().any(|c| c.domain == d)

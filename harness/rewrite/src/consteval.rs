@@ -217,6 +217,10 @@ fn eval(
                 let r = dims.len() + axes.len();
                 let mut ax: Vec<usize> = axes.iter().map(|a| norm(*a, r)).collect::<Option<_>>()?;
                 ax.sort();
+                // A repeated axis is invalid ONNX; unique sorted axes below the new rank insert in range.
+                if ax.windows(2).any(|w| w[0] == w[1]) {
+                    return None;
+                }
                 for a in ax {
                     dims.insert(a, 1);
                 }
@@ -227,6 +231,9 @@ fn eval(
                         let mut ax: Vec<usize> =
                             axes.iter().map(|a| norm(*a, r)).collect::<Option<_>>()?;
                         ax.sort();
+                        if ax.windows(2).any(|w| w[0] == w[1]) {
+                            return None;
+                        }
                         for a in ax.into_iter().rev() {
                             if dims[a] != 1 {
                                 return None;

@@ -104,6 +104,11 @@ pub trait Rule {
     fn ops(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Op types whose nodes its patches may change or remove: its own [`Rule::ops`], and the neighbours a rule that
+    /// rewrites a pattern of several nodes takes with it.
+    fn touches(&self) -> &'static [&'static str] {
+        self.ops()
+    }
     /// A patch for main-graph node `index`, which the target cannot run as it is.
     fn node(&self, _model: &Model, _index: usize, _ctx: &Ctx) -> Option<Patch> {
         None
@@ -212,6 +217,66 @@ pub fn verdict_of(model: &Model, table: &SupportTable) -> (Verdict, Blocked) {
         }
     }
     (c.verdict, b)
+}
+
+/// Whether no sequence of `rules` can make `model` run on the table's backend: some main-graph node is of an op the
+/// table blocks whatever its attributes, types, shapes and opset ([`SupportTable::never_supports`]), no rule touches
+/// that op ([`Rule::touches`]), and a graph output depends on the node's data, so folding cannot drop it as dead
+/// code (only `Shape` and `Size` read a value without its data). A prediction skips the driver, and its shape
+/// oracle, for such a model; its verdict after rewrites is the verdict before.
+pub fn beyond_rules(model: &Model, table: &SupportTable, rules: &[&dyn Rule]) -> bool {
+    let touched: HashSet<&str> = rules.iter().flat_map(|r| r.touches()).copied().collect();
+    let g = &model.graph;
+    let live = data_live(g);
+    g.nodes.iter().zip(&live).any(|(n, live)| {
+        *live
+            && !touched.contains(n.op_type.as_str())
+            && table.never_supports(&n.domain, &n.op_type)
+    })
+}
+
+/// Main-graph nodes on which a graph output depends through data (reads by `Shape` and `Size` excepted; a node
+/// with subgraphs reads every value its subgraphs name).
+fn data_live(g: &edgebench_graph::Graph) -> Vec<bool> {
+    fn reads(g: &edgebench_graph::Graph, out: &mut Vec<String>) {
+        for n in &g.nodes {
+            out.extend(n.inputs.iter().cloned());
+            for (_, sub) in n.subgraphs() {
+                reads(sub, out);
+            }
+        }
+    }
+    let producer: HashMap<&str, usize> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
+        .collect();
+    let mut live = vec![false; g.nodes.len()];
+    let mut stack: Vec<usize> = g
+        .outputs
+        .iter()
+        .filter_map(|o| producer.get(o.name.as_str()).copied())
+        .collect();
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut live[i], true) {
+            continue;
+        }
+        let n = &g.nodes[i];
+        if n.domain.is_empty() && matches!(n.op_type.as_str(), "Shape" | "Size") {
+            continue;
+        }
+        let mut inputs = n.inputs.clone();
+        for (_, sub) in n.subgraphs() {
+            reads(sub, &mut inputs);
+        }
+        stack.extend(
+            inputs
+                .iter()
+                .filter_map(|v| producer.get(v.as_str()).copied()),
+        );
+    }
+    live
 }
 
 /// Rewrites `model` for the target of `table` with `rules`, verifying each rule's patch with `verify`, until no rule

@@ -3,7 +3,7 @@
 
 use super::CellCtx;
 use crate::cell::Measured;
-use crate::plan::{Plan, PlanModel};
+use crate::plan::{CellKey, Plan, PlanModel};
 use edgebench_report::{self as report, Cell, Outcome, Roofline};
 use std::path::PathBuf;
 
@@ -94,12 +94,11 @@ pub(super) fn agree(row: &mut Row) {
 /// Each variant cell's ratios to its fp32 cell among `cells`.
 pub(super) fn deltas(row: &mut Row, cells: &[Cell], plan: &Plan) {
     for (c, _) in row.iter_mut().filter(|(c, _)| c.variant != "fp32") {
-        let base = cells.iter().find(|b| {
-            b.variant == "fp32"
-                && b.target == c.target
-                && b.backend == c.backend
-                && b.model == c.model
-        });
+        let fp32 = CellKey {
+            variant: "fp32".into(),
+            ..CellKey::of(c)
+        };
+        let base = cells.iter().find(|b| CellKey::of(b) == fp32);
         let record = plan
             .variant_records
             .iter()

@@ -45,6 +45,9 @@ pub fn after_rewrites(
     oracle: &dyn Oracle,
 ) -> Option<(Vec<&'static str>, Model)> {
     let rules = edgebench_rewrite::registry::all();
+    if edgebench_rewrite::beyond_rules(model, table, &rules) {
+        return None;
+    }
     let done = edgebench_rewrite::rewrite(model, table, &rules, oracle, &Unverified, 8);
     (done.after == Verdict::Runs && !done.log.is_empty())
         .then(|| (done.log.iter().map(|s| s.rule).collect(), done.model))

@@ -619,6 +619,9 @@ impl Rule for OneHotToGather {
     fn ops(&self) -> &'static [&'static str] {
         &["Cast"]
     }
+    fn touches(&self) -> &'static [&'static str] {
+        &["Cast", "Equal"]
+    }
     fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
         if !ctx.supports("Gather") || !ctx.supports("Reshape") {
             return None;

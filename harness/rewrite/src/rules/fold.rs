@@ -188,6 +188,9 @@ impl Rule for FoldBatchNorm {
     fn ops(&self) -> &'static [&'static str] {
         &["BatchNormalization"]
     }
+    fn touches(&self) -> &'static [&'static str] {
+        &["BatchNormalization", "Conv"]
+    }
     fn node(&self, model: &Model, index: usize, _ctx: &Ctx) -> Option<Patch> {
         let g = &model.graph;
         let bn = &g.nodes[index];
@@ -409,6 +412,9 @@ impl Rule for FoldGatherMatMul {
     fn ops(&self) -> &'static [&'static str] {
         &["MatMul"]
     }
+    fn touches(&self) -> &'static [&'static str] {
+        &["MatMul", "Gather", "Reshape"]
+    }
     fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
         if !ctx.supports("Gather") || !ctx.supports("Reshape") {
             return None;
@@ -555,6 +561,11 @@ pub struct FoldShapeChains;
 impl Rule for FoldShapeChains {
     fn name(&self) -> &'static str {
         "fold-shape-chains"
+    }
+    /// The ops it evaluates (nodes it leaves without readers are dropped too: [`crate::beyond_rules`] keeps those
+    /// apart by following data).
+    fn touches(&self) -> &'static [&'static str] {
+        OPS
     }
     fn whole(&self, model: &Model, blocked: &Blocked, ctx: &Ctx) -> Option<Patch> {
         let relevant = blocked.nodes.iter().any(|i| {

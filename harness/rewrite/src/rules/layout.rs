@@ -94,8 +94,8 @@ impl Rule for GemmPretransposeB {
         }
         let b = float_initializer(model, n.inputs.get(1)?)?;
         let [r, c] = b.dims() else { return None };
-        let (r, c) = (*r as usize, *c as usize);
-        let v = b.as_f32()?;
+        let (r, c) = (usize::try_from(*r).ok()?, usize::try_from(*c).ok()?);
+        let v = b.as_f32().filter(|v| Some(v.len()) == r.checked_mul(c))?;
         let mut t = vec![0f32; v.len()];
         for i in 0..r {
             for j in 0..c {

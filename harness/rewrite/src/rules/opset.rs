@@ -228,6 +228,31 @@ impl Rule for DowngradeOpset {
     fn name(&self) -> &'static str {
         "downgrade-opset"
     }
+    /// The ops whose attributes and inputs it translates (the others keep their form, only the opset changes).
+    fn touches(&self) -> &'static [&'static str] {
+        &[
+            "Squeeze",
+            "Unsqueeze",
+            "ReduceSum",
+            "ReduceMean",
+            "ReduceMax",
+            "ReduceMin",
+            "ReduceProd",
+            "ReduceL1",
+            "ReduceL2",
+            "ReduceLogSum",
+            "ReduceLogSumExp",
+            "ReduceSumSquare",
+            "Split",
+            "Clip",
+            "Pad",
+            "Softmax",
+            "LogSoftmax",
+            "Hardmax",
+            "Reshape",
+            "Shape",
+        ]
+    }
     fn whole(&self, m: &Model, blocked: &Blocked, ctx: &Ctx) -> Option<Patch> {
         if !blocked.kinds.contains("opset-out-of-range") {
             return None;
