@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A fuzz pass over both targets of fuzz/ (cargo-fuzz, stable toolchain, no sanitizer): load_check seeded with the
-# ONNX conformance suite's models, then structured. Usage: ci/fuzz.sh [SECONDS_PER_TARGET] (default 45).
+# A fuzz pass over the three targets of fuzz/ (cargo-fuzz, stable toolchain, no sanitizer): load_check seeded with the
+# ONNX conformance suite's models, then structured, then rules (every rewrite rule, simplify and the variant
+# transforms on small structured models). Usage: ci/fuzz.sh [SECONDS_PER_TARGET] (default 45).
 # Any crash fails the script; libFuzzer leaves the input in fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +37,5 @@ run_target() { # name, extra args...
 }
 run_target load_check "$corpus/seeds"
 run_target structured
+run_target rules
 echo "fuzz: ok"

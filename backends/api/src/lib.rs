@@ -110,6 +110,15 @@ pub trait Backend: Send + Sync {
     ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
         None
     }
+    /// [`Backend::infer_facts`] of a self-contained model held in memory (no external data); `None` when this
+    /// backend reads models from files only (the caller then writes one).
+    fn infer_facts_bytes(
+        &self,
+        _onnx: &[u8],
+        _inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
+        None
+    }
 }
 
 /// The kind of processor a backend computes on.
@@ -334,6 +343,17 @@ impl Backend for Guarded {
     ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
         let name = self.0.name();
         match catch_panic(|| Ok(self.0.infer_facts(model, inputs))) {
+            Ok(r) => r,
+            Err(m) => Some(Err(panicked(name, m))),
+        }
+    }
+    fn infer_facts_bytes(
+        &self,
+        onnx: &[u8],
+        inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
+        let name = self.0.name();
+        match catch_panic(|| Ok(self.0.infer_facts_bytes(onnx, inputs))) {
             Ok(r) => r,
             Err(m) => Some(Err(panicked(name, m))),
         }

@@ -59,11 +59,23 @@ fn framework(concrete: bool) -> &'static tract_onnx::Onnx {
     &FRAMEWORKS[usize::from(concrete)]
 }
 
-fn inference_model(path: &Path, inputs: &[InputSpec]) -> Result<InferenceModel, BackendError> {
+/// Where a model comes from: a file, or the bytes of a self-contained one (no external data).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+fn inference_model(src: Source, inputs: &[InputSpec]) -> Result<InferenceModel, BackendError> {
     // Annotated shapes of outputs and intermediates often use other symbols than the inputs (`sequence` vs
     // `batch`), which tract cannot unify once inputs are concrete; they are recomputed from the inputs anyway.
     let concrete = !inputs.is_empty();
-    let mut model = framework(concrete).model_for_path(path).map_err(err_load)?;
+    let onnx = framework(concrete);
+    let mut model = match src {
+        Source::File(path) => onnx.model_for_path(path),
+        Source::Bytes(b) => onnx.model_for_read(&mut std::io::Cursor::new(b)),
+    }
+    .map_err(err_load)?;
     let names: Vec<String> = model
         .input_outlets()
         .map_err(err_load)?
@@ -124,7 +136,7 @@ impl Backend for Tract {
         path: &Path,
         inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
-        Some(typed_facts(path, inputs).map(|facts| {
+        Some(typed_facts(Source::File(path), inputs).map(|facts| {
             facts
                 .into_iter()
                 .filter_map(|(label, _, shape)| Some((label, shape?)))
@@ -137,22 +149,25 @@ impl Backend for Tract {
         path: &Path,
         inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, (DataType, Vec<u64>)>, BackendError>> {
-        Some(typed_facts(path, inputs).map(|facts| {
-            facts
-                .into_iter()
-                .filter_map(|(label, dt, shape)| Some((label, (dt?, shape?))))
-                .collect()
-        }))
+        Some(facts_of(typed_facts(Source::File(path), inputs)))
+    }
+
+    fn infer_facts_bytes(
+        &self,
+        onnx: &[u8],
+        inputs: &[InputSpec],
+    ) -> Option<Result<HashMap<String, (DataType, Vec<u64>)>, BackendError>> {
+        Some(facts_of(typed_facts(Source::Bytes(onnx), inputs)))
     }
 }
 
 /// Every labelled value of the typed model for these inputs: its element type (when a host tensor can hold it) and
 /// concrete shape (when known).
 fn typed_facts(
-    path: &Path,
+    src: Source,
     inputs: &[InputSpec],
 ) -> Result<Vec<(String, Option<DataType>, Option<Vec<u64>>)>, BackendError> {
-    let typed = inference_model(path, inputs)?
+    let typed = inference_model(src, inputs)?
         .into_typed()
         .map_err(err_load)?;
     let mut out = vec![];
@@ -169,6 +184,20 @@ fn typed_facts(
         }
     }
     Ok(out)
+}
+
+type Labelled = Vec<(String, Option<DataType>, Option<Vec<u64>>)>;
+
+/// The values whose type and shape are both known.
+fn facts_of(
+    r: Result<Labelled, BackendError>,
+) -> Result<HashMap<String, (DataType, Vec<u64>)>, BackendError> {
+    r.map(|facts| {
+        facts
+            .into_iter()
+            .filter_map(|(label, dt, shape)| Some((label, (dt?, shape?))))
+            .collect()
+    })
 }
 
 /// Our element type for a tract datum type (the types a host tensor can hold).
@@ -190,7 +219,7 @@ fn ours(dt: DatumType) -> Option<DataType> {
 
 /// Loads, optimises and plans a model; `inputs` empty keeps the model's own input facts.
 fn prepare(path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
-    let model = inference_model(path, inputs)?;
+    let model = inference_model(Source::File(path), inputs)?;
     let input_names: Vec<String> = model
         .input_outlets()
         .map_err(err_load)?

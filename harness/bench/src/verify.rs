@@ -113,8 +113,15 @@ pub struct Inferred<'a> {
 
 impl Oracle for Inferred<'_> {
     fn facts(&self, model: &Model) -> Option<Facts> {
-        let file = scratch(model).ok()?;
-        let mut facts = self.backend.infer_facts(file.path(), &self.specs)?.ok()?;
+        // In memory where the backend can read it so; else through a scratch file.
+        let bytes = edgebench_graph::encode(model).ok()?;
+        let mut facts = match self.backend.infer_facts_bytes(&bytes, &self.specs) {
+            Some(r) => r.ok()?,
+            None => {
+                let file = scratch(model).ok()?;
+                self.backend.infer_facts(file.path(), &self.specs)?.ok()?
+            }
+        };
         // The inputs are what the feed says (a backend may not label its source values).
         for s in &self.specs {
             let shape = s.shape.iter().map(|d| *d as u64).collect();

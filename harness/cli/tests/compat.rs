@@ -12,6 +12,46 @@ fn conformance_dir() -> Option<PathBuf> {
     d.join("node").is_dir().then_some(d)
 }
 
+/// Validation's required-input table must not reject valid ONNX: every conformance node model, light model and zoo
+/// model passes it.
+#[test]
+fn no_real_model_is_rejected_for_its_node_arity() {
+    let Some(dir) = conformance_dir() else {
+        require("the conformance data in the cache", false);
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("node"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("model.onnx"))
+        .chain(
+            std::fs::read_dir(dir.join("light"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path()),
+        )
+        .filter(|p| p.extension().is_some_and(|x| x == "onnx") && p.is_file())
+        .collect();
+    let zoo = json(&["models", "list", "--json"]);
+    files.extend(
+        zoo.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["cached"].as_str().map(PathBuf::from)),
+    );
+    assert!(files.len() > 1765, "{} files", files.len());
+    let mut rejected = vec![];
+    for f in &files {
+        let m = edgebench_graph::load(f).unwrap();
+        for x in edgebench_graph::validate::validate(&m) {
+            if x.message.contains("requires") || x.message.contains("has no output") {
+                rejected.push(format!("{}: {}", f.display(), x.message));
+            }
+        }
+    }
+    assert!(rejected.is_empty(), "{rejected:#?}");
+}
+
 #[test]
 fn check_predictions_hold_on_the_zoo_the_light_models_and_the_fixtures() {
     let ready = zoo_path("minilm_l6_v2_int8w").is_some() && conformance_dir().is_some();

@@ -474,3 +474,92 @@ fn a_cell_over_its_memory_limit_is_an_outcome_with_a_message() {
         "the outcome says why: {c}"
     );
 }
+
+/// Hand-made files that ended `check` and `rewrite` in "internal error: panicked" (issue #20): each now gets a verdict
+/// or a one-line error, from `check`, `rewrite` and `variants`.
+#[test]
+fn hand_made_files_that_crashed_the_rules_get_a_verdict_or_a_one_line_error() {
+    use edgebench_graph::Tensor;
+    use edgebench_graph::fixtures::ints;
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![];
+    // A constant Squeeze with axes [0, -1] on dims [1] (the same axis twice), opset 11.
+    let mut b = Builder::new("squeeze", 0);
+    b.input("x", &[1]);
+    b.output("y", &[1]);
+    b.initializer(Tensor::from_f32("c", &[1], &[2.0]));
+    b.graph_node("Squeeze", &["c"], "s", vec![ints("axes", &[0, -1])]);
+    b.node("Add", &["x", "s"], "y", &[1], vec![]);
+    files.push(save(dir.path(), "squeeze.onnx", &b.finish(11)));
+    // An Unsqueeze of a scalar constant with axes [1, 1].
+    let mut b = Builder::new("unsqueeze", 0);
+    b.input("x", &[1, 1]);
+    b.output("y", &[1, 1]);
+    b.initializer(Tensor::from_f32("c", &[], &[2.0]));
+    b.graph_node("Unsqueeze", &["c"], "u", vec![ints("axes", &[1, 1])]);
+    b.node("Add", &["x", "u"], "y", &[1, 1], vec![]);
+    files.push(save(dir.path(), "unsqueeze.onnx", &b.finish(11)));
+    // A transB Gemm whose weight declares dims [-2, 4] and holds no data.
+    let mut b = Builder::new("gemm", 0);
+    b.input("x", &[1, 4]);
+    b.output("y", &[1, 2]);
+    b.initializer(Tensor::from_raw("w", DataType::Float, &[-2, 4], vec![]));
+    b.node(
+        "Gemm",
+        &["x", "w"],
+        "y",
+        &[1, 2],
+        vec![fixtures_int("transB", 1)],
+    );
+    files.push(save(dir.path(), "gemm.onnx", &b.finish(13)));
+    // A BatchNormalization after a Conv that has no output.
+    let mut b = Builder::new("bn", 0);
+    b.input("x", &[1, 1, 2, 2]);
+    b.output("y", &[1, 1, 2, 2]);
+    let w = b.weight("w", &[1, 1, 1, 1], 1.0);
+    b.node("Conv", &["x", &w], "c", &[1, 1, 2, 2], vec![]);
+    let p: Vec<String> = ["s", "b", "m", "v"]
+        .iter()
+        .map(|n| b.weight(n, &[1], 1.0))
+        .collect();
+    b.node(
+        "BatchNormalization",
+        &["c", &p[0], &p[1], &p[2], &p[3]],
+        "z",
+        &[1, 1, 2, 2],
+        vec![],
+    );
+    b.node("Relu", &["c"], "y", &[1, 1, 2, 2], vec![]);
+    let mut m = b.finish(13);
+    m.graph.nodes[1].outputs.clear();
+    files.push(save(dir.path(), "bn.onnx", &m));
+    for f in &files {
+        let f = f.to_str().unwrap();
+        let out = dir.path().join("out");
+        let runs: [Vec<&str>; 3] = [
+            vec!["check", f, "--json"],
+            vec!["rewrite", f, "--for", "wonnx", "-o", out.to_str().unwrap()],
+            vec![
+                "variants",
+                f,
+                "--kinds",
+                "fp16,int8-dynamic",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        ];
+        for args in runs {
+            let (code, _, err) = run(&args);
+            assert!(
+                code != 1 && !err.contains("panicked") && err.lines().count() <= 3,
+                "{args:?}: exit {code}: {err}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir.path().join("out"));
+        let _ = std::fs::remove_file(dir.path().join("out"));
+    }
+}
+
+fn fixtures_int(name: &str, v: i64) -> edgebench_graph::Attribute {
+    edgebench_graph::fixtures::int(name, v)
+}

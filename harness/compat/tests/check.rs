@@ -251,6 +251,40 @@ fn structural_problems_are_precise_diagnostics() {
     // and check says `no` on every backend for an invalid model, without panicking
     let c = check(&m, &table(&all_mlp_ops()), &shapes(&m));
     assert_eq!(c.verdict, Verdict::No);
+    // a node with fewer inputs than its op requires (Add needs 2), or an empty required one
+    let mut m = base.clone();
+    m.graph.nodes[1].inputs.truncate(1);
+    assert!(
+        errors(&m)
+            .iter()
+            .any(|e| e.contains("requires 2 (input 1 is missing)")),
+        "{:?}",
+        errors(&m)
+    );
+    let mut m = base.clone();
+    m.graph.nodes[1].inputs[1] = String::new();
+    assert!(errors(&m).iter().any(|e| e.contains("input 1 is missing")));
+    // Reshape's shape input came with opset 5: one input is right at opset 1, wrong from 5 on
+    let mut b = fixtures::Builder::new("r", 0);
+    b.input("x", &[2, 2]);
+    b.output("y", &[4]);
+    b.node("Reshape", &["x"], "y", &[4], vec![]);
+    let mut m = b.finish(13);
+    assert!(
+        errors(&m)
+            .iter()
+            .any(|e| e.contains("at opset 13 requires 2"))
+    );
+    m.opset_imports.insert(String::new(), 1);
+    assert!(
+        !errors(&m).iter().any(|e| e.contains("requires")),
+        "{:?}",
+        errors(&m)
+    );
+    // a node without outputs
+    let mut m = base.clone();
+    m.graph.nodes[2].outputs.clear();
+    assert!(errors(&m).iter().any(|e| e.contains("has no output")));
 }
 
 #[test]

@@ -73,11 +73,166 @@ pub fn validate(model: &Model) -> Vec<Finding> {
         }
     }
     let mut outer: Vec<HashSet<String>> = vec![];
-    check_graph(&model.graph, &Scope::default(), &mut outer, &mut out);
+    let opset = model.opset("").unwrap_or(1);
+    check_graph(&model.graph, &Scope::default(), opset, &mut outer, &mut out);
     out
 }
 
-fn check_graph(g: &Graph, scope: &Scope, outer: &mut Vec<HashSet<String>>, out: &mut Vec<Finding>) {
+/// Required inputs of default-domain ops (a prefix of the node's inputs, none of them empty) from the opset they
+/// apply from, as ONNX's operator schemas (onnx/defs) give them. Ops not listed are not checked.
+const REQUIRED_INPUTS: &[(&str, i64, usize)] = &[
+    ("Add", 1, 2),
+    ("Sub", 1, 2),
+    ("Mul", 1, 2),
+    ("Div", 1, 2),
+    ("Pow", 1, 2),
+    ("Mod", 10, 2),
+    ("MatMul", 1, 2),
+    ("Equal", 1, 2),
+    ("Less", 1, 2),
+    ("Greater", 1, 2),
+    ("LessOrEqual", 12, 2),
+    ("GreaterOrEqual", 12, 2),
+    ("And", 1, 2),
+    ("Or", 1, 2),
+    ("Xor", 1, 2),
+    ("PRelu", 1, 2),
+    ("BitShift", 11, 2),
+    ("Gemm", 1, 3),
+    ("Gemm", 11, 2),
+    ("Conv", 1, 2),
+    ("ConvTranspose", 1, 2),
+    ("ConvInteger", 10, 2),
+    ("MatMulInteger", 10, 2),
+    ("QLinearConv", 10, 8),
+    ("QLinearMatMul", 10, 8),
+    ("BatchNormalization", 1, 5),
+    ("InstanceNormalization", 1, 3),
+    ("LayerNormalization", 17, 2),
+    ("Reshape", 1, 1),
+    ("Reshape", 5, 2),
+    ("Expand", 8, 2),
+    ("Tile", 1, 3),
+    ("Tile", 6, 2),
+    ("Gather", 1, 2),
+    ("GatherElements", 11, 2),
+    ("GatherND", 11, 2),
+    ("Scatter", 9, 3),
+    ("ScatterElements", 11, 3),
+    ("ScatterND", 11, 3),
+    ("Where", 9, 3),
+    ("Slice", 1, 1),
+    ("Slice", 10, 3),
+    ("Range", 11, 3),
+    ("OneHot", 9, 3),
+    ("Pad", 1, 1),
+    ("Pad", 11, 2),
+    ("Resize", 10, 2),
+    ("Resize", 11, 3),
+    ("Resize", 13, 1),
+    ("Upsample", 7, 1),
+    ("Upsample", 9, 2),
+    ("Unsqueeze", 1, 1),
+    ("Unsqueeze", 13, 2),
+    ("Squeeze", 1, 1),
+    ("TopK", 1, 1),
+    ("TopK", 10, 2),
+    ("QuantizeLinear", 10, 2),
+    ("DequantizeLinear", 10, 2),
+    ("DynamicQuantizeLinear", 11, 1),
+    ("NonMaxSuppression", 10, 2),
+    ("RoiAlign", 10, 3),
+    ("CumSum", 11, 2),
+    ("GridSample", 16, 2),
+    ("LSTM", 1, 3),
+    ("GRU", 1, 3),
+    ("RNN", 1, 3),
+    ("Compress", 9, 2),
+    ("ConstantOfShape", 9, 1),
+    ("Clip", 1, 1),
+    ("Split", 1, 1),
+    ("Concat", 1, 1),
+    ("Sum", 1, 1),
+    ("Max", 1, 1),
+    ("Min", 1, 1),
+    ("Mean", 1, 1),
+    ("Cast", 1, 1),
+    ("Relu", 1, 1),
+    ("Sigmoid", 1, 1),
+    ("Tanh", 1, 1),
+    ("Softmax", 1, 1),
+    ("Identity", 1, 1),
+    ("Transpose", 1, 1),
+    ("Flatten", 1, 1),
+    ("Shape", 1, 1),
+    ("Size", 1, 1),
+    ("MaxPool", 1, 1),
+    ("AveragePool", 1, 1),
+    ("GlobalAveragePool", 1, 1),
+    ("GlobalMaxPool", 1, 1),
+    ("ReduceMean", 1, 1),
+    ("ReduceSum", 1, 1),
+    ("ReduceMax", 1, 1),
+    ("ReduceMin", 1, 1),
+    ("Dropout", 1, 1),
+    ("Erf", 9, 1),
+    ("Sqrt", 1, 1),
+    ("Exp", 1, 1),
+    ("Log", 1, 1),
+    ("Neg", 1, 1),
+    ("Abs", 1, 1),
+    ("HardSigmoid", 1, 1),
+    ("HardSwish", 14, 1),
+    ("LeakyRelu", 1, 1),
+    ("Elu", 1, 1),
+    ("Softplus", 1, 1),
+    ("Not", 1, 1),
+    ("ArgMax", 1, 1),
+    ("ArgMin", 1, 1),
+    ("DepthToSpace", 1, 1),
+    ("SpaceToDepth", 1, 1),
+    ("If", 1, 1),
+    ("Einsum", 12, 1),
+    ("Trilu", 14, 1),
+    ("Mish", 18, 1),
+];
+
+/// How many leading inputs node `n` must have (non-empty) at default-domain opset `opset`; `None`: not checked.
+pub fn required_inputs(n: &Node, opset: i64) -> Option<usize> {
+    if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+        return None;
+    }
+    REQUIRED_INPUTS
+        .iter()
+        .filter(|(op, since, _)| *op == n.op_type && *since <= opset)
+        .max_by_key(|(_, since, _)| *since)
+        .map(|(_, _, k)| *k)
+}
+
+/// What is missing from node `n`'s inputs and outputs at opset `opset`, if anything.
+fn arity_problem(n: &Node, opset: i64) -> Option<String> {
+    let default = n.domain.is_empty() || n.domain == "ai.onnx";
+    if default && n.outputs.iter().all(|o| o.is_empty()) {
+        return Some("node has no output (every op of the default domain has at least one)".into());
+    }
+    let k = required_inputs(n, opset)?;
+    match (0..k).find(|i| n.inputs.get(*i).is_none_or(|s| s.is_empty())) {
+        Some(i) => Some(format!(
+            "node has {} input(s) where {} at opset {opset} requires {k} (input {i} is missing)",
+            n.inputs.iter().filter(|s| !s.is_empty()).count(),
+            n.op_type
+        )),
+        None => None,
+    }
+}
+
+fn check_graph(
+    g: &Graph,
+    scope: &Scope,
+    opset: i64,
+    outer: &mut Vec<HashSet<String>>,
+    out: &mut Vec<Finding>,
+) {
     let gname = scope_name(scope);
     let mut known: HashSet<String> = g.inputs.iter().map(|v| v.name.clone()).collect();
     known.extend(g.initializers.iter().map(|t| t.name().to_string()));
@@ -86,6 +241,16 @@ fn check_graph(g: &Graph, scope: &Scope, outer: &mut Vec<HashSet<String>>, out: 
             .iter()
             .filter_map(|s| s.values.as_ref().and_then(|v| v.name.clone())),
     );
+    for t in &g.initializers {
+        if let Some(d) = t.dims().iter().find(|d| **d < 0) {
+            out.push(Finding {
+                severity: Severity::Error,
+                graph: gname.clone(),
+                node: None,
+                message: format!("initializer `{}` declares a negative dim {d}", t.name()),
+            });
+        }
+    }
     let mut producer: HashMap<&str, usize> = HashMap::new();
     for (i, n) in g.nodes.iter().enumerate() {
         if n.op_type.trim().is_empty() {
@@ -94,6 +259,13 @@ fn check_graph(g: &Graph, scope: &Scope, outer: &mut Vec<HashSet<String>>, out: 
                 graph: gname.clone(),
                 node: Some(label(n, i)),
                 message: "node has an empty op type".into(),
+            });
+        } else if let Some(message) = arity_problem(n, opset) {
+            out.push(Finding {
+                severity: Severity::Error,
+                graph: gname.clone(),
+                node: Some(label(n, i)),
+                message,
             });
         }
         for o in n.outputs.iter().filter(|o| !o.is_empty()) {
@@ -162,7 +334,7 @@ fn check_graph(g: &Graph, scope: &Scope, outer: &mut Vec<HashSet<String>>, out: 
         for (attr, sub) in n.subgraphs() {
             let mut s = scope.clone();
             s.path.push(format!("{}.{}", label(n, i), attr));
-            check_graph(sub, &s, outer, out);
+            check_graph(sub, &s, opset, outer, out);
         }
     }
     outer.pop();

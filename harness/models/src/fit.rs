@@ -58,12 +58,15 @@ pub fn memory_budget() -> u64 {
     mem_total().map(|b| b / 2).unwrap_or(8 << 30)
 }
 
-/// This machine's physical memory in bytes (`MemTotal` of /proc/meminfo), if readable.
+/// This machine's physical memory in bytes (`MemTotal` of /proc/meminfo), if readable; read once per process.
 pub fn mem_total() -> Option<u64> {
-    let t = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = t.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    static TOTAL: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        let t = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = t.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    })
 }
 
 /// Parses a byte count with an optional K/M/G/T suffix (powers of 1024).

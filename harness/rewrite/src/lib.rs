@@ -219,6 +219,19 @@ pub fn verdict_of(model: &Model, table: &SupportTable) -> (Verdict, Blocked) {
     (c.verdict, b)
 }
 
+/// The first structural error of a model (`edgebench_graph::validate`): rules, `simplify` and the variant
+/// transforms leave a model that is not valid ONNX as it is (they may assume what validation checks, such as the
+/// inputs an op requires).
+pub fn invalid(model: &Model) -> Option<String> {
+    edgebench_graph::validate::validate(model)
+        .into_iter()
+        .find(|f| f.severity == edgebench_graph::validate::Severity::Error)
+        .map(|f| match f.node {
+            Some(n) => format!("{n} in {}: {}", f.graph, f.message),
+            None => f.message,
+        })
+}
+
 /// Whether no sequence of `rules` can make `model` run on the table's backend: some main-graph node is of an op the
 /// table blocks whatever its attributes, types, shapes and opset ([`SupportTable::never_supports`]), no rule touches
 /// that op ([`Rule::touches`]), and a graph output depends on the node's data, so folding cannot drop it as dead
@@ -287,13 +300,16 @@ pub fn rewrite(
     rules: &[&dyn Rule],
     oracle: &dyn Oracle,
     verify: &dyn Verify,
-    max_rounds: usize,
+    mut max_rounds: usize,
 ) -> Rewritten {
     let mut current = model.clone();
     name_nodes(&mut current);
     // The verdict and blocked nodes of `current`, computed again only when a patch is kept.
     let mut state = verdict_of(&current, table);
     let before = state.0;
+    if invalid(&current).is_some() {
+        max_rounds = 0;
+    }
     let mut log = vec![];
     // A rule rolled back once is not tried again on the same nodes.
     let mut refused: HashSet<(&'static str, Vec<String>)> = HashSet::new();

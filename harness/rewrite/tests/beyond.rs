@@ -1,8 +1,8 @@
 //! `beyond_rules`: the prediction's short cut is taken only where no rule can change the outcome.
 
 use edgebench_compat::SupportTable;
-use edgebench_graph::fixtures::Builder;
 use edgebench_graph::Model;
+use edgebench_graph::fixtures::Builder;
 use edgebench_rewrite::{beyond_rules, registry};
 
 /// A table that knows Relu, Shape, Reshape and Cast, supports all but Cast, and nothing else.

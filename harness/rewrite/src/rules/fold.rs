@@ -594,6 +594,9 @@ impl Rule for FoldShapeChains {
 /// backends).
 pub fn simplify(model: &Model, facts: Option<&Facts>) -> Model {
     let mut m = model.clone();
+    if crate::invalid(&m).is_some() {
+        return m;
+    }
     crate::name_nodes(&mut m);
     let Some(Ok(table)) = edgebench_compat::embedded("tract") else {
         return m;

@@ -92,6 +92,11 @@ pub fn make(
     facts: &Facts,
     observe: Option<&dyn Observe>,
 ) -> Result<Model, VariantError> {
+    if let Some(why) = crate::invalid(model) {
+        return Err(VariantError::Unsupported(format!(
+            "the model is not valid ONNX: {why}"
+        )));
+    }
     let (prepared, _) = prepare(model);
     let model = &prepared;
     let mut m = match kind {

@@ -127,7 +127,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         // What the model itself states: the static-shape rule is about the file the backend will get.
         let shapes = ShapeMap::from_model(&model, &HashMap::new());
         // One feed per model for every backend's run, resolved as `run` and `bench` do.
-        let feed = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed)
+        let fitted = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed);
+        // One shape oracle per model: its facts are inferred once for every backend's prediction.
+        let memo = (fitted.as_ref().ok().zip(oracle))
+            .map(|(f, o)| compat::oracle(o, &resolve::input_specs(&f.specs)));
+        let feed = fitted
             .map(|f| {
                 if a.verify && !a.json {
                     resolve::print_notes(&f);
@@ -138,12 +142,11 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 FitError::NeedsFeed(m) => (NotVerified::NoFeed, m),
                 FitError::Bad(b) => (NotVerified::FeedDoesNotFit, b.to_string()),
             });
-        // One shape oracle per model: its facts are inferred once for every backend's prediction.
-        let memo = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed)
-            .ok()
-            .zip(oracle)
-            .map(|(f, o)| compat::oracle(o, &resolve::input_specs(&f.specs)));
-        let scratch = tempfile::tempdir()?;
+        let scratch = if a.verify {
+            Some(tempfile::tempdir()?)
+        } else {
+            None
+        };
         let mut backends = vec![];
         for (name, t) in &tables {
             let check = check(&model, t, &shapes);
@@ -159,7 +162,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                         rules,
                         verification: None,
                     };
-                    if a.verify {
+                    if let Some(scratch) = &scratch {
                         let p = scratch.path().join(format!("{name}.onnx"));
                         edgebench_graph::save(&rewritten, &p).map_err(|e| fail(USAGE, e))?;
                         r.verification = Some(verify(&p, &feed, name, true, &runs));
