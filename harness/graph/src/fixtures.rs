@@ -151,6 +151,7 @@ impl Builder {
             model_version: 1,
             doc_string: String::new(),
             opset_imports: BTreeMap::from([(String::new(), opset)]),
+            duplicate_imports: vec![],
             metadata: vec![],
             graph: self.graph,
             functions: vec![],

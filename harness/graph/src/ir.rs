@@ -19,8 +19,11 @@ pub struct Model {
     pub domain: String,
     pub model_version: i64,
     pub doc_string: String,
-    /// Opset version per domain; the default domain `ai.onnx` is stored as `""`.
+    /// Opset version per domain; the default domain `ai.onnx` is stored as `""`. A domain the file imports more
+    /// than once (`""` and `ai.onnx` are one domain) is read at its highest version.
     pub opset_imports: BTreeMap<String, i64>,
+    /// The other imports of a domain the file imports more than once (domain, version), for validation's note.
+    pub duplicate_imports: Vec<(String, i64)>,
     pub metadata: Vec<(String, String)>,
     pub graph: Graph,
     /// Kept verbatim: model-local functions, training info, device configurations.

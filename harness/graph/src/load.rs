@@ -60,11 +60,21 @@ pub fn decode(bytes: Bytes, path: &Path, base_dir: Option<&Path>) -> Result<Mode
         });
     };
     let ctx = Ctx { path, base_dir };
-    let mut opset_imports = BTreeMap::new();
+    let mut opset_imports: BTreeMap<String, i64> = BTreeMap::new();
+    let mut duplicate_imports = vec![];
     for o in &proto.opset_import {
         let d = o.domain.clone().unwrap_or_default();
         let d = if d == "ai.onnx" { String::new() } else { d };
-        opset_imports.insert(d, o.version.unwrap_or(0));
+        let v = o.version.unwrap_or(0);
+        match opset_imports.get(&d).copied() {
+            Some(prev) => {
+                duplicate_imports.push((d.clone(), prev.min(v)));
+                opset_imports.insert(d, prev.max(v));
+            }
+            None => {
+                opset_imports.insert(d, v);
+            }
+        }
     }
     Ok(Model {
         ir_version: proto.ir_version.unwrap_or(0),
@@ -74,6 +84,7 @@ pub fn decode(bytes: Bytes, path: &Path, base_dir: Option<&Path>) -> Result<Mode
         model_version: proto.model_version.unwrap_or(0),
         doc_string: proto.doc_string.unwrap_or_default(),
         opset_imports,
+        duplicate_imports,
         metadata: proto
             .metadata_props
             .into_iter()

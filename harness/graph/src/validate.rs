@@ -72,6 +72,18 @@ pub fn validate(model: &Model) -> Vec<Finding> {
             });
         }
     }
+    for (d, v) in &model.duplicate_imports {
+        let shown = if d.is_empty() { "ai.onnx" } else { d };
+        out.push(Finding {
+            severity: Severity::Note,
+            graph: "main".into(),
+            node: None,
+            message: format!(
+                "domain `{shown}` is imported more than once (also at version {v}); read at version {}",
+                model.opset_imports.get(d).copied().unwrap_or(0)
+            ),
+        });
+    }
     let mut outer: Vec<HashSet<String>> = vec![];
     let opset = model.opset("").unwrap_or(1);
     check_graph(&model.graph, &Scope::default(), opset, &mut outer, &mut out);

@@ -1,0 +1,1 @@
+edgebench-tensors*#ByJK¾e?1ü"¿¤2¾ã	¿OLy¾‚£½

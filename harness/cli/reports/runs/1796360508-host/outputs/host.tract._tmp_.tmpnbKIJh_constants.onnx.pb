@@ -1,0 +1,1 @@
+edgebench-tensors*ByJ¸Hg¾¸Hg¾

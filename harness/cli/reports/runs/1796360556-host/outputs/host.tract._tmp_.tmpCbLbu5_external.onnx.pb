@@ -1,0 +1,2 @@
+edgebench-tensors*ByJÎÿÔ?õ
+F¿}¿ÆgÎ>
