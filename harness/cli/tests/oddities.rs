@@ -22,7 +22,11 @@ fn save_proto(dir: &Path, name: &str, m: &pb::ModelProto) -> PathBuf {
 
 /// `check`'s exit 7 (not every model runs on every backend) is a verdict; the other commands must succeed.
 fn all_handled(codes: &[i32]) -> bool {
-    codes.len() == 4 && codes[0] == 0 && (codes[1] == 0 || codes[1] == 7) && codes[2] == 0 && codes[3] == 0
+    codes.len() == 4
+        && codes[0] == 0
+        && (codes[1] == 0 || codes[1] == 7)
+        && codes[2] == 0
+        && codes[3] == 0
 }
 
 /// Runs a command and asserts it ended without an internal error: exit 0, or another documented code with a
@@ -47,7 +51,15 @@ fn every_command(file: &Path, extra: &[&str]) -> Vec<i32> {
         vec!["inspect", f, "--json"],
         vec!["check", f, "--json"],
         vec!["run", f, "--json"],
-        vec!["bench", f, "--backend", "tract", "--max-time", "0.2", "--json"],
+        vec![
+            "bench",
+            f,
+            "--backend",
+            "tract",
+            "--max-time",
+            "0.2",
+            "--json",
+        ],
     ] {
         let mut args = cmd.clone();
         args.extend_from_slice(extra);
@@ -182,7 +194,13 @@ fn a_zipmap_classifier_of_ir_version_4_gets_a_verdict_and_clear_errors() {
     let mut b = Builder::new("zipmap", 0);
     b.input("x", &[1, 3]);
     b.output("probabilities", &[1, 3]);
-    b.node("Softmax", &["x"], "probabilities", &[1, 3], vec![int("axis", 1)]);
+    b.node(
+        "Softmax",
+        &["x"],
+        "probabilities",
+        &[1, 3],
+        vec![int("axis", 1)],
+    );
     let mut m = b.finish(13);
     m.ir_version = 4;
     m.opset_imports.insert("ai.onnx.ml".into(), 1);
