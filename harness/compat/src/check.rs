@@ -28,6 +28,13 @@ pub enum Reason {
         value: i64,
         allowed: Vec<i64>,
     },
+    /// A string attribute's value is not one of those allowed (JSON: `reason` `attribute-value`, `value` a string).
+    #[serde(rename = "attribute-value")]
+    AttributeText {
+        attr: String,
+        value: String,
+        allowed: Vec<String>,
+    },
     DynamicShape {
         value: String,
     },
@@ -62,6 +69,15 @@ impl std::fmt::Display for Reason {
                 value,
                 allowed,
             } => write!(f, "attribute {attr}={value} (allowed: {allowed:?})"),
+            Reason::AttributeText {
+                attr,
+                value,
+                allowed,
+            } => write!(
+                f,
+                "attribute {attr}={value} (allowed: {})",
+                allowed.join(", ")
+            ),
             Reason::DynamicShape { value } => write!(f, "dynamic shape of `{value}`"),
             Reason::Shape { value, detail } => write!(f, "shape of `{value}`: {detail}"),
             Reason::NotSupported { detail } => write!(f, "not supported: {detail}"),
@@ -77,7 +93,7 @@ impl Reason {
             Reason::UnknownDomain => "unknown-domain",
             Reason::OpsetOutOfRange { .. } => "opset-out-of-range",
             Reason::Dtype { .. } => "dtype",
-            Reason::AttributeValue { .. } => "attribute-value",
+            Reason::AttributeValue { .. } | Reason::AttributeText { .. } => "attribute-value",
             Reason::DynamicShape { .. } => "dynamic-shape",
             Reason::Shape { .. } => "shape",
             Reason::NotSupported { .. } => "not-supported",
@@ -427,6 +443,18 @@ fn node_reason(
                 return Some(Reason::Shape {
                     value: n.outputs.first().cloned().unwrap_or_default(),
                     detail: format!("{detail}: {}", c.note),
+                });
+            }
+        }
+        if let Some(attr) = c.attr.as_ref().filter(|_| !c.allowed_strings.is_empty())
+            && let Some(edgebench_graph::AttrValue::String(v)) = n.attr(attr)
+        {
+            let v = String::from_utf8_lossy(v).into_owned();
+            if !c.allowed_strings.contains(&v) {
+                return Some(Reason::AttributeText {
+                    attr: attr.clone(),
+                    value: v,
+                    allowed: c.allowed_strings.clone(),
                 });
             }
         }

@@ -101,6 +101,9 @@ pub struct Constraint {
     pub allowed: Vec<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<i64>,
+    /// This string attribute, when present, must take one of these (e.g. `auto_pad`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_strings: Vec<String>,
     /// The model's opset for the op's domain must be within these bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_opset: Option<i64>,

@@ -19,6 +19,7 @@ pub static RULES: &[&(dyn Rule + Sync)] = &[
     &FoldBatchNorm,
     &GemmPretransposeB,
     &FlattenToReshape,
+    &ExplicitPads,
     &DecomposeHardSwish,
     &DecomposeHardSwishClip,
     &DecomposeHardSigmoid,

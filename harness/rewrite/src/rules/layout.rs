@@ -1,9 +1,9 @@
 //! Shapes and layout: static shapes pinned from the feed, Gemm's B pre-transposed, Flatten/Squeeze as Reshape,
-//! Slice as Split, MatMul brought to 2-D.
+//! Slice as Split, MatMul brought to 2-D, `auto_pad=VALID` as explicit pads.
 
 use crate::build::*;
 use crate::{Blocked, Ctx, Edit, Patch, Rule};
-use edgebench_graph::{Model, Node, Tensor, ValueInfo};
+use edgebench_graph::{AttrValue, Attribute, Model, Node, Tensor, ValueInfo};
 
 /// **static-shapes**: pins every dim from the feed and writes `value_info` with the inferred type and shape of every
 /// main-graph value (narrow backends such as wonnx compile each node with concrete shapes).
@@ -339,5 +339,45 @@ impl Rule for MatMulTo2d {
             Tensor::from_i64(&sy, &[ydims.len() as i64], &ydims),
         ];
         Some(Patch::replace(n, index, nodes, inits))
+    }
+}
+
+/// **explicit-pads**: `auto_pad=VALID` (no padding) on `Conv`, `MaxPool` or `AveragePool` written as `pads` of zeros,
+/// which means the same (wonnx implements `NOTSET` and `SAME_*` only).
+pub struct ExplicitPads;
+
+impl Rule for ExplicitPads {
+    fn name(&self) -> &'static str {
+        "explicit-pads"
+    }
+    fn ops(&self) -> &'static [&'static str] {
+        &["Conv", "MaxPool", "AveragePool"]
+    }
+    fn node(&self, m: &Model, index: usize, ctx: &Ctx) -> Option<Patch> {
+        let n = &m.graph.nodes[index];
+        match n.attr("auto_pad") {
+            Some(AttrValue::String(s)) if s.as_ref() == b"VALID" => {}
+            _ => return None,
+        }
+        // Spatial rank: the kernel's, else the weight's dims after (M, C), else the input's after (N, C).
+        let rank = match n.attr_ints("kernel_shape") {
+            Some(k) => k.len(),
+            None => match n.inputs.get(1).and_then(|w| m.graph.initializer(w)) {
+                Some(w) => w.dims().len().checked_sub(2)?,
+                None => fact(ctx, n.inputs.first()?)?.1.len().checked_sub(2)?,
+            },
+        };
+        if rank == 0 {
+            return None;
+        }
+        let mut g = n.clone();
+        g.attributes
+            .retain(|a| a.name != "auto_pad" && a.name != "pads");
+        g.attributes.push(Attribute {
+            name: "pads".into(),
+            value: AttrValue::Ints(vec![0; 2 * rank]),
+            doc_string: String::new(),
+        });
+        Some(Patch::replace(n, index, vec![g], vec![]))
     }
 }

@@ -18,6 +18,7 @@ pub use fold::{
     FoldGatherMatMul, FoldMulConstants, FoldShapeChains, FoldUnsqueeze,
 };
 pub use layout::{
-    FlattenToReshape, GemmPretransposeB, MatMulTo2d, SliceToSplit, SqueezeToReshape, StaticShapes,
+    ExplicitPads, FlattenToReshape, GemmPretransposeB, MatMulTo2d, SliceToSplit, SqueezeToReshape,
+    StaticShapes,
 };
 pub use opset::{DowngradeOpset, DropUnusedImports};
