@@ -46,6 +46,8 @@ fn no_internal_error(args: &[&str]) -> (i32, String, String) {
 
 fn every_command(file: &Path, extra: &[&str]) -> Vec<i32> {
     let f = file.to_str().unwrap();
+    let runs = file.with_extension("runs");
+    let runs = runs.to_str().unwrap();
     let mut codes = vec![];
     for cmd in [
         vec!["inspect", f, "--json"],
@@ -58,6 +60,8 @@ fn every_command(file: &Path, extra: &[&str]) -> Vec<i32> {
             "tract",
             "--max-time",
             "0.2",
+            "--out",
+            runs,
             "--json",
         ],
     ] {
@@ -241,7 +245,19 @@ fn a_zipmap_classifier_of_ir_version_4_gets_a_verdict_and_clear_errors() {
     for b in ["tract", "ort"] {
         if backend_available(b) {
             no_internal_error(&["run", f, "--backend", b, "--json"]);
-            no_internal_error(&["bench", f, "--backend", b, "--max-time", "0.2", "--json"]);
+            let out = dir.path().join("runs");
+            let out = out.to_str().unwrap();
+            no_internal_error(&[
+                "bench",
+                f,
+                "--backend",
+                b,
+                "--max-time",
+                "0.2",
+                "--out",
+                out,
+                "--json",
+            ]);
         }
     }
 }

@@ -1,2 +1,0 @@
-edgebench-tensors*ByJÎÿÔ?õ
-F¿}¿ÆgÎ>

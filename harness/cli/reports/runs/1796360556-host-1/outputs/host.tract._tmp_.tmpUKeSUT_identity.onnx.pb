@@ -1,1 +1,0 @@
-edgebench-tensors*#ByJK¾e?1ü"¿¤2¾ã	¿OLy¾‚£½

@@ -1,1 +1,0 @@
-edgebench-tensors*ByJ¸Hg¾¸Hg¾
