@@ -549,12 +549,7 @@ fn outer_reads(g: &Graph, out: &mut Vec<String>) {
 /// Groups nodes into partitions: a topological order that stays on the current backend while any node for it is
 /// ready, switching only when none is.
 fn schedule(g: &Graph, on_first: &[bool]) -> Vec<Segment> {
-    let producer: HashMap<&str, usize> = g
-        .nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
-        .collect();
+    let producer = g.producers();
     let deps: Vec<HashSet<usize>> = g
         .nodes
         .iter()

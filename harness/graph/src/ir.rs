@@ -415,6 +415,15 @@ impl Scope {
 }
 
 impl Graph {
+    /// The node producing each value (by output name; the last one when a name is produced twice).
+    pub fn producers(&self) -> std::collections::HashMap<&str, usize> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
+            .collect()
+    }
+
     /// The initializer of this name.
     pub fn initializer(&self, name: &str) -> Option<&Tensor> {
         self.initializers.iter().find(|t| t.name() == name)

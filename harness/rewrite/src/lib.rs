@@ -259,12 +259,7 @@ fn data_live(g: &edgebench_graph::Graph) -> Vec<bool> {
             }
         }
     }
-    let producer: HashMap<&str, usize> = g
-        .nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
-        .collect();
+    let producer = g.producers();
     let mut live = vec![false; g.nodes.len()];
     let mut stack: Vec<usize> = g
         .outputs

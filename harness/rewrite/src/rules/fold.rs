@@ -45,16 +45,7 @@ impl Rule for ConstantToInitializer {
         if t.external.is_some() {
             return None;
         }
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::AddInitializer(t),
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        Some(Patch::to_constant(n, index, t))
     }
 }
 
@@ -97,16 +88,11 @@ impl Rule for FoldConstantOfShape {
             .cycle()
             .take(one.len() * count as usize)
             .collect();
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::AddInitializer(Tensor::from_raw(out, dtype, &dims, raw)),
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        Some(Patch::to_constant(
+            n,
+            index,
+            Tensor::from_raw(out, dtype, &dims, raw),
+        ))
     }
 }
 
@@ -127,11 +113,7 @@ impl Rule for FoldUnsqueeze {
         if is_output(model, out) {
             return None;
         }
-        let t = model
-            .graph
-            .initializers
-            .iter()
-            .find(|t| Some(t.name()) == n.inputs.first().map(String::as_str))?;
+        let t = model.graph.initializer(n.inputs.first()?)?;
         if t.external.is_some() {
             return None;
         }
@@ -162,16 +144,11 @@ impl Rule for FoldUnsqueeze {
             })
             .collect();
         let raw = t.data_bytes().ok()?.to_vec();
-        Some(Patch {
-            nodes: vec![n.name.clone()],
-            edits: vec![
-                Edit::AddInitializer(Tensor::from_raw(out, t.dtype(), &dims, raw)),
-                Edit::Replace {
-                    index,
-                    with: vec![],
-                },
-            ],
-        })
+        Some(Patch::to_constant(
+            n,
+            index,
+            Tensor::from_raw(out, t.dtype(), &dims, raw),
+        ))
     }
 }
 
@@ -279,11 +256,7 @@ impl Rule for DequantizeWeights {
         if is_output(m, out) {
             return None;
         }
-        let q = m
-            .graph
-            .initializers
-            .iter()
-            .find(|t| Some(t.name()) == n.inputs.first().map(|s| s.as_str()))?;
+        let q = m.graph.initializer(n.inputs.first()?)?;
         let values = ints_as_f32(q)?;
         let scale = f32_init(m, n.inputs.get(1)?)?;
         let zp: Vec<f32> = match n.inputs.get(2).filter(|s| !s.is_empty()) {
@@ -335,11 +308,7 @@ impl Rule for FoldCastWeights {
         if is_output(m, out) || n.attr_int("to")? != DataType::Float.code() as i64 {
             return None;
         }
-        let q = m
-            .graph
-            .initializers
-            .iter()
-            .find(|t| Some(t.name()) == n.inputs.first().map(|s| s.as_str()))?;
+        let q = m.graph.initializer(n.inputs.first()?)?;
         if q.dtype() == DataType::Int32 {
             return None; // int32 constants are indices or sizes more often than weights
         }
