@@ -9,6 +9,7 @@ pub mod agreement;
 pub mod build;
 pub mod cell;
 pub mod conformance;
+pub mod discover;
 pub mod events;
 pub mod machine;
 pub mod oneshot;

@@ -98,6 +98,15 @@ pub fn record(registry: &Registry, emulated: bool) -> Machine {
 
 /// Resolves a backend name and checks that it is available here: unknown is a usage error, not compiled in or not
 /// available here is `Unavailable` with the reason.
+/// The reference backend's name: ONNX Runtime when it is available here, else tract when it is.
+pub fn reference(registry: &Registry) -> Option<&'static str> {
+    ["ort", "tract"].into_iter().find(|b| {
+        registry
+            .get(b)
+            .is_ok_and(|x| x.availability().is_available())
+    })
+}
+
 pub fn available<'r>(
     registry: &'r Registry,
     name: &str,

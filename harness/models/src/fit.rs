@@ -227,6 +227,81 @@ pub fn fit(
     Ok(out)
 }
 
+/// The symbolic dims (by name, in input order) a feed still needs: named dims of inputs that no `--feed` flag or
+/// default feed covers, that are not leading batch dims, and that no `--dim` names. Feed discovery searches values
+/// for them.
+pub fn open_dims(
+    model: &Model,
+    flags: &[String],
+    dim_flags: &[String],
+    defaults: &[FeedSpec],
+) -> Vec<String> {
+    let named = parse_dims(dim_flags).unwrap_or_default();
+    let given: Vec<String> = flags
+        .iter()
+        .filter_map(|f| FeedSpec::parse(f).ok().map(|s| s.name))
+        .collect();
+    let mut out: Vec<String> = vec![];
+    for i in model.graph.runtime_inputs() {
+        if given.contains(&i.name) || defaults.iter().any(|d| d.name == i.name) {
+            continue;
+        }
+        let Some((_, Some(dims))) = i.ty.as_ref().and_then(ValueType::as_tensor) else {
+            continue;
+        };
+        for (k, d) in dims.iter().enumerate() {
+            if let Dim::Param(p) = d
+                && !(k == 0 && dims.len() >= 2)
+                && !named.iter().any(|(n, _)| n == p)
+                && !out.contains(p)
+            {
+                out.push(p.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Dim values the graph itself suggests, smallest first: positive entries of the int64 constants that shape code
+/// reads (Reshape, Expand, Tile, Slice, ConstantOfShape, Range), and the concrete dims of inputs and outputs, from
+/// 2 to 100000.
+pub fn implied_values(model: &Model) -> Vec<u64> {
+    let g = &model.graph;
+    let mut out: Vec<u64> = vec![];
+    let shape_code = [
+        "Reshape",
+        "Expand",
+        "Tile",
+        "Slice",
+        "ConstantOfShape",
+        "Range",
+    ];
+    for n in g
+        .nodes
+        .iter()
+        .filter(|n| shape_code.contains(&n.op_type.as_str()))
+    {
+        for i in n
+            .inputs
+            .iter()
+            .skip(usize::from(n.op_type != "ConstantOfShape"))
+        {
+            if let Some(v) = g.initializer(i).and_then(|t| t.as_i64()) {
+                out.extend(v.into_iter().filter(|x| *x > 0).map(|x| x as u64));
+            }
+        }
+    }
+    for v in g.inputs.iter().chain(&g.outputs) {
+        if let Some((_, Some(dims))) = v.ty.as_ref().and_then(ValueType::as_tensor) {
+            out.extend(dims.iter().filter_map(Dim::value));
+        }
+    }
+    out.retain(|x| (2..=100_000).contains(x));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// [`fit`] without `--dim` flags, for callers that only need the specs.
 pub fn feed(
     model: &Model,

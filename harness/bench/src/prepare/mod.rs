@@ -44,6 +44,8 @@ pub struct Preparer<'r> {
     pub manifest: Manifest,
     /// The edgebench build (`version|commit`): cached predictions are not reused across builds.
     pub build: String,
+    /// The `--ort-lib` setting, passed on to the children of feed discovery.
+    pub ort_lib: Option<std::path::PathBuf>,
 }
 
 /// One model of the plan as asked for.
@@ -77,6 +79,7 @@ impl<'r> Preparer<'r> {
             fetcher: Fetcher::new(edgebench_models::cache_dir()),
             manifest: Manifest::embedded(),
             build: build.into(),
+            ort_lib: None,
         }
     }
 
@@ -89,19 +92,30 @@ impl<'r> Preparer<'r> {
         resolve::model(word, &self.fetcher, &self.manifest).map_err(|e| Error::BadModel(e.0))
     }
 
-    /// Resolves, loads and fits a model: a word that names nothing is a bad model, a feed that cannot be made a
-    /// usage error.
+    /// Resolves, loads and fits a model (discovering a symbolic dim nobody gives): a word that names nothing is a
+    /// bad model, a feed that cannot be made a usage error.
     pub fn load(&self, r: &ModelRequest) -> Result<Loaded, Error> {
         let reference = self.resolve(&r.word)?;
         let model = load(&reference.path)?;
-        let fitted = fit::fit(
+        // A symbolic dim nobody gives is discovered on the reference backend (its note says so).
+        let runs = crate::prediction::Runs {
+            timeout: 120,
+            memory_limit: None,
+            ort_lib: self.ort_lib.as_deref(),
+            backend_failed: 5,
+        };
+        let (fitted, _) = crate::discover::fit_or_discover(
+            &reference.path,
             &model,
             &reference.label,
             &r.feed,
             &r.dims,
             &reference.default_feed,
-        )
-        .map_err(|e| Error::Usage(e.to_string()))?;
+            crate::machine::reference(self.registry),
+            &runs,
+            Some(&self.cache().join("discovered")),
+        );
+        let fitted = fitted.map_err(|e| Error::Usage(e.to_string()))?;
         Ok(Loaded {
             reference,
             model,

@@ -75,7 +75,8 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         ort_library: super::ort_library(ort_lib),
         workspace: Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
     };
-    let prep = Preparer::new(registry, super::build_id());
+    let mut prep = Preparer::new(registry, super::build_id());
+    prep.ort_lib = ort_lib.map(Path::to_path_buf);
     let mut on = terminal::preparation(a.json);
     let sites = prepare::sites(
         &names,

@@ -8,6 +8,7 @@ use anyhow::Result;
 use edgebench_backend_api::Registry;
 use edgebench_bench::prediction::{NotVerified, Runs, Verification, VerifySummary, verify};
 use edgebench_bench::prepare::compat;
+use edgebench_bench::{discover, machine};
 use edgebench_compat::{ModelCheck, Verdict, check};
 use edgebench_graph::stats::ShapeMap;
 use edgebench_models::fit::FitError;
@@ -84,6 +85,9 @@ pub(super) struct AfterRewrites {
 pub(super) struct ModelReport {
     pub(super) model: String,
     pub(super) path: String,
+    /// `--verify` only: the feed discovery's outcome, when the model has a symbolic dim nobody gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) discovered: Option<edgebench_bench::discover::Discovery>,
     pub(super) backends: Vec<Cell>,
 }
 
@@ -116,18 +120,30 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     };
     if a.verify {
         for (n, _) in &tables {
-            edgebench_bench::machine::available(registry, n)?;
+            machine::available(registry, n)?;
         }
     }
     let oracle = registry.get(edgebench_bench::prepare::ORACLE).ok();
+    let reference = a.verify.then(|| machine::reference(registry)).flatten();
     let mut reports = vec![];
     for arg in model_args(&a)? {
         let m = resolve::model(&arg, &fetcher(), &manifest())?;
         let model = resolve::load(&m)?;
         // What the model itself states: the static-shape rule is about the file the backend will get.
         let shapes = ShapeMap::from_model(&model, &HashMap::new());
-        // One feed per model for every backend's run, resolved as `run` and `bench` do.
-        let fitted = edgebench_models::fit::fit(&model, &m.label, &a.feed, &a.dim, &m.default_feed);
+        // One feed per model for every backend's run, resolved as `run` and `bench` do; with --verify, a symbolic
+        // dim nobody gave is discovered on the reference backend.
+        let (fitted, discovered) = discover::fit_or_discover(
+            &m.path,
+            &model,
+            &m.label,
+            &a.feed,
+            &a.dim,
+            &m.default_feed,
+            reference,
+            &runs,
+            Some(&edgebench_models::cache_dir().join("discovered")),
+        );
         // One shape oracle per model: its facts are inferred once for every backend's prediction.
         let memo = (fitted.as_ref().ok().zip(oracle))
             .map(|(f, o)| compat::oracle(o, &resolve::input_specs(&f.specs)));
@@ -142,11 +158,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 FitError::NeedsFeed(m) => (NotVerified::NoFeed, m),
                 FitError::Bad(b) => (NotVerified::FeedDoesNotFit, b.to_string()),
             });
-        let scratch = if a.verify {
-            Some(tempfile::tempdir()?)
-        } else {
-            None
-        };
+        let scratch = a.verify.then(tempfile::tempdir).transpose()?;
         let mut backends = vec![];
         for (name, t) in &tables {
             let check = check(&model, t, &shapes);
@@ -179,6 +191,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         reports.push(ModelReport {
             model: m.label.clone(),
             path: m.path.display().to_string(),
+            discovered,
             backends,
         });
     }
