@@ -135,13 +135,25 @@ fn check_verify_separates_held_wrong_and_not_verified() {
     assert_eq!(d["models"][0]["backends"][0]["verification"], "agree");
     assert_eq!(d["verify_summary"]["held"], 1);
 
-    // Not verified, no feed: a symbolic sequence dim. Not a wrong prediction, so not exit 8.
+    // A symbolic sequence dim nobody gives is discovered (issue #20): T = 1 runs, and the prediction is verified.
     let (code, d, err) = verify_doc(&["check", s, "--backend", "tract", "--verify", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(d["models"][0]["discovered"]["dims"], serde_json::json!([["T", 1]]));
+    assert_eq!(d["models"][0]["backends"][0]["verification"], "agree");
+    // Not verified, no feed: an unnamed dynamic dim (no --dim can name it, discovery has nothing to search). Not a
+    // wrong prediction, so not exit 8.
+    let unnamed = save(
+        dir.path(),
+        "unnamed.onnx",
+        &relu(vec![Dim::Value(1), Dim::Unknown, Dim::Value(3)]),
+    );
+    let u = unnamed.to_str().unwrap();
+    let (code, d, err) = verify_doc(&["check", u, "--backend", "tract", "--verify", "--json"]);
     assert_eq!(code, 0, "{err}");
     let c = &d["models"][0]["backends"][0];
     assert_eq!(c["verification"], "not-verified", "{c}");
     assert_eq!(c["reason"], "no-feed");
-    assert!(c["detail"].as_str().unwrap().contains("`T`"), "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("unnamed dynamic dim"), "{c}");
     assert_eq!(d["verify_summary"]["not_verified"], 1);
     assert_eq!(d["predictions_held"], true);
     // ... and with --dim it is verified.
