@@ -65,20 +65,29 @@ impl Discovery {
     }
 }
 
-/// Searches values for the open dims of `model` (see the module) on `backend`; `None` when it has none. The
+/// A model and what the user gave for its feed.
+pub struct Asked<'a> {
+    pub path: &'a Path,
+    pub model: &'a Model,
+    /// The model's name in messages.
+    pub label: &'a str,
+    pub feed_flags: &'a [String],
+    pub dim_flags: &'a [String],
+    /// The manifest's feed of a zoo model.
+    pub defaults: &'a [FeedSpec],
+}
+
+/// Searches values for the open dims of the model (see the module) on `backend`; `None` when it has none. The
 /// outcome is read from and written to `cache` (a folder) when given.
-#[allow(clippy::too_many_arguments)]
-pub fn discover(
-    path: &Path,
-    model: &Model,
-    label: &str,
-    feed_flags: &[String],
-    dim_flags: &[String],
-    defaults: &[FeedSpec],
-    backend: &str,
-    runs: &Runs,
-    cache: Option<&Path>,
-) -> Option<Discovery> {
+pub fn discover(a: &Asked, backend: &str, runs: &Runs, cache: Option<&Path>) -> Option<Discovery> {
+    let Asked {
+        path,
+        model,
+        label,
+        feed_flags,
+        dim_flags,
+        defaults,
+    } = *a;
     let open = open_dims(model, feed_flags, dim_flags, defaults);
     if open.is_empty() {
         return None;
@@ -174,14 +183,8 @@ fn cache_key(path: &Path, feed_flags: &[String], dim_flags: &[String], backend: 
 
 /// The feed of a model as `fit` makes it; where it needs a symbolic dim and `backend` is given, the one
 /// [`discover`] finds (with its note among the fitted notes), or the original error with what was tried.
-#[allow(clippy::too_many_arguments)]
 pub fn fit_or_discover(
-    path: &Path,
-    model: &Model,
-    label: &str,
-    feed_flags: &[String],
-    dim_flags: &[String],
-    defaults: &[FeedSpec],
+    a: &Asked,
     backend: Option<&str>,
     runs: &Runs,
     cache: Option<&Path>,
@@ -190,22 +193,21 @@ pub fn fit_or_discover(
     Option<Discovery>,
 ) {
     use edgebench_models::fit::FitError;
-    let fitted = fit(model, label, feed_flags, dim_flags, defaults);
+    let (model, label) = (a.model, a.label);
+    let fitted = fit(model, label, a.feed_flags, a.dim_flags, a.defaults);
     let (Err(FitError::NeedsFeed(message)), Some(b)) = (&fitted, backend) else {
         return (fitted, None);
     };
-    let Some(d) = discover(
-        path, model, label, feed_flags, dim_flags, defaults, b, runs, cache,
-    ) else {
+    let Some(d) = discover(a, b, runs, cache) else {
         return (fitted, None);
     };
     if !d.found() {
         let message = format!("{message}; {}", d.note(label));
         return (Err(FitError::NeedsFeed(message)), Some(d));
     }
-    let mut dims = dim_flags.to_vec();
+    let mut dims = a.dim_flags.to_vec();
     dims.extend(d.dim_flags());
-    let fitted = fit(model, label, feed_flags, &dims, defaults).map(|mut f| {
+    let fitted = fit(model, label, a.feed_flags, &dims, a.defaults).map(|mut f| {
         f.notes.push(d.note(label));
         f
     });

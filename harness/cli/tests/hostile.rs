@@ -138,7 +138,10 @@ fn check_verify_separates_held_wrong_and_not_verified() {
     // A symbolic sequence dim nobody gives is discovered (issue #20): T = 1 runs, and the prediction is verified.
     let (code, d, err) = verify_doc(&["check", s, "--backend", "tract", "--verify", "--json"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(d["models"][0]["discovered"]["dims"], serde_json::json!([["T", 1]]));
+    assert_eq!(
+        d["models"][0]["discovered"]["dims"],
+        serde_json::json!([["T", 1]])
+    );
     assert_eq!(d["models"][0]["backends"][0]["verification"], "agree");
     // Not verified, no feed: an unnamed dynamic dim (no --dim can name it, discovery has nothing to search). Not a
     // wrong prediction, so not exit 8.
@@ -153,7 +156,13 @@ fn check_verify_separates_held_wrong_and_not_verified() {
     let c = &d["models"][0]["backends"][0];
     assert_eq!(c["verification"], "not-verified", "{c}");
     assert_eq!(c["reason"], "no-feed");
-    assert!(c["detail"].as_str().unwrap().contains("unnamed dynamic dim"), "{c}");
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unnamed dynamic dim"),
+        "{c}"
+    );
     assert_eq!(d["verify_summary"]["not_verified"], 1);
     assert_eq!(d["predictions_held"], true);
     // ... and with --dim it is verified.

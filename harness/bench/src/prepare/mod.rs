@@ -104,13 +104,16 @@ impl<'r> Preparer<'r> {
             ort_lib: self.ort_lib.as_deref(),
             backend_failed: 5,
         };
+        let asked = crate::discover::Asked {
+            path: &reference.path,
+            model: &model,
+            label: &reference.label,
+            feed_flags: &r.feed,
+            dim_flags: &r.dims,
+            defaults: &reference.default_feed,
+        };
         let (fitted, _) = crate::discover::fit_or_discover(
-            &reference.path,
-            &model,
-            &reference.label,
-            &r.feed,
-            &r.dims,
-            &reference.default_feed,
+            &asked,
             crate::machine::reference(self.registry),
             &runs,
             Some(&self.cache().join("discovered")),

@@ -133,13 +133,16 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         let shapes = ShapeMap::from_model(&model, &HashMap::new());
         // One feed per model for every backend's run, resolved as `run` and `bench` do; with --verify, a symbolic
         // dim nobody gave is discovered on the reference backend.
+        let asked = discover::Asked {
+            path: &m.path,
+            model: &model,
+            label: &m.label,
+            feed_flags: &a.feed,
+            dim_flags: &a.dim,
+            defaults: &m.default_feed,
+        };
         let (fitted, discovered) = discover::fit_or_discover(
-            &m.path,
-            &model,
-            &m.label,
-            &a.feed,
-            &a.dim,
-            &m.default_feed,
+            &asked,
             reference,
             &runs,
             Some(&edgebench_models::cache_dir().join("discovered")),
