@@ -1,7 +1,8 @@
 //! Feed discovery: when an input has a symbolic dim that no `--dim`, `--feed` or manifest gives (and that is not a
 //! leading batch dim), find a value that runs on the reference backend instead of demanding one. A bounded search:
 //! 1 first, then the values the graph implies (`models::fit::implied_values`), then a ladder of sizes real models
-//! take (sequence lengths, image sides, audio sample counts); every open dim takes the same value in a try. Each try
+//! take (sequence lengths, image sides, audio sample counts); every open dim takes the same value in a try, and once a
+//! value above 1 runs, each dim that also runs at 1 on its own goes back to 1. Each try
 //! is `edgebench run` in a child with a timeout and the memory limit, like a `check --verify` cell. The outcome,
 //! found or not, is cached per model file, feed flags, dims and backend.
 
@@ -16,10 +17,14 @@ use std::path::Path;
 /// Sizes tried after 1 and the graph's own values.
 pub const LADDER: &[u64] = &[16, 32, 64, 128, 224, 256, 320, 512, 640, 1024, 16000];
 
+/// The search's behaviour, part of the cache key: bumped when it changes what it finds.
+const VERSION: &str = "2";
+
 /// Runs at most this many tries.
 pub const MAX_TRIES: usize = 16;
 
-/// What a search found (`dims` empty when nothing ran), on which backend, and every value it tried, in order.
+/// What a search found (`dims` empty when nothing ran), on which backend, and every value it tried, in order (the
+/// values every open dim took together; after a value > 1 ran, each dim was also tried alone at 1).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Discovery {
     pub dims: Vec<(String, u64)>,
@@ -127,6 +132,25 @@ pub fn discover(a: &Asked, backend: &str, runs: &Runs, cache: Option<&Path>) -> 
             break;
         }
     }
+    // Every open dim took the value that ran; each one that also runs at 1 on its own goes back to 1 (a state's
+    // batch dim need not follow the sequence length). One more run per dim, kept only when it runs.
+    if found.found() && open.len() > 1 && found.dims[0].1 > 1 {
+        for k in 0..found.dims.len() {
+            let mut dims = dim_flags.to_vec();
+            dims.extend(
+                found
+                    .dims
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (n, v))| format!("{n}={}", if j == k { 1 } else { *v })),
+            );
+            if let Ok(f) = fit(model, label, feed_flags, &dims, defaults)
+                && runs_with(path, &f.specs, backend, runs)
+            {
+                found.dims[k].1 = 1;
+            }
+        }
+    }
     if let Some(p) = &cached
         && let Some(dir) = p.parent()
         && std::fs::create_dir_all(dir).is_ok()
@@ -174,7 +198,7 @@ fn cache_key(path: &Path, feed_flags: &[String], dim_flags: &[String], backend: 
         })
         .unwrap_or_default();
     let text = format!(
-        "{}|{stamp}|{feed_flags:?}|{dim_flags:?}|{backend}|{}|{LADDER:?}",
+        "{}|{stamp}|{feed_flags:?}|{dim_flags:?}|{backend}|{}|{LADDER:?}|{VERSION}",
         path.display(),
         env!("CARGO_PKG_VERSION")
     );
