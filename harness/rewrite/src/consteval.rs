@@ -127,7 +127,10 @@ fn eval(
         }
         "Size" => {
             let s = shape_of(n.inputs.first()?)?;
-            Some(int(vec![s.iter().product::<u64>() as i64], vec![]))
+            Some(int(
+                vec![i64::try_from(s.iter().try_fold(1u64, |a, x| a.checked_mul(*x))?).ok()?],
+                vec![],
+            ))
         }
         "Gather" => {
             let (d, idx) = (arg(0)?, arg(1)?);
@@ -270,15 +273,22 @@ fn eval(
             if d == 0 {
                 return None;
             }
-            let count = (((l - s) as f64) / d as f64).ceil().max(0.0) as usize;
+            let count = ((l.checked_sub(s)? as f64) / d as f64).ceil().max(0.0) as usize;
             if count > MAX_ELEMENTS {
                 return None;
             }
-            let v: Vec<i64> = (0..count as i64).map(|i| s + i * d).collect();
+            let v: Vec<i64> = (0..count as i64)
+                .map(|i| i.checked_mul(d).and_then(|x| x.checked_add(s)))
+                .collect::<Option<_>>()?;
             Some(int(v, vec![count as i64]))
         }
         _ => None,
     }
+}
+
+/// The product of dims, `None` on overflow (declared dims can be anything).
+fn product(dims: &[i64]) -> Option<i64> {
+    dims.iter().try_fold(1i64, |a, d| a.checked_mul(*d))
 }
 
 /// `Reshape`/`Unsqueeze`/`Squeeze`/`Flatten` of an initializer with constant target: the initializer re-dimensioned.
@@ -293,7 +303,7 @@ fn reshaped_constant(
         return None;
     }
     let dims = t.dims().to_vec();
-    let numel: i64 = dims.iter().product();
+    let numel = product(&dims)?;
     let new: Vec<i64> = match n.op_type.as_str() {
         "Reshape" => {
             let shape = &k.get(n.inputs.get(1)?)?.v;
@@ -309,7 +319,8 @@ fn reshaped_constant(
                 })
                 .collect();
             if let Some(p) = out.iter().position(|d| *d == -1) {
-                let rest: i64 = out.iter().filter(|d| **d != -1).product();
+                let rest: Vec<i64> = out.iter().copied().filter(|d| *d != -1).collect();
+                let rest = product(&rest)?;
                 if rest == 0 || numel % rest != 0 {
                     return None;
                 }
@@ -325,7 +336,7 @@ fn reshaped_constant(
                 return None;
             }
             let (x, y) = dims.split_at(a as usize);
-            vec![x.iter().product(), y.iter().product()]
+            vec![product(x)?, product(y)?]
         }
         "Unsqueeze" | "Squeeze" => {
             let c = C {
@@ -345,7 +356,7 @@ fn reshaped_constant(
         }
         _ => return None,
     };
-    if new.iter().product::<i64>() != numel || new.iter().any(|d| *d < 0) {
+    if product(&new)? != numel || new.iter().any(|d| *d < 0) {
         return None;
     }
     let mut out = t.clone();

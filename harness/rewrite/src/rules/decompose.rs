@@ -502,7 +502,7 @@ impl Rule for ExpandToAdd {
         }
         let n = &m.graph.nodes[index];
         let (dt, out) = fact(ctx, n.outputs.first()?)?;
-        let count: u64 = out.iter().product();
+        let count: u64 = out.iter().try_fold(1u64, |a, x| a.checked_mul(*x))?;
         if *dt != DataType::Float || count > 1 << 20 {
             return None;
         }

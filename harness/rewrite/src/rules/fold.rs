@@ -270,7 +270,12 @@ impl Rule for DequantizeWeights {
             let r = dims.len() as i64;
             let a = n.attr_int("axis").unwrap_or(1);
             let a = usize::try_from(if a < 0 { a + r } else { a }).ok()?;
-            let inner: usize = dims.get(a + 1..)?.iter().product::<i64>() as usize;
+            let inner = usize::try_from(
+                dims.get(a + 1..)?
+                    .iter()
+                    .try_fold(1i64, |p, d| p.checked_mul(*d))?,
+            )
+            .ok()?;
             let c = *dims.get(a)? as usize;
             (Box::new(move |i| (i / inner.max(1)) % c), c)
         };

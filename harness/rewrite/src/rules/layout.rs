@@ -146,8 +146,8 @@ impl Rule for FlattenToReshape {
         }
         let (a, b) = shape.split_at(axis as usize);
         let dims = [
-            a.iter().product::<u64>() as i64,
-            b.iter().product::<u64>() as i64,
+            i64::try_from(a.iter().try_fold(1u64, |p, x| p.checked_mul(*x))?).ok()?,
+            i64::try_from(b.iter().try_fold(1u64, |p, x| p.checked_mul(*x))?).ok()?,
         ];
         let name = format!("{}_shape", n.name);
         let reshape = Node {
@@ -302,7 +302,12 @@ impl Rule for MatMulTo2d {
             return None;
         }
         let k = *ashape.last()? as i64;
-        let rows: i64 = ashape[..ashape.len() - 1].iter().product::<u64>() as i64;
+        let rows = i64::try_from(
+            ashape[..ashape.len() - 1]
+                .iter()
+                .try_fold(1u64, |p, x| p.checked_mul(*x))?,
+        )
+        .ok()?;
         let b = &n.name;
         let (s2, a2, y2, sy) = (
             format!("{b}_2d_shape"),
