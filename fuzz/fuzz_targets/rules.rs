@@ -143,7 +143,7 @@ fn model(c: &Case) -> Model {
 fn facts(m: &Model, dims: &[u8]) -> Facts {
     let mut f = Facts::new();
     let mut k = 0usize;
-    let mut shape = |k: &mut usize| -> Vec<u64> {
+    let shape = |k: &mut usize| -> Vec<u64> {
         let n = dims.get(*k % dims.len().max(1)).copied().unwrap_or(1) as usize % 5;
         *k += 1;
         (0..n).map(|i| dims.get((*k + i) % dims.len().max(1)).copied().unwrap_or(1) as u64 % 9).collect()

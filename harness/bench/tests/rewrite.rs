@@ -6,7 +6,7 @@ use edgebench_bench::verify::{Inferred, Reference};
 use edgebench_compat::SupportTable;
 use edgebench_graph::fixtures::{Builder, int};
 use edgebench_graph::{DataType, Model};
-use edgebench_rewrite::{Ctx, Edit, Patch, Rule, StepStatus, registry, rewrite, rules};
+use edgebench_rewrite::{Ctx, Edit, Patch, Rule, StepStatus, registry, rewrite};
 
 /// Wrong on purpose: Relu(x) "rewritten" as Neg(x).
 struct ReluAsNeg;
