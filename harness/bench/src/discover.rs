@@ -94,7 +94,12 @@ pub fn discover(a: &Asked, backend: &str, runs: &Runs, cache: Option<&Path>) -> 
         defaults,
     } = *a;
     let open = open_dims(model, feed_flags, dim_flags, defaults);
-    if open.is_empty() {
+    // Tries run `edgebench run` as this executable: from another program (a library's test binary) there is
+    // nothing to run, and nothing is discovered.
+    let ours = std::env::current_exe()
+        .ok()
+        .is_some_and(|e| e.file_stem().is_some_and(|s| s == "edgebench"));
+    if open.is_empty() || !ours {
         return None;
     }
     let key = cache_key(path, feed_flags, dim_flags, backend);
