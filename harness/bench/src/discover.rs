@@ -191,17 +191,7 @@ fn runs_with(path: &Path, specs: &[FeedSpec], backend: &str, runs: &Runs) -> boo
 
 /// The model file (path, size, modification time), the flags, the backend and this build.
 fn cache_key(path: &Path, feed_flags: &[String], dim_flags: &[String], backend: &str) -> String {
-    let stamp = std::fs::metadata(path)
-        .map(|m| {
-            let t = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            format!("{}:{t}", m.len())
-        })
-        .unwrap_or_default();
+    let stamp = crate::prepare::file_stamp(path);
     let text = format!(
         "{}|{stamp}|{feed_flags:?}|{dim_flags:?}|{backend}|{}|{LADDER:?}|{VERSION}",
         path.display(),

@@ -105,17 +105,7 @@ impl Preparer<'_> {
                 (Some(s), Some(b)) => Some(oracle(b, s)),
                 _ => None,
             };
-            let stamp = std::fs::metadata(&m.path)
-                .map(|md| {
-                    let t = md
-                        .modified()
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map(|d| d.as_nanos())
-                        .unwrap_or(0);
-                    format!("{}:{t}", md.len())
-                })
-                .unwrap_or_default();
+            let stamp = super::file_stamp(&m.path);
             for b in backends {
                 let Some(Ok(table)) = edgebench_compat::embedded_ref(b) else {
                     continue;

@@ -189,6 +189,21 @@ pub fn load(path: &Path) -> Result<Model, Error> {
     edgebench_graph::load(path).map_err(|e| Error::BadModel(e.to_string()))
 }
 
+/// A cheap cache key part for a file: its size and modification time (`size:nanos`; empty when unreadable).
+pub(crate) fn file_stamp(path: &Path) -> String {
+    std::fs::metadata(path)
+        .map(|m| {
+            let t = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("{}:{t}", m.len())
+        })
+        .unwrap_or_default()
+}
+
 /// A cache key part for a file: its sha256 (hex, first 12 bytes).
 fn file_digest(path: &Path) -> Result<String, Error> {
     use sha2::Digest;
