@@ -501,7 +501,7 @@ fn accepted(model: &Model, table: &SupportTable) -> Vec<bool> {
     let shapes = ShapeMap::from_model(model, &HashMap::new());
     let c = edgebench_compat::check(model, table, &shapes);
     let mut blocked: HashSet<String> = HashSet::new();
-    for b in &c.blocking {
+    for b in c.not_supported() {
         if b.graph == "main" {
             blocked.insert(b.node.clone());
         } else if let Some(top) = b.graph.split('.').next() {

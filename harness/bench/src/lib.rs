@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod discover;
 pub mod events;
 pub mod machine;
+pub mod observe;
 pub mod oneshot;
 pub mod orchestrate;
 pub mod plan;

@@ -16,6 +16,13 @@ pub enum Verification {
     PredictedRunsButFailed { error: String },
     /// Verified, wrong: predicted not to run (fully), but it ran.
     PredictedFailsButRan,
+    /// The table made no prediction (some node's op is not in it): the run says what happened. `probe --observe`
+    /// records it in the table.
+    Unknown {
+        ran: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// The prediction was not tested: the harness could not make a feed, or could not run the backend at all.
     NotVerified { reason: NotVerified, detail: String },
 }
@@ -49,6 +56,9 @@ pub struct VerifySummary {
     pub verified: usize,
     pub held: usize,
     pub wrong: usize,
+    /// Cells the table made no prediction for (an op it does not list), run to learn the answer.
+    #[serde(default)]
+    pub unknown: usize,
     pub not_verified: usize,
 }
 
@@ -61,6 +71,7 @@ impl VerifySummary {
             match v {
                 Verification::Agree { .. } => s.held += 1,
                 Verification::NotVerified { .. } => s.not_verified += 1,
+                Verification::Unknown { .. } => s.unknown += 1,
                 _ => s.wrong += 1,
             }
         }
@@ -70,8 +81,8 @@ impl VerifySummary {
 }
 
 /// Scores a finished run (a child that exits 0 on success and `backend_failed` when the backend could not load or
-/// run the model) against the prediction `predicted_runs`.
-pub fn score(finished: Finished, predicted_runs: bool, backend_failed: u8) -> Verification {
+/// run the model) against the prediction `predicted_runs` (`None`: the table made none).
+pub fn score(finished: Finished, predicted_runs: Option<bool>, backend_failed: u8) -> Verification {
     let not = |reason, detail: String| Verification::NotVerified { reason, detail };
     let ran = match finished.report::<serde_json::Value>() {
         Ok(_) => Ok(()),
@@ -88,10 +99,14 @@ pub fn score(finished: Finished, predicted_runs: bool, backend_failed: u8) -> Ve
         Err(o) => Err(cell::describe(&o)),
     };
     match (predicted_runs, ran) {
-        (true, Ok(())) => Verification::Agree { ran: true },
-        (false, Err(_)) => Verification::Agree { ran: false },
-        (true, Err(error)) => Verification::PredictedRunsButFailed { error },
-        (false, Ok(())) => Verification::PredictedFailsButRan,
+        (None, r) => Verification::Unknown {
+            ran: r.is_ok(),
+            error: r.err(),
+        },
+        (Some(true), Ok(())) => Verification::Agree { ran: true },
+        (Some(false), Err(_)) => Verification::Agree { ran: false },
+        (Some(true), Err(error)) => Verification::PredictedRunsButFailed { error },
+        (Some(false), Ok(())) => Verification::PredictedFailsButRan,
     }
 }
 
@@ -110,7 +125,7 @@ pub fn verify(
     path: &Path,
     feed: &Result<Vec<String>, (NotVerified, String)>,
     backend: &str,
-    predicted_runs: bool,
+    predicted_runs: Option<bool>,
     runs: &Runs,
 ) -> Verification {
     let not = |reason, detail: String| Verification::NotVerified { reason, detail };
@@ -140,4 +155,16 @@ pub fn verify(
         predicted_runs,
         runs.backend_failed,
     )
+}
+
+/// The feed of `verify` from a fitted (or discovered) feed: its specs spelled out, or why there is none.
+pub fn feed_of(
+    fitted: &Result<edgebench_models::fit::Fitted, edgebench_models::fit::FitError>,
+) -> Result<Vec<String>, (NotVerified, String)> {
+    use edgebench_models::fit::FitError;
+    match fitted {
+        Ok(f) => Ok(f.specs.iter().map(|s| s.to_string()).collect()),
+        Err(FitError::NeedsFeed(m)) => Err((NotVerified::NoFeed, m.clone())),
+        Err(FitError::Bad(b)) => Err((NotVerified::FeedDoesNotFit, b.to_string())),
+    }
 }

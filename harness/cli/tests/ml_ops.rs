@@ -210,3 +210,166 @@ fn category_mapper_is_predicted_to_run_and_a_run_fails_in_one_line() {
         "{err}"
     );
 }
+
+/// tract's table with `edit` applied, written to `dir`.
+fn tract_table(dir: &Path, edit: impl Fn(&mut edgebench_compat::SupportTable)) -> PathBuf {
+    let mut t = edgebench_compat::embedded("tract").unwrap().unwrap();
+    edit(&mut t);
+    let p = dir.join("tract.toml");
+    std::fs::write(&p, t.to_toml()).unwrap();
+    p
+}
+
+/// Three-valued knowledge (issue #20): an op a table does not list is *unknown*, `--verify` says what happened,
+/// and `probe --observe` records it as an observed fact, after which the prediction is a verdict again.
+#[test]
+fn an_op_the_table_does_not_list_is_unknown_until_a_run_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    // Normalizer is one of the names tract registers: without its entry, the table cannot say
+    let table = tract_table(dir.path(), |t| t.op.retain(|e| e.op != "Normalizer"));
+    let model = save(
+        dir.path(),
+        "normalizer",
+        &ml_model(
+            "Normalizer",
+            vec![string("norm", "L2")],
+            vec![out("y", DataType::Float, &[2, 3])],
+        ),
+    );
+    let (m, t) = (
+        model.to_str().unwrap(),
+        format!("tract={}", table.display()),
+    );
+    let args = [
+        "check",
+        m,
+        "--backend",
+        "tract",
+        "--table",
+        &t,
+        "--verify",
+        "--json",
+    ];
+    let (code, stdout, err) = run(&args);
+    assert_eq!(code, 7, "unknown is not `runs`: {err}");
+    let d: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let b = &d["models"][0]["backends"][0];
+    assert_eq!(
+        (&b["verdict"], &b["unknown_nodes"]),
+        (&"unknown".into(), &1.into()),
+        "{b}"
+    );
+    assert_eq!(b["unknown"][0]["reason"], "unknown-op");
+    assert_eq!(
+        (&b["verification"], &b["ran"]),
+        (&"unknown".into(), &true.into()),
+        "{b}"
+    );
+    assert_eq!(d["verify_summary"]["unknown"], 1);
+    assert_eq!(
+        d["predictions_held"], true,
+        "an unknown cell is neither held nor wrong"
+    );
+    let (code, stdout, err) = run(&[
+        "probe",
+        "--backend",
+        "tract",
+        "--observe",
+        m,
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("ran: ai.onnx.ml::Normalizer run (1 recorded)"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&table).unwrap();
+    let learned = edgebench_compat::SupportTable::parse(&text, "t").unwrap();
+    let c = learned
+        .constraints("ai.onnx.ml", "Normalizer")
+        .next()
+        .unwrap();
+    assert_eq!(
+        (c.supported, c.source),
+        (Some(true), edgebench_compat::Source::Observed)
+    );
+    assert!(
+        c.note.contains("normalizer.onnx") || c.note.contains("normalizer"),
+        "{}",
+        c.note
+    );
+    let d = json(&["check", m, "--backend", "tract", "--table", &t, "--json"]);
+    assert_eq!(d["models"][0]["backends"][0]["verdict"], "runs");
+    // observing again learns nothing new and leaves the file as it is
+    let (_, stdout, _) = run(&[
+        "probe",
+        "--backend",
+        "tract",
+        "--observe",
+        m,
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(stdout.contains("every op is in the table"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&table).unwrap(), text);
+}
+
+/// A failure is pinned on an op only when it is the one unknown op: Scaler, which tract does not register, with the
+/// wildcard that documents that removed.
+#[test]
+fn a_failing_run_with_one_unknown_op_is_recorded_as_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = tract_table(dir.path(), |t| t.constraint.retain(|c| c.op != "*"));
+    let model = save(
+        dir.path(),
+        "scaler",
+        &ml_model(
+            "Scaler",
+            vec![
+                floats("offset", &[0.0, 1.0, 2.0]),
+                floats("scale", &[1.0, 2.0, 3.0]),
+            ],
+            vec![out("y", DataType::Float, &[2, 3])],
+        ),
+    );
+    let t = format!("tract={}", table.display());
+    let m = model.to_str().unwrap();
+    let (code, d, _) = run(&["check", m, "--backend", "tract", "--table", &t, "--json"]);
+    assert!(code == 7 && d.contains("\"verdict\": \"unknown\""), "{d}");
+    let (code, stdout, err) = run(&[
+        "probe",
+        "--backend",
+        "tract",
+        "--observe",
+        m,
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("failed: ai.onnx.ml::Scaler does not run (1 recorded)"),
+        "{stdout}"
+    );
+    let learned =
+        edgebench_compat::SupportTable::parse(&std::fs::read_to_string(&table).unwrap(), "t")
+            .unwrap();
+    assert_eq!(
+        learned
+            .constraints("ai.onnx.ml", "Scaler")
+            .next()
+            .unwrap()
+            .supported,
+        Some(false)
+    );
+    // with the documented wildcard, the embedded table already knows: no run needed
+    let (code, d, _) = run(&["check", m, "--backend", "tract", "--json"]);
+    let d: serde_json::Value = serde_json::from_str(&d).unwrap();
+    let b = &d["models"][0]["backends"][0];
+    assert_eq!(code, 7);
+    assert_eq!(
+        (&b["verdict"], &b["blocking"][0]["reason"]),
+        (&"no".into(), &"not-supported".into()),
+        "{b}"
+    );
+}

@@ -11,10 +11,15 @@ use std::collections::HashMap;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum Reason {
-    /// No table entry for this op in a domain the table knows.
-    UnknownOp,
-    /// The table knows nothing of this domain.
-    UnknownDomain,
+    /// No table entry for this op in a domain the table knows: the table cannot say (an *unknown* node, neither
+    /// supported nor blocked).
+    UnknownOp {
+        backend: String,
+    },
+    /// The table knows nothing of this domain (an *unknown* node).
+    UnknownDomain {
+        backend: String,
+    },
     OpsetOutOfRange {
         opset: Option<i64>,
         supported: String,
@@ -52,8 +57,12 @@ pub enum Reason {
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Reason::UnknownOp => f.write_str("unknown op"),
-            Reason::UnknownDomain => f.write_str("unknown domain"),
+            Reason::UnknownOp { backend } => {
+                write!(f, "unknown: the op is not in {backend}'s table")
+            }
+            Reason::UnknownDomain { backend } => {
+                write!(f, "unknown: the domain is not in {backend}'s table")
+            }
             Reason::OpsetOutOfRange { opset, supported } => match opset {
                 Some(o) => write!(f, "opset {o} out of range (supported {supported})"),
                 None => write!(
@@ -86,11 +95,19 @@ impl std::fmt::Display for Reason {
 }
 
 impl Reason {
+    /// The table does not know the op: the node is neither supported nor blocked.
+    pub fn is_unknown(&self) -> bool {
+        matches!(
+            self,
+            Reason::UnknownOp { .. } | Reason::UnknownDomain { .. }
+        )
+    }
+
     /// The short kind used in matrices and JSON.
     pub fn kind(&self) -> &'static str {
         match self {
-            Reason::UnknownOp => "unknown-op",
-            Reason::UnknownDomain => "unknown-domain",
+            Reason::UnknownOp { .. } => "unknown-op",
+            Reason::UnknownDomain { .. } => "unknown-domain",
             Reason::OpsetOutOfRange { .. } => "opset-out-of-range",
             Reason::Dtype { .. } => "dtype",
             Reason::AttributeValue { .. } | Reason::AttributeText { .. } => "attribute-value",
@@ -101,7 +118,8 @@ impl Reason {
     }
 }
 
-/// A node the backend cannot run.
+/// A node the backend cannot run (in [`ModelCheck::blocking`]), or one its table does not know (in
+/// [`ModelCheck::unknown`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Blocking {
     pub node: String,
@@ -121,6 +139,19 @@ pub enum Verdict {
     Runs,
     Partial,
     No,
+    /// No node is known to be blocked, but the table does not know some (`unknown_nodes`): a run decides.
+    Unknown,
+}
+
+impl Verdict {
+    /// The prediction a run can test: runs (`Some(true)`), does not run fully (`Some(false)`), or no prediction.
+    pub fn predicts_runs(self) -> Option<bool> {
+        match self {
+            Verdict::Runs => Some(true),
+            Verdict::Partial | Verdict::No => Some(false),
+            Verdict::Unknown => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Verdict {
@@ -129,6 +160,7 @@ impl std::fmt::Display for Verdict {
             Verdict::Runs => "runs",
             Verdict::Partial => "partial",
             Verdict::No => "no",
+            Verdict::Unknown => "unknown",
         })
     }
 }
@@ -153,11 +185,22 @@ pub struct ModelCheck {
     /// Nodes at every depth.
     pub nodes: usize,
     pub supported_nodes: usize,
+    /// Nodes the table says the backend cannot run.
     pub blocking: Vec<Blocking>,
+    /// Nodes of an op (or domain) the table does not list: neither supported nor blocked.
+    pub unknown_nodes: usize,
+    pub unknown: Vec<Blocking>,
     pub partitions: Partitions,
     /// Structural findings about the model; an error (cycle, dangling input, empty op type, missing opset import)
     /// makes the verdict `no` on every backend.
     pub findings: Vec<Finding>,
+}
+
+impl ModelCheck {
+    /// Every node not known to run: the blocking ones, then the unknown ones.
+    pub fn not_supported(&self) -> impl Iterator<Item = &Blocking> {
+        self.blocking.iter().chain(&self.unknown)
+    }
 }
 
 struct Flat<'a> {
@@ -293,6 +336,7 @@ pub fn check(model: &Model, table: &SupportTable, static_shapes: &ShapeMap) -> M
         .filter(|f| f.severity == Severity::Error)
         .collect();
     let mut blocking = vec![];
+    let mut unknown = vec![];
     let mut ok = vec![true; flat.len()];
     for (i, f) in flat.iter().enumerate() {
         let n = f.node;
@@ -313,14 +357,19 @@ pub fn check(model: &Model, table: &SupportTable, static_shapes: &ShapeMap) -> M
                 n.op_type,
                 f.graph
             );
-            blocking.push(Blocking {
+            let b = Blocking {
                 node: n.name.clone(),
                 op: n.op_type.clone(),
                 domain: domain_name(&n.domain).to_string(),
                 graph: f.graph.clone(),
                 reason,
                 message,
-            });
+            };
+            if b.reason.is_unknown() {
+                unknown.push(b);
+            } else {
+                blocking.push(b);
+            }
         }
     }
     // A node that holds subgraphs runs only if everything inside does.
@@ -333,10 +382,15 @@ pub fn check(model: &Model, table: &SupportTable, static_shapes: &ShapeMap) -> M
     }
     let partitions = partitions(&flat, &ok);
     let supported_nodes = ok.iter().filter(|x| **x).count();
-    let verdict = if !invalid.is_empty() || supported_nodes == 0 && !flat.is_empty() {
+    // A holder of a subgraph with an unknown node is itself neither supported nor blocked.
+    let verdict = if !invalid.is_empty() {
         Verdict::No
     } else if supported_nodes == flat.len() {
         Verdict::Runs
+    } else if blocking.is_empty() {
+        Verdict::Unknown
+    } else if supported_nodes == 0 {
+        Verdict::No
     } else {
         Verdict::Partial
     };
@@ -346,6 +400,8 @@ pub fn check(model: &Model, table: &SupportTable, static_shapes: &ShapeMap) -> M
         nodes: flat.len(),
         supported_nodes,
         blocking,
+        unknown_nodes: unknown.len(),
+        unknown,
         partitions,
         findings,
     }
@@ -485,11 +541,20 @@ fn node_reason(
         }
     }
     if forced != Some(true) {
+        if let Some(w) = table.wildcard(&n.domain, &n.op_type) {
+            return match w.supported {
+                Some(false) => Some(Reason::NotSupported {
+                    detail: w.note.clone(),
+                }),
+                _ => None,
+            };
+        }
         let Some(e) = table.entry(&n.domain, &n.op_type) else {
+            let backend = table.header.backend.clone();
             return Some(if table.knows_domain(&n.domain) {
-                Reason::UnknownOp
+                Reason::UnknownOp { backend }
             } else {
-                Reason::UnknownDomain
+                Reason::UnknownDomain { backend }
             });
         };
         if !e.supported {

@@ -83,13 +83,19 @@ pub struct OpEntry {
     pub notes: String,
 }
 
-/// A hand-kept rule about one op.
+/// A hand-kept rule about one op. A *wildcard* (`op = "*"`; `domain = "*"` for any domain the table has nothing
+/// else about) speaks for every op of its domain that has no `[[op]]` entry, no constraint of its own and is not
+/// in `except`: it turns what would be *unknown* into a documented fact (e.g. "tract looks ops up by name and
+/// registers only these").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Constraint {
     #[serde(default = "default_domain")]
     pub domain: String,
     pub op: String,
+    /// Wildcards only: op names the wildcard does not speak for (they stay unknown unless listed elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
     pub source: Source,
     /// The op is (not) supported whatever the probe says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,7 +193,25 @@ impl SupportTable {
             .filter(move |c| c.domain == d && c.op == op)
     }
 
-    /// Whether any entry or constraint knows this domain.
+    /// The wildcard constraint that speaks for `(domain, op)`: none when the op has an entry or a constraint of
+    /// its own. A wildcard of the domain wins over a `domain = "*"` one.
+    pub fn wildcard(&self, domain: &str, op: &str) -> Option<&Constraint> {
+        let d = domain_name(domain);
+        if self.entry(d, op).is_some() || self.constraints(d, op).next().is_some() {
+            return None;
+        }
+        let of = |dom: &str| {
+            self.constraint
+                .iter()
+                .find(|c| c.op == "*" && c.domain == dom && !c.except.iter().any(|e| e == op))
+        };
+        of(d).or_else(|| {
+            let named = self.op.iter().any(|e| e.domain == d)
+                || self.constraint.iter().any(|c| c.domain == d);
+            (!named).then(|| of("*")).flatten()
+        })
+    }
+
     /// Whether any op of the domain is supported (a backend that refuses unknown imports knows only these).
     pub fn runs_domain(&self, domain: &str) -> bool {
         let d = domain_name(domain);
@@ -209,6 +233,9 @@ impl SupportTable {
                 Some(true) => forced = Some(true),
                 None => {}
             }
+        }
+        if let Some(w) = self.wildcard(domain, op) {
+            return w.supported == Some(false);
         }
         forced != Some(true) && self.entry(domain, op).is_none_or(|e| !e.supported)
     }

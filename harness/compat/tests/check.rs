@@ -51,19 +51,78 @@ fn a_fully_supported_model_runs_in_one_partition() {
 #[test]
 fn an_unsupported_middle_node_splits_the_graph_into_two_partitions() {
     let m = fixtures::tiny_mlp(); // MatMul Add Relu MatMul Add Softmax
-    let t = table(
-        &["MatMul", "Add", "Softmax"]
-            .iter()
-            .map(|o| op(o))
-            .collect::<String>(),
-    );
-    let c = check(&m, &t, &shapes(&m));
+    let mut ops: String = ["MatMul", "Add", "Softmax"].iter().map(|o| op(o)).collect();
+    ops.push_str(&op("Relu").replace("supported = true", "supported = false"));
+    let c = check(&m, &table(&ops), &shapes(&m));
     assert_eq!(c.verdict, Verdict::Partial);
     assert_eq!(c.partitions.sizes, vec![3, 2]);
     assert_eq!(c.blocking.len(), 1);
     assert_eq!(c.blocking[0].op, "Relu");
-    assert_eq!(c.blocking[0].reason, Reason::UnknownOp);
+    assert_eq!(c.blocking[0].reason.kind(), "not-supported");
     assert!((c.partitions.supported_share - 5.0 / 6.0).abs() < 1e-9);
+}
+
+#[test]
+fn an_op_the_table_does_not_list_is_unknown_not_unsupported() {
+    let m = fixtures::tiny_mlp(); // MatMul Add Relu MatMul Add Softmax
+    let ops: String = ["MatMul", "Add", "Softmax"].iter().map(|o| op(o)).collect();
+    let c = check(&m, &table(&ops), &shapes(&m));
+    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.verdict.predicts_runs(), None);
+    assert!(c.blocking.is_empty());
+    assert_eq!((c.unknown_nodes, c.unknown[0].op.as_str()), (1, "Relu"));
+    assert!(c.unknown[0].reason.is_unknown());
+    assert!(
+        c.unknown[0]
+            .message
+            .contains("unknown: the op is not in test's table"),
+        "{}",
+        c.unknown[0].message
+    );
+    // the unknown node is not part of a partition the backend is known to run
+    assert_eq!(c.partitions.sizes, vec![3, 2]);
+    // an unknown node next to a known-blocked one: the model does not run fully, and says how many are unknown
+    let mut ops = ops.replace("op = \"Softmax\"", "op = \"Softmax\"");
+    ops = ops.replacen("supported = true", "supported = false", 1); // MatMul
+    let c = check(&m, &table(&ops), &shapes(&m));
+    assert_eq!((c.verdict, c.unknown_nodes), (Verdict::Partial, 1));
+    assert_eq!(c.blocking.len(), 2);
+    assert_eq!(c.not_supported().count(), 3);
+}
+
+#[test]
+fn a_wildcard_constraint_speaks_for_the_ops_the_table_does_not_list() {
+    let m = fixtures::tiny_mlp();
+    let ops: String = ["MatMul", "Add", "Softmax"].iter().map(|o| op(o)).collect();
+    let wild = |except: &str| {
+        format!(
+            "{ops}[[constraint]]\ndomain = \"ai.onnx\"\nop = \"*\"\nexcept = [{except}]\nsource = \"documented\"\nsupported = false\nnote = \"registers only these\"\n"
+        )
+    };
+    let c = check(&m, &table(&wild("")), &shapes(&m));
+    assert_eq!(c.verdict, Verdict::Partial);
+    assert_eq!(c.blocking[0].op, "Relu");
+    assert!(c.blocking[0].message.contains("registers only these"));
+    assert!(table(&wild("")).never_supports("", "Relu"));
+    // a name in `except` stays unknown; listed ops are untouched
+    let t = table(&wild("\"Relu\""));
+    let c = check(&m, &t, &shapes(&m));
+    assert_eq!((c.verdict, c.unknown_nodes), (Verdict::Unknown, 1));
+    assert!(t.wildcard("", "MatMul").is_none());
+    // `domain = "*"` speaks for domains the table has nothing else about, not for `ai.onnx`
+    let any = format!(
+        "{ops}[[constraint]]\ndomain = \"*\"\nop = \"*\"\nsource = \"documented\"\nsupported = false\nnote = \"no custom ops\"\n"
+    );
+    let t = table(&any);
+    assert_eq!(check(&m, &t, &shapes(&m)).verdict, Verdict::Unknown);
+    let mut custom = m.clone();
+    custom.graph.nodes[2].domain = "com.example".into();
+    custom.opset_imports.insert("com.example".into(), 1);
+    let c = check(&custom, &t, &shapes(&custom));
+    assert_eq!(
+        (c.verdict, c.blocking[0].reason.kind()),
+        (Verdict::Partial, "not-supported")
+    );
 }
 
 #[test]
@@ -74,7 +133,8 @@ fn every_reason_is_named() {
     custom.graph.nodes[2].domain = "com.example".into();
     custom.opset_imports.insert("com.example".into(), 1);
     let c = check(&custom, &table(&all_mlp_ops()), &shapes(&custom));
-    assert_eq!(c.blocking[0].reason, Reason::UnknownDomain);
+    assert_eq!(c.verdict, Verdict::Unknown);
+    assert_eq!(c.unknown[0].reason.kind(), "unknown-domain");
     // tested opsets and passing dtypes are information, not limits: untested is not unsupported
     let t = table(
         &all_mlp_ops()
@@ -170,8 +230,12 @@ fn static_shape_requirement_flags_values_without_shapes() {
 #[test]
 fn subgraph_nodes_count_and_block_their_parent() {
     let m = fixtures::if_relu_neg();
-    let t =
-        table(&(op("If").replace("dtypes = [\"float32\"]", "") + &op("Relu") + &op("Identity")));
+    let t = table(
+        &(op("If").replace("dtypes = [\"float32\"]", "")
+            + &op("Relu")
+            + &op("Identity")
+            + &op("Neg").replace("supported = true", "supported = false")),
+    );
     let c = check(&m, &t, &shapes(&m));
     assert_eq!(c.nodes, 4, "If, Relu and Neg inside it, Identity");
     assert_eq!(c.blocking.len(), 1);
@@ -181,6 +245,14 @@ fn subgraph_nodes_count_and_block_their_parent() {
     assert_eq!(c.supported_nodes, 2);
     assert_eq!(c.partitions.sizes, vec![1, 1]);
     assert_eq!(c.verdict, Verdict::Partial);
+    // a node the table does not know inside a branch leaves its holder neither supported nor blocked
+    let t =
+        table(&(op("If").replace("dtypes = [\"float32\"]", "") + &op("Relu") + &op("Identity")));
+    let c = check(&m, &t, &shapes(&m));
+    assert_eq!(
+        (c.verdict, c.unknown_nodes, c.supported_nodes),
+        (Verdict::Unknown, 1, 2)
+    );
 }
 
 #[test]

@@ -523,7 +523,8 @@ fn num(v: Option<f64>, text: impl Fn(f64) -> String) -> String {
     }
 }
 
-fn utc(unix: u64) -> String {
+/// `YYYY-MM-DD HH:MM:SS UTC` of a Unix time.
+pub fn utc(unix: u64) -> String {
     // Civil date from days since the epoch (Howard Hinnant's algorithm): no date crate for one header line.
     let days = (unix / 86_400) as i64;
     let secs = unix % 86_400;

@@ -54,13 +54,18 @@ pub struct Results {
 pub struct CompatRecord {
     pub model: String,
     pub backend: String,
-    /// `runs`, `partial` or `no`, from the backend's support table and the model's own shapes.
+    /// `runs`, `partial`, `no` or `unknown` (no node known to be blocked, some the table does not list), from the
+    /// backend's support table and the model's own shapes.
     pub verdict: String,
-    /// `node (op): reason` for each blocking node (at most 20; `blocking_total` counts them all).
+    /// `node (op): reason` for each node not known to run, blocking then unknown (at most 20; `blocking_total`
+    /// counts them all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocking: Vec<String>,
     #[serde(default)]
     pub blocking_total: usize,
+    /// Of `blocking_total`, the nodes whose op the table does not list.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown: usize,
     /// Supported partitions of the graph, when partial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partitions: Option<usize>,
@@ -711,4 +716,8 @@ mod tests {
             Err(ReportError::Version { found: 0, .. })
         ));
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -208,7 +208,7 @@ pub fn verdict_of(model: &Model, table: &SupportTable) -> (Verdict, Blocked) {
         .map(|(i, n)| (n.name.as_str(), i))
         .collect();
     let mut b = Blocked::default();
-    for x in &c.blocking {
+    for x in c.not_supported() {
         b.kinds.insert(x.reason.kind());
         if x.graph == "main" {
             if let Some(i) = index.get(x.node.as_str()) {

@@ -74,12 +74,12 @@ pub fn record(
         backend: backend.into(),
         verdict: c.verdict.to_string(),
         blocking: c
-            .blocking
-            .iter()
+            .not_supported()
             .take(20)
             .map(|b| format!("{} ({}): {}", b.node, b.op, b.message))
             .collect(),
-        blocking_total: c.blocking.len(),
+        blocking_total: c.blocking.len() + c.unknown_nodes,
+        unknown: c.unknown_nodes,
         partitions: (c.verdict == Verdict::Partial).then_some(c.partitions.count),
         after_rewrites: after,
     }

@@ -1,5 +1,6 @@
 //! `edgebench probe --backend B`: the ONNX conformance node suite on one backend, each test in its own child
-//! process (`edgebench probe-one`), regenerating the probed part of the backend's support table.
+//! process (`edgebench probe-one`), regenerating the probed part of the backend's support table. With
+//! `--observe MODEL`, instead: run real models whose ops the table does not list and record what they show.
 
 use super::{fetcher, manifest};
 use crate::exit::{USAGE, fail};
@@ -34,6 +35,13 @@ pub struct Args {
     /// Also write every test's outcome as JSON lines here.
     #[arg(long, value_name = "FILE")]
     outcomes: Option<PathBuf>,
+    /// Instead of the conformance suite: run this model (file, zoo or fixture name; repeatable) on the backend and
+    /// record what it shows about the ops the table does not list, as `observed` constraints.
+    #[arg(long, value_name = "MODEL")]
+    observe: Vec<String>,
+    /// `--observe`: a symbolic dim's value, `NAME=VALUE` (otherwise found by feed discovery).
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dim: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,6 +62,9 @@ pub fn probe_one(a: OneArgs, registry: &Registry) -> Result<()> {
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
+    if !a.observe.is_empty() {
+        return observe(&a, registry, ort_lib);
+    }
     let (backend, version) = edgebench_bench::machine::available(registry, &a.backend)?;
     let name = backend.name();
     let tests_dir = match &a.tests {
@@ -133,5 +144,81 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         table.op.len(),
         out.display()
     );
+    Ok(())
+}
+
+/// `probe --observe`: each model checked against the table, run when the table does not know some op, and what
+/// the run proves added to the table (written only when something was learned).
+fn observe(a: &Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
+    use edgebench_bench::observe::{Learned, learn, record};
+    use edgebench_bench::{discover, prediction};
+    let (backend, _) = edgebench_bench::machine::available(registry, &a.backend)?;
+    let name = backend.name();
+    let out = (a.out.clone()).unwrap_or_else(|| PathBuf::from(format!("backends/{name}/ops.toml")));
+    let mut table = conformance::previous_table(&out, name)?.ok_or_else(|| {
+        fail(
+            USAGE,
+            format!("{}: no support table for backend {name}", out.display()),
+        )
+    })?;
+    let runs = prediction::Runs {
+        timeout: a.timeout,
+        memory_limit: None,
+        ort_lib,
+        backend_failed: crate::exit::BACKEND_FAILED,
+    };
+    let reference = edgebench_bench::machine::reference(registry);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let when = edgebench_report::html::utc(now)[..10].to_string();
+    let mut added = 0;
+    for arg in &a.observe {
+        let m = crate::resolve::model(arg, &fetcher(), &manifest())?;
+        let model = crate::resolve::load(&m)?;
+        let shapes = edgebench_graph::stats::ShapeMap::from_model(&model, &Default::default());
+        let c = edgebench_compat::check(&model, &table, &shapes);
+        let learned = if c.unknown.is_empty() {
+            Learned::NothingUnknown
+        } else {
+            let asked = discover::Asked {
+                path: &m.path,
+                model: &model,
+                label: &m.label,
+                feed_flags: &[],
+                dim_flags: &a.dim,
+                defaults: &m.default_feed,
+            };
+            let cache = edgebench_models::cache_dir().join("discovered");
+            let (fitted, _) = discover::fit_or_discover(&asked, reference, &runs, Some(&cache));
+            let feed = prediction::feed_of(&fitted);
+            learn(&c, &prediction::verify(&m.path, &feed, name, None, &runs))
+        };
+        let n = record(&mut table, &c, &learned, &m.label, &when);
+        added += n;
+        let what = match &learned {
+            Learned::NothingUnknown => "every op is in the table: nothing to learn".to_string(),
+            Learned::Runs { ops } => format!("ran: {} run ({n} recorded)", ops.join(", ")),
+            Learned::Fails { op, error } => {
+                format!("failed: {op} does not run ({n} recorded): {error}")
+            }
+            Learned::CannotTell { ops, why } => {
+                format!(
+                    "failed, not recorded: cannot tell which of {} fails ({why})",
+                    ops.join(", ")
+                )
+            }
+            Learned::NotRun { why } => format!("not run, nothing recorded: {why}"),
+        };
+        println!("{} on {name}: {what}", m.label);
+    }
+    if added > 0 {
+        conformance::write_probe(&out, &table, None, &[])?;
+        println!(
+            "{name}: {added} observed constraint(s) written to {}",
+            out.display()
+        );
+    }
     Ok(())
 }

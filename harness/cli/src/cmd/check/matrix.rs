@@ -16,12 +16,18 @@ fn cell_text(c: &Cell) -> String {
             k.partitions.supported_share * 100.0
         ),
         Verdict::No => "no".to_string(),
+        Verdict::Unknown => format!("unknown ({} nodes)", k.unknown_nodes),
     };
+    if k.unknown_nodes > 0 && k.verdict != Verdict::Unknown {
+        s.push_str(&format!(" +{}?", k.unknown_nodes));
+    }
     match &c.verify {
         Some(Verification::Agree { .. }) => s.push_str(" ✓"),
         Some(Verification::PredictedRunsButFailed { .. }) => s.push_str(" ✗ failed"),
         Some(Verification::PredictedFailsButRan) => s.push_str(" ✗ ran"),
         Some(Verification::NotVerified { .. }) => s.push_str(" ? not verified"),
+        Some(Verification::Unknown { ran: true, .. }) => s.push_str(" → ran"),
+        Some(Verification::Unknown { ran: false, .. }) => s.push_str(" → failed"),
         None => {}
     }
     if let Some(r) = &c.after_rewrites {
@@ -97,7 +103,10 @@ pub(super) fn print(doc: &Document) {
                     );
                 }
             }
-            if k.blocking.is_empty() && !c.verify.as_ref().is_some_and(|v| v.wrong()) {
+            if k.blocking.is_empty()
+                && k.unknown.is_empty()
+                && !c.verify.as_ref().is_some_and(|v| v.wrong())
+            {
                 if let Some(Verification::NotVerified { reason, detail }) = &c.verify {
                     println!(
                         "  {} on {}: not verified ({reason:?}): {detail}",
@@ -109,18 +118,19 @@ pub(super) fn print(doc: &Document) {
             // Group blocking nodes by reason and op: one line each, with a few node names.
             let mut groups: BTreeMap<(String, String), Vec<&edgebench_compat::Blocking>> =
                 BTreeMap::new();
-            for b in &k.blocking {
+            for b in k.not_supported() {
                 groups
                     .entry((b.reason.to_string(), b.op.clone()))
                     .or_default()
                     .push(b);
             }
             println!(
-                "  {} on {}: {} of {} nodes supported, {} partition(s), biggest {}",
+                "  {} on {}: {} of {} nodes supported, {} unknown, {} partition(s), biggest {}",
                 m.model,
                 k.backend,
                 k.supported_nodes,
                 k.nodes,
+                k.unknown_nodes,
                 k.partitions.count,
                 k.partitions.biggest
             );
@@ -156,14 +166,22 @@ pub(super) fn print(doc: &Document) {
                 Some(Verification::NotVerified { reason, detail }) => {
                     println!("    not verified ({reason:?}): {detail}")
                 }
+                Some(Verification::Unknown { ran: true, .. }) => println!(
+                    "    unknown to the table: it ran (`edgebench probe --backend {} --observe MODEL` records it)",
+                    k.backend
+                ),
+                Some(Verification::Unknown { ran: false, error }) => println!(
+                    "    unknown to the table: it failed: {}",
+                    error.as_deref().unwrap_or("?")
+                ),
                 _ => {}
             }
         }
     }
     if let Some(s) = &doc.verify_summary {
         println!(
-            "verify: {} cells: {} verified ({} held, {} wrong), {} not verified",
-            s.cells, s.verified, s.held, s.wrong, s.not_verified
+            "verify: {} cells: {} verified ({} held, {} wrong), {} unknown to the tables (run to learn), {} not verified",
+            s.cells, s.verified, s.held, s.wrong, s.unknown, s.not_verified
         );
     }
 }

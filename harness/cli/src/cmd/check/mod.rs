@@ -6,12 +6,11 @@ use crate::exit::{BACKEND_FAILED, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_bench::prediction::{NotVerified, Runs, Verification, VerifySummary, verify};
+use edgebench_bench::prediction::{Runs, Verification, VerifySummary, feed_of, verify};
 use edgebench_bench::prepare::compat;
 use edgebench_bench::{discover, machine};
 use edgebench_compat::{ModelCheck, Verdict, check};
 use edgebench_graph::stats::ShapeMap;
-use edgebench_models::fit::FitError;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -150,24 +149,17 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         // One shape oracle per model: its facts are inferred once for every backend's prediction.
         let memo = (fitted.as_ref().ok().zip(oracle))
             .map(|(f, o)| compat::oracle(o, &resolve::input_specs(&f.specs)));
-        let feed = fitted
-            .map(|f| {
-                if a.verify && !a.json {
-                    resolve::print_notes(&f);
-                }
-                f.specs.iter().map(|s| s.to_string()).collect()
-            })
-            .map_err(|e| match e {
-                FitError::NeedsFeed(m) => (NotVerified::NoFeed, m),
-                FitError::Bad(b) => (NotVerified::FeedDoesNotFit, b.to_string()),
-            });
+        if let (Ok(f), true) = (&fitted, a.verify && !a.json) {
+            resolve::print_notes(f);
+        }
+        let feed = feed_of(&fitted);
         let scratch = a.verify.then(tempfile::tempdir).transpose()?;
         let mut backends = vec![];
         for (name, t) in &tables {
             let check = check(&model, t, &shapes);
             let verified = a
                 .verify
-                .then(|| verify(&m.path, &feed, name, check.verdict == Verdict::Runs, &runs));
+                .then(|| verify(&m.path, &feed, name, check.verdict.predicts_runs(), &runs));
             let mut after = None;
             if let (Some(o), true) = (&memo, check.verdict != Verdict::Runs) {
                 let predicted = compat::after_rewrites(&model, t, o);
@@ -180,7 +172,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                     if let Some(scratch) = &scratch {
                         let p = scratch.path().join(format!("{name}.onnx"));
                         edgebench_graph::save(&rewritten, &p).map_err(|e| fail(USAGE, e))?;
-                        r.verification = Some(verify(&p, &feed, name, true, &runs));
+                        r.verification = Some(verify(&p, &feed, name, Some(true), &runs));
                     }
                     after = Some(r);
                 }
