@@ -266,11 +266,19 @@ impl Backend for Ort {
             b.commit_from_file(path).map_err(|e| e.to_string())
         })
         .map_err(load_err)?;
-        let outputs = session
+        // Sequence and map outputs (a classifier's ZipMap) are not tensors: edgebench times and compares the tensor
+        // outputs and leaves those out, as tract does; a model with no tensor output cannot be compared at all.
+        let outputs: Vec<String> = session
             .outputs()
             .iter()
+            .filter(|o| matches!(o.dtype(), ValueType::Tensor { .. }))
             .map(|o| o.name().to_string())
             .collect();
+        if outputs.is_empty() {
+            return Err(load_err(
+                "no tensor output: edgebench reads tensor outputs only (sequence and map outputs are left out)",
+            ));
+        }
         Ok(Box::new(OrtRun { session, outputs }))
     }
 }
