@@ -4,7 +4,9 @@
 //! *available here* ([`Backend::availability`], with the reason when not), and it is *usable for a model* (decided by
 //! loading it, or later by the support tables). Backends know no reports and never print.
 
+mod profile;
 mod tensor;
+pub use profile::{NodeTime, OpProfile, RanNode, Timing, median};
 pub use tensor::{Agreement, Data, HostTensor, Summary, Tolerance, compare};
 
 use edgebench_graph::DataType;
@@ -109,6 +111,21 @@ pub trait Backend: Send + Sync {
         _inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
         None
+    }
+    /// Per-op times of `runs` runs of the model on `feed` after `warmup` runs, from the backend's own profiler, in a
+    /// session of its own (never the timed one). Backends without per-op timing say so (`Unsupported`).
+    fn profile(
+        &self,
+        _model: &Path,
+        _inputs: &[InputSpec],
+        _feed: &[(String, HostTensor)],
+        _warmup: usize,
+        _runs: usize,
+    ) -> Result<OpProfile, BackendError> {
+        Err(BackendError::Unsupported {
+            backend: self.name().into(),
+            message: "per-op timing not available on this backend".into(),
+        })
     }
     /// [`Backend::infer_facts`] of a self-contained model held in memory (no external data); `None` when this
     /// backend reads models from files only (the caller then writes one).
@@ -346,6 +363,18 @@ impl Backend for Guarded {
             Ok(r) => r,
             Err(m) => Some(Err(panicked(name, m))),
         }
+    }
+    fn profile(
+        &self,
+        model: &Path,
+        inputs: &[InputSpec],
+        feed: &[(String, HostTensor)],
+        warmup: usize,
+        runs: usize,
+    ) -> Result<OpProfile, BackendError> {
+        let name = self.0.name();
+        catch_panic(|| Ok(self.0.profile(model, inputs, feed, warmup, runs)))
+            .unwrap_or_else(|m| Err(panicked(name, m)))
     }
     fn infer_facts_bytes(
         &self,

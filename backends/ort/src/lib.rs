@@ -252,6 +252,49 @@ impl Backend for Ort {
         }
     }
 
+    fn profile(
+        &self,
+        path: &Path,
+        _inputs: &[InputSpec],
+        feed: &[(String, HostTensor)],
+        warmup: usize,
+        runs: usize,
+    ) -> Result<OpProfile, BackendError> {
+        let rt = self.runtime().map_err(|reason| BackendError::Unavailable {
+            backend: NAME.into(),
+            reason,
+        })?;
+        let dir = tempfile::tempdir().map_err(load_err)?;
+        let optimised = dir.path().join("optimised.onnx");
+        let (nodes, run_us) =
+            profiled_pass(rt, path, feed, warmup, runs, dir.path(), Some(&optimised))?;
+        let (unfused, _) = profiled_pass(rt, path, feed, warmup, runs, dir.path(), None)?;
+        let ran = edgebench_graph::load(&optimised)
+            .map(|m| {
+                m.graph
+                    .nodes
+                    .iter()
+                    .map(|n| RanNode {
+                        name: n.name.clone(),
+                        op: n.op_type.clone(),
+                        inputs: n.inputs.clone(),
+                        outputs: n.outputs.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(OpProfile {
+            run_us,
+            nodes,
+            ran,
+            unfused,
+            notes: vec![format!(
+                "ort: the session profiler's kernel times (microsecond resolution), {runs} runs after {warmup} warm-up; \
+                 a second pass with graph optimisation off weighs fused kernels"
+            )],
+        })
+    }
+
     fn load(&self, path: &Path, _inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
         let rt = self.runtime().map_err(|reason| BackendError::Unavailable {
             backend: NAME.into(),
@@ -362,4 +405,104 @@ impl Session for OrtRun {
             })
             .collect()
     }
+}
+
+/// One profiled session: graph optimisation as in `load` when `optimised` names the file ORT writes the optimised
+/// model to, else off. Kernel times per node in each of the last `runs` `model_run` windows, and those windows.
+fn profiled_pass(
+    rt: &Loaded,
+    path: &Path,
+    feed: &[(String, HostTensor)],
+    warmup: usize,
+    runs: usize,
+    dir: &Path,
+    optimised: Option<&Path>,
+) -> Result<(Vec<NodeTime>, Vec<f64>), BackendError> {
+    use ort::session::builder::GraphOptimizationLevel;
+    let run_err = |m: String| BackendError::Run {
+        backend: NAME.into(),
+        message: m,
+    };
+    let prefix = dir.join(if optimised.is_some() {
+        "opt"
+    } else {
+        "unfused"
+    });
+    let mut session = catch_panic(|| {
+        let mut b = OrtSession::builder(&rt.env).map_err(|e| e.to_string())?;
+        let n = INTRA_THREADS.load(std::sync::atomic::Ordering::Relaxed);
+        if n > 0 {
+            b = b.with_intra_threads(n).map_err(|e| e.to_string())?;
+        }
+        b = match optimised {
+            Some(p) => b.with_optimized_model_path(p).map_err(|e| e.to_string())?,
+            None => b
+                .with_optimization_level(GraphOptimizationLevel::Disable)
+                .map_err(|e| e.to_string())?,
+        };
+        b = b.with_profiling(&prefix).map_err(|e| e.to_string())?;
+        b.commit_from_file(path).map_err(|e| e.to_string())
+    })
+    .map_err(load_err)?;
+    for _ in 0..warmup + runs {
+        let values: Vec<(String, DynValue)> = feed
+            .iter()
+            .map(|(n, t)| Ok((n.clone(), to_ort(t).map_err(|e| run_err(e.to_string()))?)))
+            .collect::<Result<_, BackendError>>()?;
+        session.run(values).map_err(|e| run_err(e.to_string()))?;
+    }
+    let file = session
+        .end_profiling()
+        .map_err(|e| run_err(e.to_string()))?;
+    let text = std::fs::read_to_string(&file).map_err(|e| run_err(format!("{file}: {e}")))?;
+    let _ = std::fs::remove_file(&file);
+    parse_trace(&text, runs).map_err(|e| run_err(format!("ORT profile {file}: {e}")))
+}
+
+/// Kernel times per node in each of the last `runs` `model_run` windows of an ORT Chrome trace.
+fn parse_trace(text: &str, runs: usize) -> Result<(Vec<NodeTime>, Vec<f64>), String> {
+    let events: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let num = |e: &serde_json::Value, k: &str| e.get(k).and_then(serde_json::Value::as_f64);
+    let mut windows: Vec<(f64, f64)> = events
+        .iter()
+        .filter(|e| e["cat"] == "Session" && e["name"] == "model_run")
+        .filter_map(|e| Some((num(e, "ts")?, num(e, "dur")?)))
+        .collect();
+    windows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let windows = windows.split_off(windows.len().saturating_sub(runs));
+    let mut order: Vec<String> = vec![];
+    let mut rows: std::collections::HashMap<String, (String, Vec<f64>)> = Default::default();
+    for e in events.iter().filter(|e| e["cat"] == "Node") {
+        let Some(name) = e["name"]
+            .as_str()
+            .and_then(|n| n.strip_suffix("_kernel_time"))
+        else {
+            continue;
+        };
+        let (Some(ts), Some(dur)) = (num(e, "ts"), num(e, "dur")) else {
+            continue;
+        };
+        let Some(w) = windows.iter().position(|(s, d)| ts >= *s && ts <= s + d) else {
+            continue;
+        };
+        let row = rows.entry(name.to_string()).or_insert_with(|| {
+            order.push(name.to_string());
+            let op = e["args"]["op_name"].as_str().unwrap_or("?").to_string();
+            (op, vec![0.0; windows.len()])
+        });
+        row.1[w] += dur;
+    }
+    let nodes = order
+        .into_iter()
+        .map(|name| {
+            let (op, us) = rows.remove(&name).unwrap_or_default();
+            NodeTime {
+                name,
+                op,
+                onnx: vec![],
+                us,
+            }
+        })
+        .collect();
+    Ok((nodes, windows.iter().map(|w| w.1).collect()))
 }

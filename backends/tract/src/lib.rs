@@ -113,22 +113,27 @@ impl Backend for Tract {
     }
 
     fn load(&self, path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
-        match prepare(path, inputs) {
-            Ok(s) => Ok(s),
-            // Concrete shapes make tract analyse every If branch with them; a branch that is never taken for
-            // this feed (silero's 8 kHz path) can then fail. The model's own symbolic shapes may still work.
-            Err(first) if !inputs.is_empty() => {
-                prepare(path, &[]).map_err(|second| BackendError::Load {
-                    backend: NAME.into(),
-                    message: format!(
-                        "with the fed shapes: {}; with the model's own shapes: {}",
-                        msg(&first),
-                        msg(&second)
-                    ),
-                })
-            }
-            Err(e) => Err(e),
+        Ok(Box::new(session(path, inputs)?))
+    }
+
+    fn profile(
+        &self,
+        path: &Path,
+        inputs: &[InputSpec],
+        feed: &[(String, HostTensor)],
+        warmup: usize,
+        runs: usize,
+    ) -> Result<OpProfile, BackendError> {
+        let mut p = session(path, inputs)?.profile(feed, warmup, runs)?;
+        // Weights for the nodes tract's optimiser fused into their neighbours.
+        if let Ok(s) = session_with(path, inputs, false)
+            && let Ok(u) = s.profile(feed, warmup.min(2), runs)
+        {
+            p.unfused = u.nodes;
+            p.notes
+                .push("a second pass of tract's typed, unoptimised plan weighs fused nodes".into());
         }
+        Ok(p)
     }
 
     fn infer_shapes(
@@ -217,8 +222,42 @@ fn ours(dt: DatumType) -> Option<DataType> {
     .find(|d| datum(*d) == Some(dt.unquantized()))
 }
 
+/// A prepared session: with the fed shapes, else with the model's own.
+fn session(path: &Path, inputs: &[InputSpec]) -> Result<TractSession, BackendError> {
+    session_with(path, inputs, true)
+}
+
+/// [`session`], optimised by tract or only typed (one plan node per ONNX node, as far as tract can: the unfused
+/// pass of a profile).
+fn session_with(
+    path: &Path,
+    inputs: &[InputSpec],
+    optimise: bool,
+) -> Result<TractSession, BackendError> {
+    match prepare(path, inputs, optimise) {
+        Ok(s) => Ok(s),
+        // Concrete shapes make tract analyse every If branch with them; a branch that is never taken for
+        // this feed (silero's 8 kHz path) can then fail. The model's own symbolic shapes may still work.
+        Err(first) if !inputs.is_empty() => {
+            prepare(path, &[], optimise).map_err(|second| BackendError::Load {
+                backend: NAME.into(),
+                message: format!(
+                    "with the fed shapes: {}; with the model's own shapes: {}",
+                    msg(&first),
+                    msg(&second)
+                ),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Loads, optimises and plans a model; `inputs` empty keeps the model's own input facts.
-fn prepare(path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
+fn prepare(
+    path: &Path,
+    inputs: &[InputSpec],
+    optimise: bool,
+) -> Result<TractSession, BackendError> {
     let model = inference_model(Source::File(path), inputs)?;
     let input_names: Vec<String> = model
         .input_outlets()
@@ -237,22 +276,127 @@ fn prepare(path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, Backen
                 .unwrap_or_else(|| model.node(o.node).name.clone())
         })
         .collect();
-    let plan = model
-        .into_optimized()
-        .map_err(err_load)?
-        .into_runnable()
-        .map_err(err_load)?;
-    Ok(Box::new(TractSession {
+    let onnx_names: Vec<String> = model.nodes().iter().map(|n| n.name.clone()).collect();
+    let typed = if optimise {
+        model.into_optimized()
+    } else {
+        model.into_typed()
+    };
+    let plan = typed.map_err(err_load)?.into_runnable().map_err(err_load)?;
+    Ok(TractSession {
         plan,
         input_names,
         output_names,
-    }))
+        onnx_names,
+    })
 }
 
 struct TractSession {
     plan: std::sync::Arc<TypedRunnableModel>,
     input_names: Vec<String>,
     output_names: Vec<String>,
+    /// Node names of the model as read (the ONNX names), to map the optimised plan's nodes back.
+    onnx_names: Vec<String>,
+}
+
+impl TractSession {
+    /// Fresh tract values in input order (owned, so in-place ops keep their in-place path).
+    fn values(&self, inputs: &[(String, HostTensor)]) -> Result<TVec<TValue>, BackendError> {
+        let run_err = |m: String| BackendError::Run {
+            backend: NAME.into(),
+            message: m,
+        };
+        let mut values: TVec<TValue> = tvec![];
+        for name in &self.input_names {
+            let (_, t) = inputs
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| run_err(format!("no value fed for input `{name}`")))?;
+            values.push(
+                to_tract(t)
+                    .map_err(|e| run_err(format!("{e:#}")))?
+                    .into_tvalue(),
+            );
+        }
+        Ok(values)
+    }
+
+    /// Per-node wall time around each node's evaluation (what `tract dump --profile` does), over `runs` runs after
+    /// `warmup`; plan nodes are mapped to the ONNX node whose name they carry (tract adds dotted suffixes when it
+    /// lowers a node).
+    fn profile(
+        &self,
+        feed: &[(String, HostTensor)],
+        warmup: usize,
+        runs: usize,
+    ) -> Result<OpProfile, BackendError> {
+        use tract_onnx::tract_core::plan::{SimpleState, eval};
+        let run_err = |m: String| BackendError::Run {
+            backend: NAME.into(),
+            message: m,
+        };
+        let mut state = SimpleState::new(&self.plan).map_err(|e| run_err(format!("{e:#}")))?;
+        for _ in 0..warmup {
+            let v = self.values(feed)?;
+            state.run(v).map_err(|e| run_err(format!("{e:#}")))?;
+        }
+        let n = self.plan.model().nodes().len();
+        let mut us: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); n];
+        let mut called = vec![false; n];
+        let mut run_us = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let v = self.values(feed)?;
+            let mut t = vec![0f64; n];
+            let start = std::time::Instant::now();
+            state
+                .run_plan_with_eval(v, |ctx, st, node, input| {
+                    let s = std::time::Instant::now();
+                    let r = eval(ctx, st, node, input);
+                    t[node.id] += s.elapsed().as_secs_f64() * 1e6;
+                    called[node.id] = true;
+                    r
+                })
+                .map_err(|e| run_err(format!("{e:#}")))?;
+            run_us.push(start.elapsed().as_secs_f64() * 1e6);
+            for (i, x) in t.into_iter().enumerate() {
+                us[i].push(x);
+            }
+        }
+        let onnx: std::collections::HashSet<&str> =
+            self.onnx_names.iter().map(String::as_str).collect();
+        let nodes = self
+            .plan
+            .model()
+            .nodes()
+            .iter()
+            .filter(|node| called[node.id] && node.op().name() != "Source")
+            .map(|node| NodeTime {
+                name: node.name.clone(),
+                op: node.op().name().to_string(),
+                onnx: onnx_of(&node.name, &onnx).into_iter().collect(),
+                us: std::mem::take(&mut us[node.id]),
+            })
+            .collect();
+        Ok(OpProfile {
+            run_us,
+            nodes,
+            notes: vec![format!(
+                "tract: wall time around each plan node's evaluation, {runs} runs after {warmup} warm-up"
+            )],
+            ..Default::default()
+        })
+    }
+}
+
+/// The ONNX node a tract node stands for: its own name, or the longest ONNX name it extends with a `.` suffix.
+fn onnx_of(name: &str, onnx: &std::collections::HashSet<&str>) -> Option<String> {
+    let mut cut = name;
+    loop {
+        if onnx.contains(cut) {
+            return Some(cut.to_string());
+        }
+        cut = &cut[..cut.rfind('.')?];
+    }
 }
 
 fn to_tract(t: &HostTensor) -> TractResult<Tensor> {
@@ -322,18 +466,7 @@ impl Session for TractSession {
             backend: NAME.into(),
             message: m,
         };
-        let mut values: TVec<TValue> = tvec![];
-        for name in &self.input_names {
-            let (_, t) = inputs
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| run_err(format!("no value fed for input `{name}`")))?;
-            values.push(
-                to_tract(t)
-                    .map_err(|e| run_err(format!("{e:#}")))?
-                    .into_tvalue(),
-            );
-        }
+        let values = self.values(inputs)?;
         let outs = self
             .plan
             .run(values)

@@ -18,6 +18,7 @@ pub mod orchestrate;
 pub mod plan;
 pub mod prediction;
 pub mod prepare;
+pub mod profile;
 pub mod runner;
 pub mod targets;
 pub mod variants;

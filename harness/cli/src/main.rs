@@ -50,6 +50,11 @@ enum Command {
     /// One conformance test in this process (used by `probe`, one child per test).
     #[command(hide = true)]
     ProbeOne(cmd::probe::OneArgs),
+    /// Where the time goes: per-op profile of each model on each backend with a profiler (FLOPs, bytes, roofs).
+    Profile(cmd::profile::Args),
+    /// One profile in this process (used by `profile`, one child per model x backend).
+    #[command(hide = true)]
+    ProfileOne(cmd::profile::OneArgs),
     /// Joins results.json files of the shards of one plan (`bench --partition`).
     Merge(cmd::merge::Args),
     /// The HTML report (or Markdown / JUnit) of a saved run; with --baseline, the gate's verdicts in it.
@@ -133,5 +138,7 @@ fn dispatch(cli: Cli, registry: &edgebench_backend_api::Registry) -> anyhow::Res
         Command::Variants(a) => cmd::variants::run(a, registry),
         Command::Probe(a) => cmd::probe::run(a, registry, cli.ort_lib.as_deref()),
         Command::ProbeOne(a) => cmd::probe::probe_one(a, registry),
+        Command::Profile(a) => cmd::profile::run(a, registry, cli.ort_lib.as_deref()),
+        Command::ProfileOne(a) => cmd::profile::one(a, registry),
     }
 }

@@ -215,6 +215,71 @@ pub fn estimate_flops(model: &Model, shapes: &ShapeMap) -> FlopEstimate {
     est
 }
 
+/// FLOPs of one node from its shapes: 2 x MACs for Conv, ConvTranspose, Gemm and MatMul; one per output element for
+/// element-wise ops and activations; `None` for other ops or unknown shapes (never a guess).
+pub fn node_flops(n: &Node, shapes: &ShapeMap) -> Option<u64> {
+    if !n.domain.is_empty() {
+        return None;
+    }
+    let macs = match n.op_type.as_str() {
+        "Conv" => conv_macs(n, shapes),
+        "ConvTranspose" => conv_transpose_macs(n, shapes),
+        "Gemm" => gemm_macs(n, shapes),
+        "MatMul" | "MatMulInteger" => matmul_macs(n, shapes),
+        op if ELEMENTWISE.contains(&op) => return prod(output(n, shapes)?),
+        _ => return None,
+    };
+    macs?.checked_mul(2)
+}
+
+/// Ops counted as one FLOP per output element by [`node_flops`].
+const ELEMENTWISE: &[&str] = &[
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Pow",
+    "Max",
+    "Min",
+    "Sum",
+    "Mean",
+    "Neg",
+    "Abs",
+    "Sqrt",
+    "Reciprocal",
+    "Exp",
+    "Log",
+    "Relu",
+    "LeakyRelu",
+    "PRelu",
+    "Sigmoid",
+    "HardSigmoid",
+    "HardSwish",
+    "Tanh",
+    "Erf",
+    "Clip",
+    "Elu",
+    "Selu",
+    "Softplus",
+    "Gelu",
+    "Mish",
+    "Swish",
+    "Where",
+    "Equal",
+    "Less",
+    "Greater",
+    "Not",
+    "And",
+    "Or",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+    "Sin",
+    "Cos",
+    "BatchNormalization",
+];
+
 /// The product of dims, or None when it overflows (a declared size that cannot be real: the MACs are unknown).
 fn prod(dims: &[u64]) -> Option<u64> {
     dims.iter().try_fold(1u64, |a, d| a.checked_mul(*d))

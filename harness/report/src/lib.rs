@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub mod ci;
 pub mod gate;
 pub mod html;
+pub mod profile;
 pub mod samples;
 
 /// Bumped on any incompatible change of the types below.

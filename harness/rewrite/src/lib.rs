@@ -182,7 +182,7 @@ pub struct Rewritten {
 }
 
 /// Names unnamed main-graph nodes (`{op}_{index}`) so that logs and blocking reasons can point at them.
-pub(crate) fn name_nodes(model: &mut Model) {
+pub fn name_nodes(model: &mut Model) {
     let mut taken: HashSet<String> = model.graph.nodes.iter().map(|n| n.name.clone()).collect();
     for (i, n) in model.graph.nodes.iter_mut().enumerate() {
         if n.name.is_empty() {

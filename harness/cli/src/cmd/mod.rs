@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod merge;
 pub mod models;
 pub mod probe;
+pub mod profile;
 pub mod report;
 pub mod rewrite;
 pub mod run;
