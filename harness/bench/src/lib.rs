@@ -50,6 +50,10 @@ pub enum Error {
     Interrupted(String),
 }
 
+/// `edgebench`'s exit code for a backend or target that cannot be used here (the CLI's `exit::UNAVAILABLE`): a
+/// child that exits with it says so, it did not fail.
+pub const EXIT_UNAVAILABLE: u8 = 4;
+
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Installs the Ctrl-C / SIGTERM / SIGHUP handler: the run stops starting cells, running children are killed, and

@@ -483,11 +483,15 @@ pub fn analyse(raw: &OpProfile, ctx: &Context) -> Profile {
 pub struct ChildReport {
     pub unprofiled_us: Vec<f64>,
     pub raw: OpProfile,
+    /// `(value, dtype, shape)` of every value for the feed, from the shape oracle (FLOPs and bytes per node).
+    #[serde(default)]
+    pub facts: Vec<(String, String, Vec<u64>)>,
 }
 
 /// The child's work: `runs` plain runs after `warmup`, then the backend's profiled pass, on the seeded feed.
 pub fn child(
     backend: &dyn edgebench_backend_api::Backend,
+    oracle: Option<&dyn edgebench_backend_api::Backend>,
     path: &std::path::Path,
     specs: &[edgebench_models::FeedSpec],
     seed: u64,
@@ -517,7 +521,27 @@ pub fn child(
         }
         Err(e) => return Err(be(e)),
     };
-    Ok(ChildReport { unprofiled_us, raw })
+    let mut facts: Vec<(String, String, Vec<u64>)> = oracle
+        .and_then(|o| o.infer_facts(path, &inputs))
+        .and_then(Result::ok)
+        .map(|f| {
+            f.into_iter()
+                .map(|(k, (dt, s))| (k, dt.name(), s))
+                .collect()
+        })
+        .unwrap_or_default();
+    facts.extend(inputs.iter().map(|s| {
+        (
+            s.name.clone(),
+            s.dtype.name(),
+            s.shape.iter().map(|d| *d as u64).collect(),
+        )
+    }));
+    Ok(ChildReport {
+        unprofiled_us,
+        raw,
+        facts,
+    })
 }
 
 /// How the parent asks for profiles of one model.
@@ -551,11 +575,39 @@ pub fn named_copy(
     Ok(Some((m, p)))
 }
 
-/// Profiles the model on one backend in a child, and analyses the result.
+/// The arguments of the profiling child (`edgebench profile-one ...`) for one backend.
+pub fn child_args(ask: &Ask, backend: &str) -> Vec<String> {
+    let mut a = vec![
+        "profile-one".to_string(),
+        ask.path.display().to_string(),
+        "--backend".into(),
+        backend.into(),
+        "--warmup".into(),
+        ask.warmup.to_string(),
+        "--runs".into(),
+        ask.runs.to_string(),
+    ];
+    for f in ask.feed {
+        a.extend(["--feed".to_string(), f.clone()]);
+    }
+    a
+}
+
+/// This executable as the profiling child, with `ort_lib` when given.
+pub fn this_exe(ask: &Ask, backend: &str) -> Result<std::process::Command, String> {
+    let mut cmd = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+    if let Some(l) = ask.ort_lib {
+        cmd.arg("--ort-lib").arg(l);
+    }
+    cmd.args(child_args(ask, backend));
+    Ok(cmd)
+}
+
+/// Profiles the model on one backend in a child (`cmd`, from [`this_exe`] or a runner), and analyses the result.
 pub fn profile_on(
     ask: &Ask,
     backend: &str,
-    facts: Option<&Facts>,
+    cmd: Result<std::process::Command, String>,
     roofs: Option<&Roofs>,
     check: Option<&ModelCheck>,
 ) -> edgebench_report::profile::ProfileOutcome {
@@ -564,29 +616,22 @@ pub fn profile_on(
         backend: backend.into(),
         error,
     };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => return failed(e.to_string()),
+    let cmd = match cmd {
+        Ok(c) => c,
+        Err(e) => return failed(e),
     };
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("profile-one")
-        .arg(ask.path)
-        .args(["--backend", backend])
-        .args(["--warmup", &ask.warmup.to_string()])
-        .args(["--runs", &ask.runs.to_string()]);
-    for f in ask.feed {
-        cmd.args(["--feed", f]);
-    }
-    if let Some(l) = ask.ort_lib {
-        cmd.arg("--ort-lib").arg(l);
-    }
     let finished = crate::cell::spawn(cmd, ask.timeout);
     match finished.report::<ChildReport>() {
         Ok(r) => {
+            let facts: Facts = r
+                .facts
+                .iter()
+                .filter_map(|(k, d, s)| Some((k.clone(), (DataType::parse(d)?, s.clone()))))
+                .collect();
             let ctx = Context {
                 backend,
                 model: ask.model,
-                facts,
+                facts: (!facts.is_empty()).then_some(&facts),
                 unprofiled_p50_us: Some(median(&r.unprofiled_us)),
                 roofs,
                 check,

@@ -78,6 +78,7 @@ fn request() -> CellRequest {
         address_space_bytes: Some(1 << 30),
         turns: false,
         threads: None,
+        profile: false,
     }
 }
 
@@ -220,6 +221,7 @@ fn plan(calls: Rc<RefCell<Vec<String>>>, partition: Option<Partition>) -> Plan {
             processes: 1,
             paired: None,
             threads: None,
+            profile: false,
         },
         feed_flags: vec![],
         ab: None,

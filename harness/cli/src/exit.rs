@@ -10,7 +10,7 @@ pub const USAGE: u8 = 2;
 /// A bad model argument: missing file, not ONNX, truncated, unsafe external data, unknown or uncached zoo name.
 pub const BAD_MODEL: u8 = 3;
 /// The requested backend is not compiled in or not available on this machine.
-pub const UNAVAILABLE: u8 = 4;
+pub const UNAVAILABLE: u8 = edgebench_bench::EXIT_UNAVAILABLE;
 /// The backend could not load or run the model.
 pub const BACKEND_FAILED: u8 = 5;
 /// Fetching a model or the conformance data failed (download, sha256).

@@ -104,6 +104,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
                         processes: vec![],
                         turns: vec![],
                         rewrite: None,
+                        profile: None,
                     });
                 }
             }
@@ -128,6 +129,7 @@ fn synthetic(dir: &Path, shift: f64, seed: u64) -> Results {
             processes: 1,
             paired: None,
             threads: None,
+            profile: false,
         },
         plan_id: "p".into(),
         partition: None,

@@ -144,6 +144,45 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
         }
         o.push('\n');
     }
+    // Per-op profiles (`bench --profile`): the 10 slowest ONNX nodes of all profiled cells, each with its cell.
+    let mut slow: Vec<(&Cell, &crate::profile::ProfileNode)> = r
+        .cells
+        .iter()
+        .filter_map(|c| match &c.profile {
+            Some(crate::profile::ProfileOutcome::Profiled(p)) => {
+                Some(p.nodes.iter().map(move |n| (c, n)))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if !slow.is_empty() {
+        slow.sort_by(|a, b| b.1.p50_us.total_cmp(&a.1.p50_us));
+        let _ = writeln!(
+            o,
+            "### Slowest nodes (per-op profiles)\n\n| node | op | cell | p50 | share of its model | timing | bound, % of roof |\n|---|---|---|---|---|---|---|"
+        );
+        for (c, n) in slow.iter().take(10) {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | `{}/{}/{}/{}` | {} | {:.1} % | {:?} | {} |",
+                md(&n.node),
+                md(&n.op),
+                md(&c.target),
+                md(&c.backend),
+                md(&c.model),
+                md(&c.variant),
+                fmt_ns(n.p50_us * 1e3),
+                n.share * 100.0,
+                n.timing,
+                match (&n.bound, n.roof_pct) {
+                    (Some(b), Some(p)) => format!("{b}, {p:.0} %"),
+                    _ => "-".into(),
+                }
+            );
+        }
+        o.push('\n');
+    }
     // The matrix: model x (target, backend), fp32 median or the outcome.
     let mut cols: Vec<(String, String)> = r
         .cells

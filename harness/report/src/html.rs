@@ -100,7 +100,7 @@ pub fn software_adapter(r: &Results, c: &Cell) -> bool {
 }
 
 /// Loud flags next to a cell's numbers.
-fn flags(r: &Results, c: &Cell) -> String {
+pub(crate) fn flags(r: &Results, c: &Cell) -> String {
     let mut s = String::new();
     if c.emulated {
         s.push_str(r#" <span class="flag emu" title="ran under qemu-user: timings say nothing about the board">EMULATED</span>"#);
@@ -145,7 +145,7 @@ fn color_of(name: &str) -> RGBColor {
 }
 
 /// A compact tick label: three significant digits at most, no trailing zeros.
-fn nice(v: f64) -> String {
+pub(crate) fn nice(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return "0".into();
     }
@@ -362,7 +362,7 @@ fn pair_bars_svg(rows: &[(String, f64, f64)], x_desc: &str, fmt: &dyn Fn(f64) ->
 /// A scatter on two (possibly log) axes, points grouped into series; `front` draws each series' Pareto front
 /// (lower is better on both axes).
 #[allow(clippy::type_complexity)]
-fn scatter_svg(
+pub(crate) fn scatter_svg(
     series: &BTreeMap<String, Vec<(f64, f64, String)>>,
     x_desc: &str,
     y_desc: &str,
@@ -516,7 +516,7 @@ document.querySelectorAll('table.filterable tbody tr').forEach(function(r){
 r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});}
 "#;
 
-fn num(v: Option<f64>, text: impl Fn(f64) -> String) -> String {
+pub(crate) fn num(v: Option<f64>, text: impl Fn(f64) -> String) -> String {
     match v {
         Some(x) if x.is_finite() => format!(r#"<td class="n" data-v="{x}">{}</td>"#, esc(&text(x))),
         _ => r#"<td class="n muted" data-v="">-</td>"#.into(),
@@ -560,7 +560,7 @@ pub fn render(p: &Page<'_>) -> String {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>edgebench report {id}</title><style>{CSS}</style></head><body>
 <header><h1>edgebench report — run {id}</h1><p>{cells} cells · {models} models · {targets} targets · started {started} · edgebench {ver} ({commit}) · from {src}</p></header>
-<nav><a href="#run">Run</a><a href="#compat">Compatibility</a><a href="#rewrites">Rewrites</a><a href="#cells">Cells</a><a href="#latency">Latency</a><a href="#cold">Cold start</a><a href="#variants">Variants</a><a href="#memory">Memory &amp; size</a><a href="#energy">Energy</a><a href="#roofline">Roofline</a><a href="#gate">Gate</a><a href="#failures">Failures ({nf})</a></nav><main>
+<nav><a href="#run">Run</a><a href="#compat">Compatibility</a><a href="#rewrites">Rewrites</a><a href="#cells">Cells</a><a href="#latency">Latency</a><a href="#cold">Cold start</a><a href="#variants">Variants</a><a href="#memory">Memory &amp; size</a><a href="#energy">Energy</a><a href="#roofline">Roofline</a><a href="#profile">Per-op</a><a href="#gate">Gate</a><a href="#failures">Failures ({nf})</a></nav><main>
 "##,
         id = esc(&r.run_id),
         cells = r.cells.len(),
@@ -587,6 +587,7 @@ pub fn render(p: &Page<'_>) -> String {
     memory_section(&mut h, r);
     energy_section(&mut h, r);
     roofline_section(&mut h, r);
+    crate::profile_html::section(&mut h, r);
     gate_section(&mut h, r, p.gate);
     failures_section(&mut h, r, &failed);
     let _ = write!(h, "</main><script>{SCRIPT}</script></body></html>\n");

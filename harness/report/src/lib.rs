@@ -11,6 +11,7 @@ pub mod ci;
 pub mod gate;
 pub mod html;
 pub mod profile;
+mod profile_html;
 pub mod samples;
 
 /// Bumped on any incompatible change of the types below.
@@ -253,6 +254,9 @@ pub struct Settings {
     /// Threads per inference for backends that take a count (`bench --threads`: ONNX Runtime's intra-op pool).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// `bench --profile`: a profiled pass after each host cell's timed pass (`cells[].profile`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub profile: bool,
 }
 
 /// One side of an interleaved session (`bench --ab`).
@@ -461,6 +465,10 @@ pub struct Cell {
     /// the cell ran (`used`), or why it could not (then the cell ran the original model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<RewriteRecord>,
+    /// `bench --profile`: where the time goes, per ONNX node (a separate profiled pass after the timed one; never
+    /// part of the cell's timings, ignored by the gate). docs/profile.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<profile::ProfileOutcome>,
 }
 
 /// The verified rewrite of one model for one backend (made once per model file, feed, backend, table and rule set,

@@ -10,6 +10,7 @@ mod ab;
 mod finish;
 mod folder;
 mod pool;
+mod profiled;
 mod schedule;
 
 pub use folder::Start;
@@ -124,6 +125,7 @@ impl<'a> CellCtx<'a> {
             processes: vec![],
             turns: vec![],
             rewrite: None,
+            profile: None,
         }
     }
 
@@ -351,7 +353,11 @@ fn run_cell(
         }
         None => {
             let rest = extra.remove(&c.key).unwrap_or_default();
-            (finish::with_rewrite(c.run(&folder.dir, rest), model), None)
+            let mut cell = finish::with_rewrite(c.run(&folder.dir, rest), model);
+            if c.plan.settings.profile {
+                cell.profile = profiled::profile(c, &cell);
+            }
+            (cell, None)
         }
     })
 }

@@ -38,6 +38,9 @@ impl Runner for Local {
     ) -> Result<Finished, super::RunnerError> {
         Ok(cell::spawn(self.program.command(&req.args()), timeout_s))
     }
+    fn edgebench(&self, args: &[String]) -> Option<std::process::Command> {
+        Some(self.program.command(args))
+    }
     fn command(
         &self,
         req: &CellRequest,

@@ -47,6 +47,11 @@ pub trait Runner {
     fn command(&self, _req: &CellRequest, _exe: Option<&std::path::Path>) -> Option<Command> {
         None
     }
+    /// This binary on this machine with the runner's settings (its ONNX Runtime library) running `args`, for a
+    /// diagnostic pass after a cell (`bench --profile`). `None`: this runner's cells run elsewhere.
+    fn edgebench(&self, _args: &[String]) -> Option<Command> {
+        None
+    }
     /// Cleans up after the last cell.
     fn finish(&self) -> Result<(), String> {
         Ok(())

@@ -80,7 +80,16 @@ pub fn one(a: OneArgs, registry: &Registry) -> Result<()> {
     let m = resolve::model(&a.model.display().to_string(), &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
     let fitted = resolve::feed(&model, &m, &a.feed, &[])?;
-    let r = prof::child(backend, &m.path, &fitted.specs, a.seed, a.warmup, a.runs)?;
+    let oracle = registry.get(edgebench_bench::prepare::ORACLE).ok();
+    let r = prof::child(
+        backend,
+        oracle,
+        &m.path,
+        &fitted.specs,
+        a.seed,
+        a.warmup,
+        a.runs,
+    )?;
     println!("{}", serde_json::to_string(&r)?);
     Ok(())
 }
@@ -117,7 +126,6 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     let names = backends(&a, registry)?;
     let roofs = prof::host_roofs();
     let reference = edgebench_bench::machine::reference(registry);
-    let oracle = registry.get(edgebench_bench::prepare::ORACLE).ok();
     let runs = prediction::Runs {
         timeout: a.timeout,
         memory_limit: None,
@@ -152,19 +160,6 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             Some((x, p)) => (x, p.as_path()),
             None => (&model, m.path.as_path()),
         };
-        let specs = edgebench_models::fit::input_specs(&fitted.specs);
-        let facts = oracle
-            .and_then(|o| o.infer_facts(path, &specs))
-            .and_then(Result::ok)
-            .map(|mut f| {
-                for s in &specs {
-                    f.insert(
-                        s.name.clone(),
-                        (s.dtype, s.shape.iter().map(|d| *d as u64).collect()),
-                    );
-                }
-                f
-            });
         let shapes = edgebench_graph::stats::ShapeMap::from_model(model, &HashMap::new());
         let ask = Ask {
             path,
@@ -183,7 +178,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             profiles.push(prof::profile_on(
                 &ask,
                 b,
-                facts.as_ref(),
+                prof::this_exe(&ask, b),
                 Some(&roofs),
                 check.as_ref(),
             ));

@@ -73,6 +73,10 @@ pub struct Args {
     /// from measuring the pool's scheduling (BENCHMARKS.md).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// After each host cell's timed pass, a separate profiled pass (20 runs after 5 warm-up) on every backend with
+    /// a per-op profiler: `cells[].profile` in results.json, a per-op section in the report (docs/profile.md).
+    #[arg(long)]
+    pub profile: bool,
     /// Interleaved A/B session: every cell runs as two children per side that take turns (a b b a ...), side a
     /// this binary as is, side b changed by --b-exe/--b-env/--b-model; turns go on until the turn ratio's interval
     /// decides the cell at --threshold, its CI is within --ci (0.03 suits a gate) or --max-time; two run folders

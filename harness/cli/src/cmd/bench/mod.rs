@@ -125,6 +125,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             processes: a.processes as usize,
             paired: None,
             threads: a.threads.map(usize::from),
+            profile: a.profile,
         },
         feed_flags: [a.feed.clone(), a.dim.clone()].concat(),
         ab,

@@ -1,0 +1,177 @@
+//! The report's per-op section (`bench --profile`): per profiled cell the slowest nodes and the totals by op type,
+//! and one roofline scatter of every timed node (achieved GFLOP/s against FLOPs per byte moved) under the targets'
+//! roofs, one colour per backend.
+
+use crate::Results;
+use crate::html::{esc, flags, nice, num, scatter_svg};
+use crate::profile::{NodeTiming, ProfileOutcome};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+const TOP: usize = 10;
+
+fn us(x: f64) -> String {
+    if x >= 1000.0 {
+        format!("{:.2} ms", x / 1000.0)
+    } else {
+        format!("{x:.1} µs")
+    }
+}
+
+pub(crate) fn section(h: &mut String, r: &Results) {
+    let cells: Vec<_> = r.cells.iter().filter(|c| c.profile.is_some()).collect();
+    h.push_str(r#"<section id="profile"><h2>Where the time goes (per-op profiles)</h2>"#);
+    if cells.is_empty() {
+        h.push_str(r#"<p class="muted">No profiles in this run: <code>edgebench bench --profile</code> adds a separate profiled pass after each host cell's timed pass (its timings are never touched).</p></section>"#);
+        return;
+    }
+    h.push_str(r#"<p class="muted">Per ONNX node: the median over the profiled runs (measured by the backend's profiler, or attributed: a fused kernel's time split by an unfused pass; folded nodes cost nothing per run). Bound, % of roof and headroom place each node's FLOPs and bytes (weights and activations) under the target's roofs. The profiler's own cost (profiled / unprofiled whole run) and the time no node accounts for are shown. Diagnostics: the gate ignores them.</p>"#);
+    let mut series: BTreeMap<String, Vec<(f64, f64, String)>> = BTreeMap::new();
+    for c in &cells {
+        match c.profile.as_ref() {
+            Some(ProfileOutcome::Profiled(p)) => {
+                let _ = write!(
+                    h,
+                    "<h3>{} · {} · {}{} · {}</h3><p>{} runs: p50 {} profiled{}; nodes sum {}, unaccounted {}; {} of {} ONNX nodes timed, {} folded.</p>",
+                    esc(&c.model),
+                    esc(&c.target),
+                    esc(&c.backend),
+                    flags(r, c),
+                    esc(&c.variant),
+                    p.runs,
+                    us(p.profiled_p50_us),
+                    match (p.unprofiled_p50_us, p.overhead) {
+                        (Some(u), Some(o)) => format!(" ({} without the profiler, ×{o:.2})", us(u)),
+                        _ => String::new(),
+                    },
+                    us(p.nodes_p50_sum_us),
+                    us(p.unaccounted_us),
+                    p.timed_nodes,
+                    p.onnx_nodes,
+                    p.folded_nodes
+                );
+                h.push_str(r#"<table class="sort filterable"><thead><tr><th>node</th><th>op</th><th>timing</th><th>p50 µs</th><th>p10–p90 µs</th><th>share</th><th>GFLOP/s</th><th>GB/s</th><th>bound</th><th>% of roof</th><th>headroom µs</th><th>support</th></tr></thead><tbody>"#);
+                for n in p.nodes.iter().take(TOP) {
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td><td>{:?}</td>{}<td>{:.1}–{:.1}</td>{}{}{}<td>{}</td>{}{}<td>{}</td></tr>",
+                        esc(&n.node),
+                        esc(&n.op),
+                        n.timing,
+                        num(Some(n.p50_us), |x| format!("{x:.1}")),
+                        n.p10_us,
+                        n.p90_us,
+                        num(Some(n.share * 100.0), |x| format!("{x:.1} %")),
+                        num(n.gflops, |x| format!("{x:.2}")),
+                        num(n.gbs, |x| format!("{x:.2}")),
+                        esc(n.bound.as_deref().unwrap_or("-")),
+                        num(n.roof_pct, |x| format!("{x:.0} %")),
+                        num(n.headroom_us, |x| format!("{x:.1}")),
+                        esc(n.support.as_deref().unwrap_or("-"))
+                    );
+                }
+                h.push_str("</tbody></table>");
+                let ops: Vec<String> = p
+                    .by_op
+                    .iter()
+                    .take(8)
+                    .map(|t| {
+                        format!(
+                            "{} ×{} {} ({:.0} %)",
+                            esc(&t.op),
+                            t.nodes,
+                            us(t.p50_us),
+                            t.share * 100.0
+                        )
+                    })
+                    .collect();
+                let _ = write!(h, "<p>By op type: {}</p>", ops.join(" · "));
+                if !p.extra.is_empty() {
+                    let extra: Vec<String> = p
+                        .extra
+                        .iter()
+                        .take(6)
+                        .map(|e| format!("{} ({}) {}", esc(&e.name), esc(&e.op), us(e.p50_us)))
+                        .collect();
+                    let _ = write!(
+                        h,
+                        r#"<p class="muted">Rows of no ONNX node (added by the backend): {}</p>"#,
+                        extra.join(" · ")
+                    );
+                }
+                for n in &p.nodes {
+                    if let (Some(f), Some(b), Some(g), true) =
+                        (n.flops, n.bytes, n.gflops, n.timing != NodeTiming::Folded)
+                        && f > 0
+                        && b > 0
+                        && g > 0.0
+                    {
+                        series
+                            .entry(format!("{}/{}", c.target, c.backend))
+                            .or_default()
+                            .push((f as f64 / b as f64, g, String::new()));
+                    }
+                }
+            }
+            Some(ProfileOutcome::NotAvailable { backend, reason }) => {
+                let _ = write!(
+                    h,
+                    r#"<p class="muted">{} · {} · {}: {}</p>"#,
+                    esc(&c.model),
+                    esc(&c.target),
+                    esc(backend),
+                    esc(reason)
+                );
+            }
+            Some(ProfileOutcome::Failed { backend, error }) => {
+                let _ = write!(
+                    h,
+                    r#"<p class="bad">{} · {} · {}: profile failed: {}</p>"#,
+                    esc(&c.model),
+                    esc(&c.target),
+                    esc(backend),
+                    esc(error)
+                );
+            }
+            None => {}
+        }
+    }
+    if !series.is_empty() {
+        let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+        for p in series.values().flatten() {
+            lo = lo.min(p.0);
+            hi = hi.max(p.0);
+        }
+        let (lo, hi) = (lo / 4.0, hi * 4.0);
+        let mut lines = vec![];
+        for t in &r.targets {
+            let Some(rf) = &t.roofs else { continue };
+            if !series
+                .keys()
+                .any(|k| k.starts_with(&format!("{}/", t.name)))
+            {
+                continue;
+            }
+            let knee = rf.peak_gflops / rf.mem_bandwidth_gbs;
+            let mut pts = vec![(lo, (rf.mem_bandwidth_gbs * lo).min(rf.peak_gflops))];
+            if knee > lo && knee < hi {
+                pts.push((knee, rf.peak_gflops));
+            }
+            pts.push((hi, (rf.mem_bandwidth_gbs * hi).min(rf.peak_gflops)));
+            lines.push((format!("roof {} ({})", t.name, rf.source), pts));
+        }
+        h.push_str("<h3>Every timed node under the roofs</h3>");
+        h.push_str(&scatter_svg(
+            &series,
+            "FLOPs per byte moved (weights + activations, log)",
+            "achieved GFLOP/s (log)",
+            &nice,
+            &nice,
+            false,
+            true,
+            true,
+            &lines,
+        ));
+    }
+    h.push_str("</section>\n");
+}
