@@ -35,7 +35,7 @@ try {
   if (network.length) fail(`network requests: ${network.join(', ')}`);
 
   const sections = ['run', 'compat', 'rewrites', 'cells', 'latency', 'cold', 'variants', 'memory', 'energy',
-    'roofline', 'gate', 'failures'];
+    'roofline', 'profile', 'gate', 'failures'];
   for (const id of sections) {
     if (await page.locator(`section#${id}`).count() !== 1) fail(`section #${id} missing`);
   }
@@ -43,6 +43,8 @@ try {
     const n = await page.locator(`section#${id} svg`).count();
     if (n < 1) fail(`section #${id} has no chart`);
   }
+  if (await page.locator('section#profile svg').count() < 1) fail('section #profile has no node roofline');
+  if (await page.locator('section#profile table tbody tr').count() < 1) fail('section #profile has no node rows');
   const targets = await page.locator('section#run table.sort tbody tr').count();
   if (targets < 2) fail(`expected several targets in the run header, found ${targets}`);
   const failed = page.locator('section#failures tr.bad');

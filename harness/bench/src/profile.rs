@@ -109,14 +109,25 @@ fn region(model: &Model, inputs: &[String], outputs: &[String]) -> Vec<usize> {
     v
 }
 
-/// The ONNX tensors a kernel of the optimised graph reads (`back`) or writes: its own where they are ONNX tensors,
-/// else through the backend's layout nodes around it (ORT's NCHWc `ReorderInput`/`ReorderOutput`); a kernel named
-/// `T_nchwc` writes ONNX tensor `T`.
-fn onnx_side(raw: &OpProfile, k: &edgebench_backend_api::RanNode, back: bool) -> Vec<String> {
-    let start = if back { &k.inputs } else { &k.outputs };
+/// The ONNX tensors a kernel of the optimised graph reads (`back`) or writes: its own where they are tensors of the
+/// model (`onnx`), else through the conversion nodes the backend inserted around it (ORT's NCHWc
+/// `ReorderInput`/`ReorderOutput`, the `Cast`s around an fp16 op it runs in fp32, copies); a kernel named `T_nchwc`
+/// writes the model's tensor `T`.
+fn onnx_side(
+    raw: &OpProfile,
+    onnx: &HashSet<&str>,
+    k: &edgebench_backend_api::RanNode,
+    back: bool,
+) -> Vec<String> {
     if !back && let Some(t) = k.name.strip_suffix("_nchwc") {
         return vec![t.to_string()];
     }
+    let inserted = |x: &edgebench_backend_api::RanNode| {
+        x.op.starts_with("Reorder")
+            || x.op.starts_with("Memcpy")
+            || x.op == "Cast" && !onnx.contains(x.name.as_str())
+    };
+    let start = if back { &k.inputs } else { &k.outputs };
     let mut out = vec![];
     let mut stack: Vec<&str> = start.iter().map(String::as_str).collect();
     let mut seen = HashSet::new();
@@ -124,19 +135,34 @@ fn onnx_side(raw: &OpProfile, k: &edgebench_backend_api::RanNode, back: bool) ->
         if !seen.insert(t) || seen.len() > 64 {
             continue;
         }
+        if onnx.contains(t) {
+            out.push(t.to_string());
+            continue;
+        }
+        // A tensor the backend renamed when it removed a conversion (ORT: `InsertedPrecisionFreeCast_T`,
+        // `FusedBack_T`): the model's tensor whose name it ends with.
+        if let Some(m) = t
+            .char_indices()
+            .filter(|(_, c)| *c == '_')
+            .map(|(i, _)| &t[i + 1..])
+            .find(|rest| onnx.contains(rest))
+        {
+            out.push(m.to_string());
+            continue;
+        }
         let via = raw.ran.iter().find(|x| {
             if back {
                 x.outputs.iter().any(|o| o == t)
             } else {
-                x.op.starts_with("Reorder") && x.inputs.iter().any(|i| i == t)
+                inserted(x) && x.inputs.iter().any(|i| i == t)
             }
         });
         match via {
             // Another NCHWc kernel's output is its ONNX tensor, in the blocked layout.
-            Some(x) if back && let Some(onnx) = x.name.strip_suffix("_nchwc") => {
-                out.push(onnx.to_string())
+            Some(x) if back && let Some(t) = x.name.strip_suffix("_nchwc") => {
+                out.push(t.to_string())
             }
-            Some(x) if x.op.starts_with("Reorder") => stack.extend(
+            Some(x) if inserted(x) => stack.extend(
                 if back { &x.inputs } else { &x.outputs }
                     .iter()
                     .map(String::as_str),
@@ -207,15 +233,22 @@ fn map_rows(model: &Model, raw: &OpProfile) -> Mapped {
             .is_none_or(|x| x.op == nodes[i].op_type);
         same_op.then_some(i)
     };
+    let mut tensors: HashSet<&str> = nodes
+        .iter()
+        .flat_map(|x| x.inputs.iter().chain(&x.outputs))
+        .map(String::as_str)
+        .collect();
+    tensors.extend(model.graph.inputs.iter().map(|v| v.name.as_str()));
     let mut fused: Vec<(&NodeTime, Vec<usize>)> = vec![];
     for r in &raw.nodes {
         if let Some(i) = own(r) {
             add(&mut m, i, &r.us, NodeTiming::Measured, &r.name);
         } else if let Some(k) = ran.get(r.name.as_str()) {
-            fused.push((
-                r,
-                region(model, &onnx_side(raw, k, true), &onnx_side(raw, k, false)),
-            ));
+            let (i, o) = (
+                onnx_side(raw, &tensors, k, true),
+                onnx_side(raw, &tensors, k, false),
+            );
+            fused.push((r, region(model, &i, &o)));
         } else {
             fused.push((r, vec![]));
         }
