@@ -175,6 +175,8 @@ fn onnx_side(
 
 /// Per-ONNX-node per-run times and how they were obtained, from the raw rows.
 struct Mapped {
+    /// Rows of nodes inside subgraphs, left out (their time is their holder's).
+    nested: usize,
     us: Vec<Option<Vec<f64>>>,
     timing: Vec<NodeTiming>,
     backend_nodes: Vec<Vec<String>>,
@@ -204,6 +206,7 @@ fn map_rows(model: &Model, raw: &OpProfile) -> Mapped {
         })
         .collect();
     let mut m = Mapped {
+        nested: 0,
         us: vec![None; n],
         timing: vec![NodeTiming::Missing; n],
         backend_nodes: vec![vec![]; n],
@@ -239,8 +242,20 @@ fn map_rows(model: &Model, raw: &OpProfile) -> Mapped {
         .map(String::as_str)
         .collect();
     tensors.extend(model.graph.inputs.iter().map(|v| v.name.as_str()));
+    // Nodes of If/Loop/Scan bodies: their time is inside their holder's row; a backend that times them as well
+    // (ORT) would count it twice.
+    let mut nested: HashSet<&str> = HashSet::new();
+    model.graph.walk(&mut |scope, x| {
+        if !scope.is_main() && !x.name.is_empty() {
+            nested.insert(x.name.as_str());
+        }
+    });
     let mut fused: Vec<(&NodeTime, Vec<usize>)> = vec![];
     for r in &raw.nodes {
+        if own(r).is_none() && nested.contains(r.name.as_str()) {
+            m.nested += 1;
+            continue;
+        }
         if let Some(i) = own(r) {
             add(&mut m, i, &r.us, NodeTiming::Measured, &r.name);
         } else if let Some(k) = ran.get(r.name.as_str()) {
@@ -506,7 +521,16 @@ pub fn analyse(raw: &OpProfile, ctx: &Context) -> Profile {
         by_op,
         extra,
         roofs: ctx.roofs.cloned(),
-        notes: raw.notes.clone(),
+        notes: {
+            let mut notes = raw.notes.clone();
+            if m.nested > 0 {
+                notes.push(format!(
+                    "{} rows of nodes inside If/Loop/Scan bodies are left out: their time is in their holder's",
+                    m.nested
+                ));
+            }
+            notes
+        },
     }
 }
 
