@@ -11,7 +11,7 @@
 //! a backend returns in another width (wonnx: int64 as int32) are converted to the model's type between partitions.
 
 use edgebench_backend_api::{
-    Availability, Backend, BackendError, HostTensor, InputSpec, Part, Session,
+    Availability, Backend, BackendError, HostTensor, InputSpec, NodeTime, OpProfile, Part, Session,
 };
 use edgebench_compat::SupportTable;
 use edgebench_graph::stats::ShapeMap;
@@ -91,6 +91,70 @@ impl Backend for Split {
                 reason: format!("{} is not available: {reason}", self.second.name()),
             },
         }
+    }
+
+    /// Time per backend's partitions and, as a row of its own, the boundaries between them (the host copies and
+    /// conversions): the parts' own per-node times are their backends' profiles.
+    fn profile(
+        &self,
+        path: &Path,
+        inputs: &[InputSpec],
+        feed: &[(String, HostTensor)],
+        warmup: usize,
+        runs: usize,
+    ) -> Result<OpProfile, BackendError> {
+        let mut s = self.load(path, inputs)?;
+        for _ in 0..warmup.max(1) {
+            s.run(feed)?;
+        }
+        let mut last = s.parts();
+        let mut rows: Vec<NodeTime> = last
+            .iter()
+            .map(|p| NodeTime {
+                name: format!(
+                    "{} partition(s) on {} ({} nodes)",
+                    p.partitions, p.backend, p.nodes
+                ),
+                op: "partition".into(),
+                onnx: vec![],
+                us: vec![],
+            })
+            .collect();
+        let mut boundary = vec![];
+        let mut run_us = vec![];
+        for _ in 0..runs {
+            let t = std::time::Instant::now();
+            s.run(feed)?;
+            let total = t.elapsed().as_secs_f64() * 1e6;
+            let now = s.parts();
+            let mut inside = 0.0;
+            for (k, (a, b)) in now.iter().zip(&last).enumerate() {
+                let d = (a.seconds - b.seconds) * 1e6;
+                inside += d;
+                if let Some(r) = rows.get_mut(k) {
+                    r.us.push(d);
+                }
+            }
+            boundary.push((total - inside).max(0.0));
+            run_us.push(total);
+            last = now;
+        }
+        rows.push(NodeTime {
+            name: "boundaries (copies and conversions between the backends)".into(),
+            op: "boundary".into(),
+            onnx: vec![],
+            us: boundary,
+        });
+        Ok(OpProfile {
+            run_us,
+            nodes: rows,
+            notes: vec![format!(
+                "{}: time per backend's partitions and at their boundaries; the nodes inside each part are in \
+                 that backend's own profile",
+                self.name
+            )],
+            ..Default::default()
+        })
     }
 
     fn load(&self, path: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {

@@ -448,6 +448,7 @@ pub fn analyse(raw: &OpProfile, ctx: &Context) -> Profile {
                     .unwrap_or_else(|| "runs".into())
             }),
             backend_nodes: m.backend_nodes[i].clone(),
+            rewrite: None,
         };
         if let (Some(r), true) = (ctx.roofs, p50 > 0.0) {
             let tc = flops.map(|f| f as f64 / (r.peak_gflops * 1e3));

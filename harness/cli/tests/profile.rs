@@ -163,3 +163,35 @@ fn a_model_that_is_not_onnx_is_a_one_line_error() {
     assert_eq!(code, 3, "{err}");
     assert_eq!(error_lines(&err).len(), 1, "{err}");
 }
+
+#[test]
+fn a_split_backend_is_profiled_per_partition_with_its_boundaries_as_rows() {
+    if !require("wonnx", backend_available("wonnx")) {
+        return;
+    }
+    let d = profiles(&["attention_block", "-b", "wonnx+tract"]);
+    let p = &d["models"][0]["profiles"][0];
+    assert_eq!(p["status"], "profiled", "{p}");
+    let names: Vec<&str> = p["extra"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("partition(s) on wonnx")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.contains("partition(s) on tract")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("boundaries")),
+        "{names:?}"
+    );
+    assert_eq!(
+        p["timed_nodes"], 0,
+        "no per-node time is invented for the parts"
+    );
+}

@@ -52,6 +52,10 @@ pub struct ProfileNode {
     /// The backend's support table on this node: `runs`, `unknown`, or the blocking reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support: Option<String>,
+    /// For a cell that ran a verified rewrite: a node the rewrite made (absent from the original model), with the
+    /// rules applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<String>,
     /// The backend nodes whose time is in this row (fused kernels: the kernel's name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend_nodes: Vec<String>,
@@ -171,6 +175,17 @@ pub fn text(model: &str, outcomes: &[ProfileOutcome], top: usize) -> String {
                     p.onnx_nodes,
                     p.folded_nodes
                 );
+                if p.timed_nodes == 0 {
+                    for e in &p.extra {
+                        let _ = writeln!(s, "  {:<60} {:>10}", e.name, us(e.p50_us));
+                    }
+                    let _ = writeln!(
+                        s,
+                        "  no per-node times on this backend: {}",
+                        p.notes.join("; ")
+                    );
+                    continue;
+                }
                 let _ = writeln!(
                     s,
                     "  {:<28} {:<18} {:<10} {:>10} {:>21} {:>6} {:>8} {:>7} {:<7} {:>6} {:>10}  support",

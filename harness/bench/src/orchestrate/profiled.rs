@@ -22,11 +22,6 @@ pub(super) fn profile(c: &CellCtx, cell: &Cell) -> Option<ProfileOutcome> {
             reason,
         })
     };
-    if backend.contains('+') {
-        return unavailable(
-            "per-op timing not available on a split backend (its parts are profiled on their own backends)".into(),
-        );
-    }
     let site = c.site();
     let failed = |error: String| {
         Some(ProfileOutcome::Failed {
@@ -78,16 +73,38 @@ pub(super) fn profile(c: &CellCtx, cell: &Cell) -> Option<ProfileOutcome> {
     let table = edgebench_compat::embedded_ref(backend).and_then(Result::ok);
     let shapes = edgebench_graph::stats::ShapeMap::from_model(model, &Default::default());
     let check = table.map(|tb| edgebench_compat::check(model, tb, &shapes));
-    Some(profile::profile_on(
+    let on_gpu = site
+        .runner
+        .facts()
+        .iter()
+        .any(|f| f.name == backend && f.on_gpu());
+    let mut out = profile::profile_on(
         &ask,
         backend,
         Ok(cmd),
-        (!c.site()
-            .runner
-            .facts()
-            .iter()
-            .any(|f| f.name == backend && f.on_gpu()))
-        .then_some(&roofs),
+        (!on_gpu).then_some(&roofs),
         check.as_ref(),
-    ))
+    );
+    // A cell that ran the verified rewrite: the nodes the rules made, named with the rules.
+    if let (ProfileOutcome::Profiled(p), Some(w)) =
+        (&mut out, cell.rewrite.as_ref().filter(|w| w.used))
+        && let Ok(mut original) = edgebench_graph::load(&c.model().path)
+    {
+        edgebench_rewrite::name_nodes(&mut original);
+        let before: std::collections::HashSet<&str> = original
+            .graph
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect();
+        let rules = w.rules.join(" → ");
+        for n in p
+            .nodes
+            .iter_mut()
+            .filter(|n| !before.contains(n.node.as_str()))
+        {
+            n.rewrite = Some(format!("made by the rewrite ({rules})"));
+        }
+    }
+    Some(out)
 }
