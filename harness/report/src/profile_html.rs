@@ -136,6 +136,7 @@ pub(crate) fn section(h: &mut String, r: &Results) {
             None => {}
         }
     }
+    side_by_side(h, r);
     if !series.is_empty() {
         let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
         for p in series.values().flatten() {
@@ -174,4 +175,61 @@ pub(crate) fn section(h: &mut String, r: &Results) {
         ));
     }
     h.push_str("</section>\n");
+}
+
+/// Per (model, target, variant) profiled on several backends: the same ONNX nodes side by side, slowest first.
+fn side_by_side(h: &mut String, r: &Results) {
+    let mut groups: BTreeMap<(&str, &str, &str), Vec<(&str, &crate::profile::Profile)>> =
+        BTreeMap::new();
+    for c in &r.cells {
+        if let Some(ProfileOutcome::Profiled(p)) = &c.profile {
+            groups
+                .entry((c.model.as_str(), c.target.as_str(), c.variant.as_str()))
+                .or_default()
+                .push((c.backend.as_str(), p));
+        }
+    }
+    for ((model, target, variant), ps) in groups.iter().filter(|(_, ps)| ps.len() > 1) {
+        let mut worst: Vec<(&str, f64)> = ps[0]
+            .1
+            .nodes
+            .iter()
+            .map(|n| {
+                let max = ps
+                    .iter()
+                    .filter_map(|(_, p)| p.nodes.iter().find(|x| x.node == n.node))
+                    .map(|x| x.p50_us)
+                    .fold(0.0, f64::max);
+                (n.node.as_str(), max)
+            })
+            .collect();
+        worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let _ = write!(
+            h,
+            "<h3>{} · {} · {}: the same nodes across backends (p50 µs)</h3><table class=\"sort filterable\"><thead><tr><th>node</th><th>op</th>",
+            esc(model),
+            esc(target),
+            esc(variant)
+        );
+        for (b, _) in ps {
+            let _ = write!(h, "<th>{}</th>", esc(b));
+        }
+        h.push_str("</tr></thead><tbody>");
+        for (node, _) in worst.iter().take(TOP) {
+            let op = ps[0]
+                .1
+                .nodes
+                .iter()
+                .find(|x| x.node == *node)
+                .map(|x| x.op.as_str())
+                .unwrap_or("");
+            let _ = write!(h, "<tr><td>{}</td><td>{}</td>", esc(node), esc(op));
+            for (_, p) in ps {
+                let t = p.nodes.iter().find(|x| x.node == *node).map(|x| x.p50_us);
+                h.push_str(&num(t, |x| format!("{x:.1}")));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</tbody></table>");
+    }
 }
