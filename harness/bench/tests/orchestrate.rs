@@ -78,7 +78,6 @@ fn request() -> CellRequest {
         address_space_bytes: Some(1 << 30),
         turns: false,
         threads: None,
-        profile: false,
     }
 }
 
