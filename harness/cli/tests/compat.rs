@@ -122,7 +122,7 @@ fn check_json_names_blocking_nodes_reasons_and_partitions() {
     ]);
     assert_eq!(code, NOT_ALL_RUN, "{err}");
     let d: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(d["format_version"], 2);
+    assert_eq!(d["format_version"], 3);
     let att = &d["models"][0]["backends"][0];
     assert_eq!(att["backend"], "wonnx");
     assert_eq!(att["verdict"], "partial");

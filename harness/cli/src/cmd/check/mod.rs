@@ -20,7 +20,7 @@ mod matrix;
 use inputs::{model_args, tables};
 
 /// Version of the `check --json` document (docs/check-json.md).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
