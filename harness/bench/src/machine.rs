@@ -137,8 +137,8 @@ pub fn host_roofs(
         "{:016x}",
         edgebench_report::fnv1a(
             format!(
-                // v2: roofs cached by v1 may come from an AVX-512 kernel without FMA (a libm call per lane).
-                "v2|{}|{}|{}|{}|{}",
+                // v3: roofs cached before may come from an AVX-512 kernel that was a libm call per lane.
+                "v3|{}|{}|{}|{}|{}",
                 h.cpu, h.logical_cores, h.memory_bytes, h.arch, h.kernel
             )
             .as_bytes()
