@@ -613,6 +613,8 @@ pub struct Ask<'a> {
     pub runs: usize,
     pub timeout: u64,
     pub ort_lib: Option<&'a std::path::Path>,
+    /// Threads per inference for backends that take a count (`bench --threads`), as the cell ran.
+    pub threads: Option<usize>,
     /// Exit code of a child whose backend has no per-op timing.
     pub unavailable_code: u8,
 }
@@ -647,6 +649,9 @@ pub fn child_args(ask: &Ask, backend: &str) -> Vec<String> {
     ];
     for f in ask.feed {
         a.extend(["--feed".to_string(), f.clone()]);
+    }
+    if let Some(n) = ask.threads {
+        a.extend(["--threads".to_string(), n.to_string()]);
     }
     a
 }

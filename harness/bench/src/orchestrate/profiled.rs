@@ -54,6 +54,7 @@ pub(super) fn profile(c: &CellCtx, cell: &Cell) -> Option<ProfileOutcome> {
         runs: RUNS,
         timeout: c.plan.settings.cell_timeout_s,
         ort_lib: None,
+        threads: c.plan.settings.threads,
         unavailable_code: crate::EXIT_UNAVAILABLE,
     };
     let Some(cmd) = site.runner.edgebench(&profile::child_args(&ask, backend)) else {

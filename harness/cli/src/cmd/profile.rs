@@ -38,6 +38,9 @@ pub struct Args {
     /// Nodes shown per profile (the JSON has them all).
     #[arg(long, default_value_t = 15)]
     top: usize,
+    /// Threads per inference for backends that take a count (ONNX Runtime's intra-op pool), as `bench --threads`.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     /// Seconds before a profiling child is stopped.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
@@ -59,6 +62,8 @@ pub struct OneArgs {
     warmup: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -76,6 +81,10 @@ struct Document {
 
 /// The `profile-one` child: prints its [`prof::ChildReport`] as JSON.
 pub fn one(a: OneArgs, registry: &Registry) -> Result<()> {
+    #[cfg(feature = "ort")]
+    if let Some(n) = a.threads {
+        edgebench_backend_ort::set_intra_threads(n);
+    }
     let (backend, _) = edgebench_bench::machine::available(registry, &a.backend)?;
     let m = resolve::model(&a.model.display().to_string(), &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
@@ -169,6 +178,7 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
             runs: a.runs.max(1),
             timeout: a.timeout,
             ort_lib,
+            threads: a.threads.map(usize::from),
             unavailable_code: crate::exit::UNAVAILABLE,
         };
         let mut profiles = vec![];
