@@ -120,12 +120,9 @@ pub enum ProfileOutcome {
     Failed { backend: String, error: String },
 }
 
-fn us(x: f64) -> String {
-    if x >= 1000.0 {
-        format!("{:.2} ms", x / 1000.0)
-    } else {
-        format!("{x:.1} µs")
-    }
+/// Microseconds as the report writes durations.
+pub(crate) fn us(x: f64) -> String {
+    crate::html::fmt_ns(x * 1e3)
 }
 
 fn opt(x: Option<f64>, f: impl Fn(f64) -> String) -> String {

@@ -4,19 +4,11 @@
 
 use crate::Results;
 use crate::html::{esc, flags, nice, num, scatter_svg};
-use crate::profile::{NodeTiming, ProfileOutcome};
+use crate::profile::{NodeTiming, ProfileOutcome, us};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const TOP: usize = 10;
-
-fn us(x: f64) -> String {
-    if x >= 1000.0 {
-        format!("{:.2} ms", x / 1000.0)
-    } else {
-        format!("{x:.1} µs")
-    }
-}
 
 pub(crate) fn section(h: &mut String, r: &Results) {
     let cells: Vec<_> = r.cells.iter().filter(|c| c.profile.is_some()).collect();
