@@ -107,6 +107,23 @@ pub fn reference(registry: &Registry) -> Option<&'static str> {
     })
 }
 
+/// Every backend compiled in and available here that is a runtime of its own (split backends, named `a+b`, are
+/// made of two of them): the default backend list of `check` and `profile`.
+pub fn available_single(registry: &Registry) -> Vec<String> {
+    registry
+        .entries()
+        .iter()
+        .filter_map(|e| match e {
+            edgebench_backend_api::Entry::Compiled(b)
+                if !b.name().contains('+') && b.availability().is_available() =>
+            {
+                Some(b.name().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn available<'r>(
     registry: &'r Registry,
     name: &str,

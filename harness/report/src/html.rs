@@ -1263,13 +1263,7 @@ fn roofline_section(h: &mut String, r: &Results) {
             {
                 continue;
             }
-            let knee = rf.peak_gflops / rf.mem_bandwidth_gbs;
-            let mut pts = vec![(lo, (rf.mem_bandwidth_gbs * lo).min(rf.peak_gflops))];
-            if knee > lo && knee < hi {
-                pts.push((knee, rf.peak_gflops));
-            }
-            pts.push((hi, (rf.mem_bandwidth_gbs * hi).min(rf.peak_gflops)));
-            lines.push((format!("roof {} ({})", t.name, rf.source), pts));
+            lines.push(roof_line(&t.name, rf, lo, hi));
         }
     }
     if series.is_empty() {
@@ -1306,6 +1300,22 @@ fn roofline_section(h: &mut String, r: &Results) {
         );
     }
     h.push_str("</tbody></table></section>\n");
+}
+
+/// A target's roofline, min(peak, bandwidth x intensity), over intensities `lo..hi` (with the knee when inside).
+pub(crate) fn roof_line(
+    target: &str,
+    rf: &crate::Roofs,
+    lo: f64,
+    hi: f64,
+) -> (String, Vec<(f64, f64)>) {
+    let knee = rf.peak_gflops / rf.mem_bandwidth_gbs;
+    let mut pts = vec![(lo, (rf.mem_bandwidth_gbs * lo).min(rf.peak_gflops))];
+    if knee > lo && knee < hi {
+        pts.push((knee, rf.peak_gflops));
+    }
+    pts.push((hi, (rf.mem_bandwidth_gbs * hi).min(rf.peak_gflops)));
+    (format!("roof {target} ({})", rf.source), pts)
 }
 
 fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {

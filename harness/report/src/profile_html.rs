@@ -145,13 +145,7 @@ pub(crate) fn section(h: &mut String, r: &Results) {
             {
                 continue;
             }
-            let knee = rf.peak_gflops / rf.mem_bandwidth_gbs;
-            let mut pts = vec![(lo, (rf.mem_bandwidth_gbs * lo).min(rf.peak_gflops))];
-            if knee > lo && knee < hi {
-                pts.push((knee, rf.peak_gflops));
-            }
-            pts.push((hi, (rf.mem_bandwidth_gbs * hi).min(rf.peak_gflops)));
-            lines.push((format!("roof {} ({})", t.name, rf.source), pts));
+            lines.push(crate::html::roof_line(&t.name, rf, lo, hi));
         }
         h.push_str("<h3>Every timed node under the roofs</h3>");
         h.push_str(&scatter_svg(

@@ -4,7 +4,7 @@
 use super::{fetcher, manifest, print_json};
 use crate::resolve;
 use anyhow::Result;
-use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_backend_api::Registry;
 use edgebench_bench::profile::{self as prof, Ask};
 use edgebench_bench::{discover, prediction};
 use edgebench_report::profile::ProfileOutcome;
@@ -116,19 +116,7 @@ fn backends(a: &Args, registry: &Registry) -> Result<Vec<String>> {
             })
             .collect();
     }
-    Ok(registry
-        .entries()
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Compiled(b)
-                if !b.name().contains('+')
-                    && matches!(b.availability(), Availability::Available { .. }) =>
-            {
-                Some(b.name().to_string())
-            }
-            _ => None,
-        })
-        .collect())
+    Ok(edgebench_bench::machine::available_single(registry))
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {

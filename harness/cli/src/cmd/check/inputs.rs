@@ -4,25 +4,13 @@ use super::Args;
 use crate::cmd::{fetcher, manifest, zoo_names};
 use crate::exit::{BAD_MODEL, USAGE, fail};
 use anyhow::Result;
-use edgebench_backend_api::{Availability, Entry, Registry};
+use edgebench_backend_api::Registry;
 use edgebench_compat::SupportTable;
 
 pub(super) fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
     let names: Vec<String> = if a.backend.is_empty() {
-        registry
-            .entries()
-            .iter()
-            .filter_map(|e| match e {
-                // Split backends have no table of their own: `check` judges their parts.
-                Entry::Compiled(b)
-                    if !b.name().contains('+')
-                        && matches!(b.availability(), Availability::Available { .. }) =>
-                {
-                    Some(b.name().to_string())
-                }
-                _ => None,
-            })
-            .collect()
+        // Split backends have no table of their own: `check` judges their parts.
+        edgebench_bench::machine::available_single(registry)
     } else {
         a.backend
             .iter()
