@@ -120,6 +120,26 @@ pub enum ProfileOutcome {
     Failed { backend: String, error: String },
 }
 
+impl Profile {
+    /// One line: runs, profiled p50 and the profiler's cost, the node sum and what no node accounts for, coverage.
+    pub fn headline(&self) -> String {
+        format!(
+            "{} runs, p50 {} profiled{}; nodes sum {}, unaccounted {}; {} of {} ONNX nodes timed, {} folded",
+            self.runs,
+            us(self.profiled_p50_us),
+            match (self.unprofiled_p50_us, self.overhead) {
+                (Some(u), Some(o)) => format!(" ({} without the profiler: x{o:.2})", us(u)),
+                _ => String::new(),
+            },
+            us(self.nodes_p50_sum_us),
+            us(self.unaccounted_us),
+            self.timed_nodes,
+            self.onnx_nodes,
+            self.folded_nodes
+        )
+    }
+}
+
 /// Microseconds as the report writes durations.
 pub(crate) fn us(x: f64) -> String {
     crate::html::fmt_ns(x * 1e3)
@@ -156,22 +176,7 @@ pub fn text(model: &str, outcomes: &[ProfileOutcome], top: usize) -> String {
             }
             ProfileOutcome::Profiled(p) => {
                 profiled.push(p.as_ref());
-                let _ = writeln!(
-                    s,
-                    "{model} on {}: {} runs, p50 {} profiled{}; nodes sum {}, unaccounted {}; {} of {} ONNX nodes timed, {} folded",
-                    p.backend,
-                    p.runs,
-                    us(p.profiled_p50_us),
-                    match (p.unprofiled_p50_us, p.overhead) {
-                        (Some(u), Some(o)) => format!(" ({} without the profiler: x{o:.2})", us(u)),
-                        _ => String::new(),
-                    },
-                    us(p.nodes_p50_sum_us),
-                    us(p.unaccounted_us),
-                    p.timed_nodes,
-                    p.onnx_nodes,
-                    p.folded_nodes
-                );
+                let _ = writeln!(s, "{model} on {}: {}", p.backend, p.headline());
                 if p.timed_nodes == 0 {
                     for e in &p.extra {
                         let _ = writeln!(s, "  {:<60} {:>10}", e.name, us(e.p50_us));

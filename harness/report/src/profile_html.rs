@@ -24,23 +24,13 @@ pub(crate) fn section(h: &mut String, r: &Results) {
             Some(ProfileOutcome::Profiled(p)) => {
                 let _ = write!(
                     h,
-                    "<h3>{} · {} · {}{} · {}</h3><p>{} runs: p50 {} profiled{}; nodes sum {}, unaccounted {}; {} of {} ONNX nodes timed, {} folded.</p>",
+                    "<h3>{} · {} · {}{} · {}</h3><p>{}.</p>",
                     esc(&c.model),
                     esc(&c.target),
                     esc(&c.backend),
                     flags(r, c),
                     esc(&c.variant),
-                    p.runs,
-                    us(p.profiled_p50_us),
-                    match (p.unprofiled_p50_us, p.overhead) {
-                        (Some(u), Some(o)) => format!(" ({} without the profiler, ×{o:.2})", us(u)),
-                        _ => String::new(),
-                    },
-                    us(p.nodes_p50_sum_us),
-                    us(p.unaccounted_us),
-                    p.timed_nodes,
-                    p.onnx_nodes,
-                    p.folded_nodes
+                    esc(&p.headline())
                 );
                 h.push_str(r#"<table class="sort filterable"><thead><tr><th>node</th><th>op</th><th>timing</th><th>p50 µs</th><th>p10–p90 µs</th><th>share</th><th>GFLOP/s</th><th>GB/s</th><th>bound</th><th>% of roof</th><th>headroom µs</th><th>support</th></tr></thead><tbody>"#);
                 for n in p.nodes.iter().take(TOP) {
