@@ -211,6 +211,21 @@ fn category_mapper_is_predicted_to_run_and_a_run_fails_in_one_line() {
     );
 }
 
+/// `probe --backend tract --observe MODEL --out TABLE`: its standard output (the command must succeed).
+fn observe(model: &str, table: &Path) -> String {
+    let (code, stdout, err) = run(&[
+        "probe",
+        "--backend",
+        "tract",
+        "--observe",
+        model,
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    stdout
+}
+
 /// tract's table with `edit` applied, written to `dir`.
 fn tract_table(dir: &Path, edit: impl Fn(&mut edgebench_compat::SupportTable)) -> PathBuf {
     let mut t = edgebench_compat::embedded("tract").unwrap().unwrap();
@@ -270,16 +285,7 @@ fn an_op_the_table_does_not_list_is_unknown_until_a_run_is_recorded() {
         d["predictions_held"], true,
         "an unknown cell is neither held nor wrong"
     );
-    let (code, stdout, err) = run(&[
-        "probe",
-        "--backend",
-        "tract",
-        "--observe",
-        m,
-        "--out",
-        table.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let stdout = observe(m, &table);
     assert!(
         stdout.contains("ran: ai.onnx.ml::Normalizer run (1 recorded)"),
         "{stdout}"
@@ -302,15 +308,7 @@ fn an_op_the_table_does_not_list_is_unknown_until_a_run_is_recorded() {
     let d = json(&["check", m, "--backend", "tract", "--table", &t, "--json"]);
     assert_eq!(d["models"][0]["backends"][0]["verdict"], "runs");
     // observing again learns nothing new and leaves the file as it is
-    let (_, stdout, _) = run(&[
-        "probe",
-        "--backend",
-        "tract",
-        "--observe",
-        m,
-        "--out",
-        table.to_str().unwrap(),
-    ]);
+    let stdout = observe(m, &table);
     assert!(stdout.contains("every op is in the table"), "{stdout}");
     assert_eq!(std::fs::read_to_string(&table).unwrap(), text);
 }
@@ -337,16 +335,7 @@ fn a_failing_run_with_one_unknown_op_is_recorded_as_unsupported() {
     let m = model.to_str().unwrap();
     let (code, d, _) = run(&["check", m, "--backend", "tract", "--table", &t, "--json"]);
     assert!(code == 7 && d.contains("\"verdict\": \"unknown\""), "{d}");
-    let (code, stdout, err) = run(&[
-        "probe",
-        "--backend",
-        "tract",
-        "--observe",
-        m,
-        "--out",
-        table.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let stdout = observe(m, &table);
     assert!(
         stdout.contains("failed: ai.onnx.ml::Scaler does not run (1 recorded)"),
         "{stdout}"

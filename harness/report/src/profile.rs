@@ -121,6 +121,25 @@ pub enum ProfileOutcome {
 }
 
 impl Profile {
+    /// The `n` op types that took longest: `Conv x32 1.57 ms (63 %), ...`.
+    pub fn by_op_line(&self, n: usize) -> String {
+        let ops: Vec<String> = self
+            .by_op
+            .iter()
+            .take(n)
+            .map(|t| {
+                format!(
+                    "{} x{} {} ({:.0} %)",
+                    t.op,
+                    t.nodes,
+                    us(t.p50_us),
+                    t.share * 100.0
+                )
+            })
+            .collect();
+        ops.join(", ")
+    }
+
     /// One line: runs, profiled p50 and the profiler's cost, the node sum and what no node accounts for, coverage.
     pub fn headline(&self) -> String {
         format!(
@@ -228,21 +247,7 @@ pub fn text(model: &str, outcomes: &[ProfileOutcome], top: usize) -> String {
                         p.nodes.len() - top
                     );
                 }
-                let ops: Vec<String> = p
-                    .by_op
-                    .iter()
-                    .take(8)
-                    .map(|t| {
-                        format!(
-                            "{} x{} {} ({:.0}%)",
-                            t.op,
-                            t.nodes,
-                            us(t.p50_us),
-                            t.share * 100.0
-                        )
-                    })
-                    .collect();
-                let _ = writeln!(s, "  by op: {}", ops.join(", "));
+                let _ = writeln!(s, "  by op: {}", p.by_op_line(8));
                 if !p.extra.is_empty() {
                     let extra: Vec<String> = p
                         .extra

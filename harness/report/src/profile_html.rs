@@ -53,21 +53,7 @@ pub(crate) fn section(h: &mut String, r: &Results) {
                     );
                 }
                 h.push_str("</tbody></table>");
-                let ops: Vec<String> = p
-                    .by_op
-                    .iter()
-                    .take(8)
-                    .map(|t| {
-                        format!(
-                            "{} ×{} {} ({:.0} %)",
-                            esc(&t.op),
-                            t.nodes,
-                            us(t.p50_us),
-                            t.share * 100.0
-                        )
-                    })
-                    .collect();
-                let _ = write!(h, "<p>By op type: {}</p>", ops.join(" · "));
+                let _ = write!(h, "<p>By op type: {}</p>", esc(&p.by_op_line(8)));
                 if !p.extra.is_empty() {
                     let extra: Vec<String> = p
                         .extra
