@@ -438,7 +438,7 @@ fn node_reason(
     types: &HashMap<String, DataType>,
     shapes: &ShapeMap,
 ) -> Option<Reason> {
-    let opset = model.opset(&n.domain);
+    let opset = model.node_opset(n);
     if let (Some(max), Some(o)) = (table.header.max_opset, opset) {
         if domain_name(&n.domain) == "ai.onnx" && o > max {
             return Some(Reason::OpsetOutOfRange {

@@ -26,6 +26,8 @@ pub enum GraphError {
         tensor: String,
         reason: String,
     },
+    #[error("{path}: invalid TFLite file: {reason}")]
+    Tflite { path: PathBuf, reason: String },
     #[error("{path}: invalid model: {reason}")]
     Invalid { path: PathBuf, reason: String },
 }

@@ -144,6 +144,7 @@ impl Builder {
 
     pub fn finish(self, opset: i64) -> Model {
         Model {
+            format: Format::Onnx,
             ir_version: 8,
             producer_name: "edgebench".into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),

@@ -10,9 +10,30 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// The file format a model was read from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Onnx,
+    Tflite,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Onnx => "onnx",
+            Format::Tflite => "tflite",
+        }
+    }
+}
+
 /// One loaded model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
+    /// ONNX or TFLite. A TFLite model's nodes are in the `tflite` domain (see [`crate::tflite`]); it cannot be
+    /// written back as ONNX.
+    pub format: Format,
     pub ir_version: i64,
     pub producer_name: String,
     pub producer_version: String,
@@ -156,6 +177,9 @@ pub struct Node {
     pub outputs: Vec<String>,
     pub attributes: Vec<Attribute>,
     pub doc_string: String,
+    /// The operator's own version where the format versions ops one by one (TFLite's operator-code version);
+    /// `None` for ONNX nodes, whose version is their domain's opset.
+    pub version: Option<i64>,
     /// Kept verbatim.
     pub overload: Option<String>,
     pub metadata: Vec<pb::StringStringEntryProto>,
@@ -475,5 +499,10 @@ impl Model {
     pub fn opset(&self, domain: &str) -> Option<i64> {
         let d = if domain == "ai.onnx" { "" } else { domain };
         self.opset_imports.get(d).copied()
+    }
+
+    /// The version a node's op is checked at: its own ([`Node::version`]) or its domain's opset.
+    pub fn node_opset(&self, n: &Node) -> Option<i64> {
+        n.version.or_else(|| self.opset(&n.domain))
     }
 }

@@ -1,4 +1,4 @@
-//! ONNX -> IR and back. Knows no backend.
+//! ONNX and TFLite -> IR, and ONNX back. Knows no backend.
 //!
 //! [`load`] reads a model file (memory-mapped; weights are not copied), [`save`] writes one atomically,
 //! [`stats::summarize`] gives what `inspect` prints, [`fixtures`] builds the models edgebench generates itself.
@@ -10,6 +10,7 @@ mod ir;
 mod load;
 pub mod pb;
 pub mod stats;
+pub mod tflite;
 pub mod validate;
 mod write;
 

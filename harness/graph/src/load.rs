@@ -47,6 +47,13 @@ pub fn decode(bytes: Bytes, path: &Path, base_dir: Option<&Path>) -> Result<Mode
             reason: "the file is empty".into(),
         });
     }
+    if crate::tflite::has_identifier(&bytes)
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
+    {
+        return crate::tflite::decode(bytes, path);
+    }
     let proto = pb::ModelProto::decode(bytes).map_err(|e| classify_decode_error(path, &e))?;
     let Some(graph) = proto.graph else {
         let reason = if proto.ir_version.is_none() && proto.opset_import.is_empty() {
@@ -77,6 +84,7 @@ pub fn decode(bytes: Bytes, path: &Path, base_dir: Option<&Path>) -> Result<Mode
         }
     }
     Ok(Model {
+        format: Format::Onnx,
         ir_version: proto.ir_version.unwrap_or(0),
         producer_name: proto.producer_name.unwrap_or_default(),
         producer_version: proto.producer_version.unwrap_or_default(),
@@ -158,6 +166,7 @@ impl Ctx<'_> {
                 .map(|a| self.attribute(a))
                 .collect::<Result<_>>()?,
             doc_string: n.doc_string.unwrap_or_default(),
+            version: None,
             overload: n.overload,
             metadata: n.metadata_props,
             device_configurations: n.device_configurations,

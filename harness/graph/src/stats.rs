@@ -185,19 +185,13 @@ pub fn summarize(model: &Model, shapes: &ShapeMap) -> Summary {
     }
 }
 
-/// MACs of Conv, ConvTranspose, Gemm and MatMul nodes whose shapes are known.
+/// MACs of Conv, ConvTranspose, Gemm and MatMul nodes (and TFLite's CONV_2D, DEPTHWISE_CONV_2D,
+/// FULLY_CONNECTED, BATCH_MATMUL, TRANSPOSE_CONV) whose shapes are known.
 pub fn estimate_flops(model: &Model, shapes: &ShapeMap) -> FlopEstimate {
     let mut est = FlopEstimate::default();
     model.graph.walk(&mut |scope, n| {
-        if !n.domain.is_empty() {
+        let Some(macs) = mac_op(n, shapes) else {
             return;
-        }
-        let macs = match n.op_type.as_str() {
-            "Conv" => conv_macs(n, shapes),
-            "ConvTranspose" => conv_transpose_macs(n, shapes),
-            "Gemm" => gemm_macs(n, shapes),
-            "MatMul" | "MatMulInteger" => matmul_macs(n, shapes),
-            _ => return,
         };
         if !scope.is_main() {
             est.nodes_in_subgraphs += 1;
@@ -218,18 +212,42 @@ pub fn estimate_flops(model: &Model, shapes: &ShapeMap) -> FlopEstimate {
 /// FLOPs of one node from its shapes: 2 x MACs for Conv, ConvTranspose, Gemm and MatMul; one per output element for
 /// element-wise ops and activations; `None` for other ops or unknown shapes (never a guess).
 pub fn node_flops(n: &Node, shapes: &ShapeMap) -> Option<u64> {
+    if let Some(macs) = mac_op(n, shapes) {
+        return macs?.checked_mul(2);
+    }
+    let elementwise = if is_tflite(n) {
+        TFLITE_ELEMENTWISE
+    } else if n.domain.is_empty() {
+        ELEMENTWISE
+    } else {
+        return None;
+    };
+    elementwise
+        .contains(&n.op_type.as_str())
+        .then(|| prod(output(n, shapes)?))
+        .flatten()
+}
+
+fn is_tflite(n: &Node) -> bool {
+    n.domain == crate::tflite::DOMAIN || n.domain == crate::tflite::CUSTOM_DOMAIN
+}
+
+/// `Some(MACs)` for the multiply-accumulate ops (ONNX Conv, ConvTranspose, Gemm, MatMul; their TFLite
+/// counterparts), the inner `None` when their shapes are not known; `None` for every other op.
+fn mac_op(n: &Node, s: &ShapeMap) -> Option<Option<u64>> {
+    if is_tflite(n) {
+        return tflite_macs(n, s);
+    }
     if !n.domain.is_empty() {
         return None;
     }
-    let macs = match n.op_type.as_str() {
-        "Conv" => conv_macs(n, shapes),
-        "ConvTranspose" => conv_transpose_macs(n, shapes),
-        "Gemm" => gemm_macs(n, shapes),
-        "MatMul" | "MatMulInteger" => matmul_macs(n, shapes),
-        op if ELEMENTWISE.contains(&op) => return prod(output(n, shapes)?),
+    Some(match n.op_type.as_str() {
+        "Conv" => conv_macs(n, s),
+        "ConvTranspose" => conv_transpose_macs(n, s),
+        "Gemm" => gemm_macs(n, s),
+        "MatMul" | "MatMulInteger" => matmul_macs(n, s),
         _ => return None,
-    };
-    macs?.checked_mul(2)
+    })
 }
 
 /// Ops counted as one FLOP per output element by [`node_flops`].
@@ -278,6 +296,64 @@ const ELEMENTWISE: &[&str] = &[
     "Sin",
     "Cos",
     "BatchNormalization",
+];
+
+/// TFLite layouts: activations NHWC, convolution weights [O, KH, KW, I], depthwise [1, KH, KW, O],
+/// fully-connected [O, I].
+fn tflite_macs(n: &Node, s: &ShapeMap) -> Option<Option<u64>> {
+    let dw = || {
+        let w = input(n, s, 1)?;
+        if w.len() != 4 {
+            return None;
+        }
+        prod(output(n, s)?)?.checked_mul(w[1].checked_mul(w[2])?)
+    };
+    // TRANSPOSE_CONV's inputs: output shape, weights, activations; MediaPipe's custom
+    // Convolution2DTransposeBias: activations, weights, bias.
+    let transpose = |x: usize| prod(input(n, s, x)?)?.checked_mul(prod(input(n, s, 1)?.get(..3)?)?);
+    Some(match n.op_type.as_str() {
+        "CONV_2D" => conv_macs(n, s),
+        "DEPTHWISE_CONV_2D" => dw(),
+        "FULLY_CONNECTED" => (|| prod(output(n, s)?)?.checked_mul(*input(n, s, 1)?.last()?))(),
+        "BATCH_MATMUL" => matmul_macs(n, s),
+        "TRANSPOSE_CONV" => transpose(2),
+        "Convolution2DTransposeBias" => transpose(0),
+        _ => return None,
+    })
+}
+
+const TFLITE_ELEMENTWISE: &[&str] = &[
+    "ADD",
+    "SUB",
+    "MUL",
+    "DIV",
+    "POW",
+    "MAXIMUM",
+    "MINIMUM",
+    "NEG",
+    "ABS",
+    "SQRT",
+    "RSQRT",
+    "EXP",
+    "LOG",
+    "RELU",
+    "RELU6",
+    "RELU_N1_TO_1",
+    "RELU_0_TO_1",
+    "LEAKY_RELU",
+    "PRELU",
+    "LOGISTIC",
+    "HARD_SWISH",
+    "TANH",
+    "ELU",
+    "GELU",
+    "SQUARE",
+    "SQUARED_DIFFERENCE",
+    "FLOOR",
+    "CEIL",
+    "ROUND",
+    "SIN",
+    "COS",
 ];
 
 /// The product of dims, or None when it overflows (a declared size that cannot be real: the MACs are unknown).

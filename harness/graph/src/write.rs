@@ -39,6 +39,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// IR -> `ModelProto`.
 pub fn to_proto(m: &Model) -> std::io::Result<pb::ModelProto> {
+    if m.format == Format::Tflite {
+        return Err(std::io::Error::other(
+            "a TFLite model cannot be written as ONNX (rewrites and variants of .tflite models are not supported)",
+        ));
+    }
     Ok(pb::ModelProto {
         ir_version: Some(m.ir_version),
         opset_import: m

@@ -342,6 +342,8 @@ pub fn shapes(
         sources.push(format!("feed {}", specs.join(" ")));
     }
     let mut shapes = ShapeMap::from_model(model, &overrides);
+    // A TFLite file declares every tensor's shape: there is nothing for an ONNX backend to infer.
+    let reference = reference.filter(|_| model.format == edgebench_graph::Format::Onnx);
     if let (Some(f), Some(b)) = (feed, reference) {
         match b.infer_shapes(path, &input_specs(f)) {
             Some(Ok(inferred)) => {
