@@ -4,8 +4,10 @@
 //! *available here* ([`Backend::availability`], with the reason when not), and it is *usable for a model* (decided by
 //! loading it, or later by the support tables). Backends know no reports and never print.
 
+mod locate;
 mod profile;
 mod tensor;
+pub use locate::{LibrarySearch, Located};
 pub use profile::{NodeTime, OpProfile, RanNode, Timing, median};
 pub use tensor::{Agreement, Data, HostTensor, Summary, Tolerance, compare};
 
@@ -94,6 +96,10 @@ pub trait Backend: Send + Sync {
     }
     /// Whether it can run here, and its version. May initialise the runtime; cheap after the first call.
     fn availability(&self) -> Availability;
+    /// The model formats it reads (ONNX unless it says otherwise). [`Guarded`] refuses other files before `load`.
+    fn formats(&self) -> &'static [edgebench_graph::Format] {
+        &[edgebench_graph::Format::Onnx]
+    }
     /// Loads and prepares a model for the given concrete inputs.
     fn load(&self, model: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError>;
     /// Concrete shapes of every named intermediate value for these inputs, if this backend can infer them.
@@ -272,6 +278,28 @@ pub fn load_tensors(path: &Path) -> Result<Vec<(String, HostTensor)>, String> {
 /// every compiled-in backend in it.
 pub struct Guarded(pub Box<dyn Backend>);
 
+impl Guarded {
+    /// Refuses a model file of a format the backend does not read, naming what would.
+    fn reads(&self, model: &Path) -> Result<(), BackendError> {
+        let format = edgebench_graph::tflite::format_of(model);
+        if self.0.formats().contains(&format) {
+            return Ok(());
+        }
+        let hint = match format {
+            edgebench_graph::Format::Tflite => "a .tflite model runs on litert, litert-gpu or tract-tflite",
+            edgebench_graph::Format::Onnx => "an ONNX model runs on tract, ort or wonnx",
+        };
+        Err(BackendError::Unsupported {
+            backend: self.0.name().into(),
+            message: format!(
+                "{} does not read {} models ({hint})",
+                self.0.name(),
+                format.as_str()
+            ),
+        })
+    }
+}
+
 struct GuardedSession {
     backend: &'static str,
     inner: Box<dyn Session>,
@@ -320,8 +348,12 @@ impl Backend for Guarded {
         catch_panic(|| Ok(self.0.availability()))
             .unwrap_or_else(|reason| Availability::Unavailable { reason })
     }
+    fn formats(&self) -> &'static [edgebench_graph::Format] {
+        self.0.formats()
+    }
     fn load(&self, model: &Path, inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
         let name = self.0.name();
+        self.reads(model)?;
         let mut err = None;
         let loaded = catch_panic(|| {
             self.0.load(model, inputs).map_err(|e| {
@@ -348,6 +380,7 @@ impl Backend for Guarded {
         inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, Vec<u64>>, BackendError>> {
         let name = self.0.name();
+        self.reads(model).ok()?;
         match catch_panic(|| Ok(self.0.infer_shapes(model, inputs))) {
             Ok(r) => r,
             Err(m) => Some(Err(panicked(name, m))),
@@ -359,6 +392,7 @@ impl Backend for Guarded {
         inputs: &[InputSpec],
     ) -> Option<Result<HashMap<String, (edgebench_graph::DataType, Vec<u64>)>, BackendError>> {
         let name = self.0.name();
+        self.reads(model).ok()?;
         match catch_panic(|| Ok(self.0.infer_facts(model, inputs))) {
             Ok(r) => r,
             Err(m) => Some(Err(panicked(name, m))),
@@ -373,6 +407,7 @@ impl Backend for Guarded {
         runs: usize,
     ) -> Result<OpProfile, BackendError> {
         let name = self.0.name();
+        self.reads(model)?;
         catch_panic(|| Ok(self.0.profile(model, inputs, feed, warmup, runs)))
             .unwrap_or_else(|m| Err(panicked(name, m)))
     }

@@ -30,115 +30,19 @@ impl Ort {
     }
 }
 
-/// Where the library was found and how.
-#[derive(Clone, Debug)]
-pub struct Located {
-    pub path: PathBuf,
-    pub source: String,
-}
-
-fn candidates_in_venv(venv: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    let Ok(rd) = std::fs::read_dir(venv.join("lib")) else {
-        return out;
-    };
-    for py in rd.flatten() {
-        let capi = py.path().join("site-packages/onnxruntime/capi");
-        out.extend(dylibs_in(&capi));
-    }
-    out
-}
-
-fn dylibs_in(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    let mut v: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            n.starts_with("libonnxruntime.so")
-                || n == "libonnxruntime.dylib"
-                || n == "onnxruntime.dll"
-        })
-        .collect();
-    // Prefer the most specific name (libonnxruntime.so.1.31.1 over libonnxruntime.so).
-    v.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-    v
-}
+/// Where ONNX Runtime's library is looked for.
+pub const SEARCH: LibrarySearch<'static> = LibrarySearch {
+    what: "ONNX Runtime library",
+    flag: "--ort-lib",
+    env: "ORT_DYLIB_PATH",
+    wheel_dir: "onnxruntime/capi",
+    prefixes: &["libonnxruntime.so", "libonnxruntime.dylib", "onnxruntime.dll"],
+    hint: "run ci/setup.sh to create .venv with the onnxruntime wheel",
+};
 
 /// Finds the ONNX Runtime library, or says every place that was looked at.
 pub fn locate(explicit: Option<&Path>) -> Result<Located, String> {
-    if let Some(p) = explicit {
-        return if p.is_file() {
-            Ok(Located {
-                path: p.to_path_buf(),
-                source: "--ort-lib".into(),
-            })
-        } else {
-            Err(format!("--ort-lib {}: no such file", p.display()))
-        };
-    }
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(Located {
-                path: p,
-                source: "ORT_DYLIB_PATH".into(),
-            })
-        } else {
-            Err(format!("ORT_DYLIB_PATH={}: no such file", p.display()))
-        };
-    }
-    let mut looked = vec![];
-    if let Some(v) = std::env::var_os("EDGEBENCH_VENV") {
-        let v = PathBuf::from(v);
-        if let Some(p) = candidates_in_venv(&v).into_iter().next() {
-            return Ok(Located {
-                path: p,
-                source: format!("EDGEBENCH_VENV={}", v.display()),
-            });
-        }
-        looked.push(format!("EDGEBENCH_VENV={}", v.display()));
-    }
-    let mut roots = vec![];
-    if let Ok(cwd) = std::env::current_dir() {
-        roots.extend(cwd.ancestors().map(Path::to_path_buf));
-    }
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf));
-    if let Some(d) = &exe_dir {
-        roots.extend(d.ancestors().map(Path::to_path_buf));
-    }
-    for r in &roots {
-        let venv = r.join(".venv");
-        if let Some(p) = candidates_in_venv(&venv).into_iter().next() {
-            return Ok(Located {
-                path: p,
-                source: format!("project venv {}", venv.display()),
-            });
-        }
-    }
-    looked
-        .push("`.venv` in the current folder, the executable's folder and their ancestors".into());
-    if let Some(d) = &exe_dir {
-        if let Some(p) = dylibs_in(d).into_iter().next() {
-            return Ok(Located {
-                path: p,
-                source: "next to the executable".into(),
-            });
-        }
-        looked.push(format!("{}", d.display()));
-    }
-    Err(format!(
-        "ONNX Runtime library not found (set ORT_DYLIB_PATH, pass --ort-lib, or run ci/setup.sh to create .venv with the onnxruntime wheel); looked in: {}",
-        looked.join("; ")
-    ))
+    SEARCH.locate(explicit)
 }
 
 /// Opens the library and reads `OrtGetApiBase()->GetVersionString()`, without `ort`.

@@ -478,3 +478,70 @@ impl Session for TractSession {
             .collect()
     }
 }
+
+/// tract-tflite: tract's pure-Rust TFLite reader on the same tract-core, for `.tflite` models.
+#[derive(Debug, Default)]
+pub struct TractTflite;
+
+impl Backend for TractTflite {
+    fn name(&self) -> &'static str {
+        "tract-tflite"
+    }
+
+    fn formats(&self) -> &'static [edgebench_graph::Format] {
+        &[edgebench_graph::Format::Tflite]
+    }
+
+    fn availability(&self) -> Availability {
+        Availability::Available {
+            version: VERSION.into(),
+            details: vec![("kind".into(), "pure Rust, CPU (tract-tflite)".into())],
+        }
+    }
+
+    fn load(&self, path: &Path, _inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
+        let load = |e: TractError| BackendError::Load {
+            backend: "tract-tflite".into(),
+            message: tflite_error(&format!("{e:#}")),
+        };
+        let model = tract_tflite::tflite().model_for_path(path).map_err(load)?;
+        let input_names = model
+            .input_outlets()
+            .map_err(load)?
+            .iter()
+            .map(|o| model.node(o.node).name.clone())
+            .collect();
+        let output_names = model
+            .output_outlets()
+            .map_err(load)?
+            .iter()
+            .map(|o| model.node(o.node).name.clone())
+            .collect();
+        let onnx_names = model.nodes().iter().map(|n| n.name.clone()).collect();
+        let plan = model
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(load)?;
+        Ok(Box::new(TractSession {
+            plan,
+            input_names,
+            output_names,
+            onnx_names,
+        }))
+    }
+}
+
+/// tract-tflite's errors quote whole flatbuffer tables (Debug, many lines); keep the operator it refused.
+fn tflite_error(m: &str) -> String {
+    let flat = m.split_whitespace().collect::<Vec<_>>().join(" ");
+    let field = |key: &str| {
+        let at = flat.rfind(key)? + key.len();
+        Some(flat[at..].split([',', ' ', '}']).find(|s| !s.is_empty())?.to_string())
+    };
+    match (field("builtin_code: "), field("version: ")) {
+        (Some(op), Some(v)) if flat.contains("Unsupported") => {
+            format!("tract-tflite does not support operator {op} (version {v})")
+        }
+        _ => flat.chars().take(400).collect(),
+    }
+}

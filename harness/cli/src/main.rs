@@ -17,6 +17,9 @@ struct Cli {
     /// ONNX Runtime shared library to load (else ORT_DYLIB_PATH, EDGEBENCH_VENV, a `.venv`, or next to the binary).
     #[arg(long, global = true, value_name = "PATH")]
     ort_lib: Option<PathBuf>,
+    /// LiteRT's libLiteRt.so to load (else EDGEBENCH_LITERT_LIB, EDGEBENCH_VENV, a `.venv`, or next to the binary).
+    #[arg(long, global = true, value_name = "PATH")]
+    litert_lib: Option<PathBuf>,
     /// More log output on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -88,7 +91,11 @@ fn main() -> std::process::ExitCode {
     // Panics inside backends are caught and reported as backend failures (`Guarded`); the default hook would still
     // print a multi-line note for them. Keep the message for `-vv` only.
     std::panic::set_hook(Box::new(|info| tracing::debug!("panic: {info}")));
-    let registry = registry::build(cli.ort_lib.clone());
+    if let Some(p) = &cli.litert_lib {
+        // SAFETY: set once at start-up, before any thread exists; children (bench cells) inherit it.
+        unsafe { std::env::set_var("EDGEBENCH_LITERT_LIB", p) };
+    }
+    let registry = registry::build(cli.ort_lib.clone(), cli.litert_lib.clone());
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli, &registry)))
             .unwrap_or_else(|p| {

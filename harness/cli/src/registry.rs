@@ -9,16 +9,20 @@ fn guarded(b: impl Backend + 'static) -> Entry {
     Entry::Compiled(Box::new(Guarded(Box::new(b))))
 }
 
-/// Every backend edgebench knows. `ort_lib` is the `--ort-lib` setting.
-pub fn build(ort_lib: Option<PathBuf>) -> Registry {
+/// Every backend edgebench knows. `ort_lib` and `litert_lib` are the `--ort-lib` and `--litert-lib` settings.
+pub fn build(ort_lib: Option<PathBuf>, litert_lib: Option<PathBuf>) -> Registry {
     let mut entries = vec![];
     #[cfg(feature = "tract")]
     entries.push(guarded(edgebench_backend_tract::Tract));
+    #[cfg(feature = "tract")]
+    entries.push(guarded(edgebench_backend_tract::TractTflite));
     #[cfg(not(feature = "tract"))]
-    entries.push(Entry::NotCompiled {
-        name: "tract",
-        reason: "built without cargo feature `tract`".into(),
-    });
+    for name in ["tract", "tract-tflite"] {
+        entries.push(Entry::NotCompiled {
+            name,
+            reason: "built without cargo feature `tract`".into(),
+        });
+    }
     #[cfg(feature = "ort")]
     entries.push(guarded(edgebench_backend_ort::Ort::with_library(
         ort_lib.clone(),
@@ -58,6 +62,22 @@ pub fn build(ort_lib: Option<PathBuf>) -> Registry {
             Box::new(Guarded(Box::new(edgebench_backend_tract::Tract))),
             table,
         )));
+    }
+    #[cfg(feature = "litert")]
+    {
+        use edgebench_backend_litert::{Accel, Litert};
+        entries.push(guarded(Litert::new(Accel::Cpu, litert_lib.clone())));
+        entries.push(guarded(Litert::new(Accel::Gpu, litert_lib)));
+    }
+    #[cfg(not(feature = "litert"))]
+    {
+        let _ = litert_lib;
+        for name in ["litert", "litert-gpu"] {
+            entries.push(Entry::NotCompiled {
+                name,
+                reason: "built without cargo feature `litert`".into(),
+            });
+        }
     }
     Registry::new(entries)
 }

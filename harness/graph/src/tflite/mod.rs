@@ -514,3 +514,19 @@ fn options(ty: u8, t: &Table<'_>, w: &str) -> fb::R<Vec<(&'static str, Opt)>> {
         _ => vec![],
     })
 }
+
+/// The format of a model file from its first bytes (TFLite's identifier) or, for a file too short or unreadable,
+/// its extension. Everything else is taken for ONNX.
+pub fn format_of(path: &Path) -> Format {
+    let mut head = [0u8; 8];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok();
+    if (read && has_identifier(&head))
+        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
+    {
+        Format::Tflite
+    } else {
+        Format::Onnx
+    }
+}
