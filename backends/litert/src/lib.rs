@@ -438,7 +438,7 @@ impl Litert {
     fn runtime(&self) -> Result<&'static Runtime, String> {
         let rt = runtime(self.library.as_deref())?;
         if self.accel == Accel::Gpu {
-            GPU.get_or_init(|| gpu_check(rt)).clone()?;
+            GPU.get_or_init(|| capture::stderr_of(|| gpu_check(rt)).0).clone()?;
         }
         Ok(rt)
     }

@@ -49,6 +49,10 @@ pub fn backend_facts(registry: &Registry) -> Vec<BackendFacts> {
                     Entry::Compiled(b) => Some(b.device().as_str().to_string()),
                     Entry::NotCompiled { .. } => None,
                 },
+                formats: match e {
+                    Entry::Compiled(b) => b.formats().iter().map(|f| f.as_str().to_string()).collect(),
+                    Entry::NotCompiled { .. } => vec![],
+                },
             }
         })
         .collect()

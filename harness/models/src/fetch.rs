@@ -99,9 +99,10 @@ impl Fetcher {
         }
     }
 
-    /// Where a zoo model lives in the cache.
+    /// Where a zoo model lives in the cache: `<name>.onnx`, or `<name>.tflite` for a TFLite member.
     pub fn model_path(&self, m: &ZooModel) -> PathBuf {
-        self.cache.join("models").join(format!("{}.onnx", m.name))
+        let ext = if m.member.ends_with(".tflite") { "tflite" } else { "onnx" };
+        self.cache.join("models").join(format!("{}.{ext}", m.name))
     }
 
     /// The cached file if present with the manifest's size (a cheap check; `fetch` verifies the sha256).

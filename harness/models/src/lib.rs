@@ -33,7 +33,7 @@ pub struct ZooModel {
     pub registry: Registry,
     pub package: String,
     pub version: String,
-    /// Path of the .onnx inside the downloaded archive.
+    /// Path of the .onnx or .tflite inside the downloaded archive.
     pub member: String,
     pub licence: String,
     pub bytes: u64,

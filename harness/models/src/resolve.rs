@@ -66,7 +66,7 @@ pub fn model(arg: &str, fetcher: &Fetcher, manifest: &Manifest) -> Result<ModelR
             default_feed: vec![],
         });
     }
-    let looks_like_path = arg.contains('/') || arg.ends_with(".onnx");
+    let looks_like_path = arg.contains('/') || arg.ends_with(".onnx") || arg.ends_with(".tflite");
     Err(ResolveError(if looks_like_path {
         format!("{arg}: no such file")
     } else {

@@ -344,9 +344,21 @@ pub struct BackendFacts {
     /// edgebench since issue #19).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// Model formats it reads (`onnx`, `tflite`); empty in files written before TFLite support: ONNX only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formats: Vec<String>,
 }
 
 impl BackendFacts {
+    /// Whether it reads models of this format (`onnx`, `tflite`).
+    pub fn reads(&self, format: &str) -> bool {
+        if self.formats.is_empty() {
+            format == "onnx"
+        } else {
+            self.formats.iter().any(|f| f == format)
+        }
+    }
+
     /// Whether it computes on a GPU (its cells' roofline uses the target's GPU peak).
     pub fn on_gpu(&self) -> bool {
         self.device.as_deref() == Some("gpu")

@@ -51,9 +51,20 @@ impl<'a> Schedule<'a> {
         }
         let mut rows = vec![];
         for mi in 0..plan.models.len() {
+            // A backend runs the models of the formats it reads (ONNX backends no .tflite, LiteRT no .onnx).
+            let format = edgebench_graph::tflite::format_of(&plan.models[mi].path);
+            let reads = |&&(si, b): &&(usize, &str)| {
+                plan.sites[si]
+                    .runner
+                    .facts()
+                    .iter()
+                    .find(|f| f.name == b)
+                    .is_none_or(|f| f.reads(format.as_str()))
+            };
             for v in &plan.variants {
                 let row: Vec<CellCtx> = pairs
                     .iter()
+                    .filter(reads)
                     .map(|&(si, b)| CellCtx::new(plan, si, mi, b, v))
                     .filter(|c| plan.in_shard(&c.key))
                     .collect();
