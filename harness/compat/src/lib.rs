@@ -7,7 +7,7 @@ pub mod probe;
 pub mod table;
 
 pub use check::{Blocking, ModelCheck, Partitions, Reason, Verdict, check};
-pub use table::{Constraint, OpEntry, Source, SupportTable, TableError};
+pub use table::{Constraint, OpEntry, PlacementTable, Source, SupportTable, TableError};
 
 /// The committed tables, embedded so the binary works anywhere: `(backend, file, contents)`.
 pub const EMBEDDED: &[(&str, &str, &str)] = &[
@@ -25,6 +25,16 @@ pub const EMBEDDED: &[(&str, &str, &str)] = &[
         "wonnx",
         "backends/wonnx/ops.toml",
         include_str!("../../../backends/wonnx/ops.toml"),
+    ),
+    (
+        "litert",
+        "backends/litert/ops.toml",
+        include_str!("../../../backends/litert/ops.toml"),
+    ),
+    (
+        "tract-tflite",
+        "backends/tract/tflite-ops.toml",
+        include_str!("../../../backends/tract/tflite-ops.toml"),
     ),
 ];
 

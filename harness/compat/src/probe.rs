@@ -190,5 +190,6 @@ pub fn table_from_probe(
         requires,
         op: ops,
         constraint,
+        placement: previous.and_then(|p| p.placement.clone()),
     }
 }

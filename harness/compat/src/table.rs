@@ -146,6 +146,22 @@ pub struct SupportTable {
     pub op: Vec<OpEntry>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraint: Vec<Constraint>,
+    /// For a runtime with an accelerator that takes some nodes and leaves the rest to its own kernels (LiteRT and
+    /// XNNPACK): which ops the accelerator may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementTable>,
+}
+
+/// The ops an accelerator may take (`[placement]`): a node of one of these ops is predicted to run on it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementTable {
+    /// `XNNPACK`
+    pub accelerator: String,
+    /// Op names (in the table's op domain).
+    pub ops: Vec<String>,
+    #[serde(default)]
+    pub note: String,
 }
 
 /// A table that does not parse; names the file.

@@ -43,13 +43,14 @@ fn cell_text(c: &Cell) -> String {
 }
 
 pub(super) fn print(doc: &Document) {
-    let names: Vec<&String> = doc.tables.keys().collect();
-    let order: Vec<String> = doc
-        .models
-        .first()
-        .map(|m| m.backends.iter().map(|c| c.check.backend.clone()).collect())
-        .unwrap_or_default();
-    let _ = names;
+    // Columns: every backend any model was judged on, in order of first appearance (ONNX and TFLite models are
+    // judged on different backends; a model's cell is blank under a backend that does not read its format).
+    let mut order: Vec<String> = vec![];
+    for c in doc.models.iter().flat_map(|m| &m.backends) {
+        if !order.contains(&c.check.backend) {
+            order.push(c.check.backend.clone());
+        }
+    }
     let width = doc
         .models
         .iter()
@@ -81,8 +82,11 @@ pub(super) fn print(doc: &Document) {
                 m.model.clone()
             }
         );
-        for c in &m.backends {
-            print!("  {:22}", cell_text(c));
+        for b in &order {
+            match m.backends.iter().find(|c| &c.check.backend == b) {
+                Some(c) => print!("  {:22}", cell_text(c)),
+                None => print!("  {:22}", "-"),
+            }
         }
         println!();
     }
@@ -90,7 +94,7 @@ pub(super) fn print(doc: &Document) {
         for c in &m.backends {
             let k = &c.check;
             for f in &k.findings {
-                if k.backend == order[0] {
+                if m.backends.first().is_some_and(|f| f.check.backend == k.backend) {
                     println!(
                         "  {}: {:?}: {}{}",
                         m.model,

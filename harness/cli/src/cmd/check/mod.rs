@@ -156,6 +156,14 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         let scratch = a.verify.then(tempfile::tempdir).transpose()?;
         let mut backends = vec![];
         for (name, t) in &tables {
+            // By default a model is judged on the backends that read its format (ONNX or TFLite).
+            if a.backend.is_empty()
+                && registry
+                    .get(name)
+                    .is_ok_and(|b| !b.formats().contains(&model.format))
+            {
+                continue;
+            }
             let check = check(&model, t, &shapes);
             let verified = a
                 .verify
