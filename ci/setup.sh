@@ -16,6 +16,7 @@
 #        python3-venv                        only when this python3 cannot make a venv with pip
 #   rustup target aarch64-unknown-linux-gnu
 #   .venv with onnxruntime==1.31.1           its libonnxruntime.so is what the `ort` backend loads (no CDN download)
+#   .venv with ai-edge-litert==2.3.0         its libLiteRt.so is what the `litert` backends load (.tflite models)
 # Optional:
 #   qemu-user >= 10 (bookworm: from bookworm-backports, derived from this machine's own Debian mirror). ONNX Runtime's
 #   aarch64 library crashes in its CPU detection under qemu 7.2; without qemu 10 it is reported unavailable under
@@ -28,6 +29,7 @@ cd "$(dirname "$0")/.."
 . ci/lib/apt-sources.sh
 
 ORT_VERSION=1.31.1
+LITERT_VERSION=2.3.0
 APT_ROOT=${EDGEBENCH_APT_ROOT:-/}
 APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross libc6-dev-arm64-cross
   qemu-user openssh-server openssh-client shellcheck chromium)
@@ -124,6 +126,14 @@ if compgen -G ".venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.
 else
   echo "setup: pip install onnxruntime==${ORT_VERSION} into .venv (only its shared library is used)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps "onnxruntime==${ORT_VERSION}"
+fi
+
+step="ai-edge-litert==${LITERT_VERSION} wheel into .venv"
+if compgen -G ".venv/lib/python3*/site-packages/ai_edge_litert-${LITERT_VERSION}.dist-info" >/dev/null; then
+  echo "setup: ai-edge-litert ${LITERT_VERSION} present in .venv"
+else
+  echo "setup: pip install ai-edge-litert==${LITERT_VERSION} into .venv (only its libLiteRt.so and GPU accelerator are used)"
+  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps "ai-edge-litert==${LITERT_VERSION}"
 fi
 
 step="playwright-core (npm) for the browser test of the HTML report"

@@ -286,7 +286,9 @@ impl Guarded {
             return Ok(());
         }
         let hint = match format {
-            edgebench_graph::Format::Tflite => "a .tflite model runs on litert, litert-gpu or tract-tflite",
+            edgebench_graph::Format::Tflite => {
+                "a .tflite model runs on litert, litert-gpu or tract-tflite"
+            }
             edgebench_graph::Format::Onnx => "an ONNX model runs on tract, ort or wonnx",
         };
         Err(BackendError::Unsupported {

@@ -37,7 +37,10 @@ impl LibrarySearch<'_> {
             .flatten()
             .map(|e| e.path())
             .filter(|p| {
-                let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let n = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 self.prefixes.iter().any(|pre| n.starts_with(pre))
             })
             .collect();
@@ -64,7 +67,11 @@ impl LibrarySearch<'_> {
             }
         };
         if let Some(p) = explicit {
-            return file(p.to_path_buf(), self.flag.into(), format!("{} {}", self.flag, p.display()));
+            return file(
+                p.to_path_buf(),
+                self.flag.into(),
+                format!("{} {}", self.flag, p.display()),
+            );
         }
         if let Some(p) = std::env::var_os(self.env) {
             let p = PathBuf::from(p);

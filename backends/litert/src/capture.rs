@@ -29,7 +29,9 @@ pub(crate) fn stderr_of<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
     let _ = file.read_to_string(&mut text);
     let lines = text
         .lines()
-        .filter(|l| l.starts_with("ERROR") || l.contains("error:") && !l.contains("XDG_RUNTIME_DIR"))
+        .filter(|l| {
+            l.starts_with("ERROR") || l.contains("error:") && !l.contains("XDG_RUNTIME_DIR")
+        })
         .map(|l| l.trim().to_string())
         .collect();
     (out, lines)

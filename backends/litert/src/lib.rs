@@ -11,7 +11,7 @@ mod capture;
 mod ffi;
 mod placement;
 
-pub use placement::{Placement, PlacedNode};
+pub use placement::{PlacedNode, Placement};
 
 use edgebench_backend_api::*;
 use edgebench_graph::DataType;
@@ -114,7 +114,10 @@ fn check(s: ffi::Status, what: &str) -> Result<(), String> {
     if s == 0 {
         Ok(())
     } else {
-        Err(format!("{what}: LiteRT status {s} ({})", ffi::status_name(s)))
+        Err(format!(
+            "{what}: LiteRT status {s} ({})",
+            ffi::status_name(s)
+        ))
     }
 }
 
@@ -205,7 +208,12 @@ fn opaque(api: &Api, identifier: &CStr, toml: &str) -> Result<Handle, String> {
         *p.add(bytes.len()) = 0;
         let mut h: Handle = std::ptr::null_mut();
         check(
-            (api.LiteRtCreateOpaqueOptions)(identifier.as_ptr(), p as *mut c_void, Some(free_payload), &mut h),
+            (api.LiteRtCreateOpaqueOptions)(
+                identifier.as_ptr(),
+                p as *mut c_void,
+                Some(free_payload),
+                &mut h,
+            ),
             "LiteRtCreateOpaqueOptions",
         )?;
         Ok(h)
@@ -244,7 +252,9 @@ impl Compiled {
             compiled: std::ptr::null_mut(),
             inputs: vec![],
             outputs: vec![],
-            ops: edgebench_graph::load(path).map(|m| m.graph.nodes.len()).map_err(|e| e.to_string())?,
+            ops: edgebench_graph::load(path)
+                .map(|m| m.graph.nodes.len())
+                .map_err(|e| e.to_string())?,
             _dir: dir,
         };
         // SAFETY: calls follow litert_compiled_model_test.cc; every out-pointer is a local that the call fills, and
@@ -257,7 +267,10 @@ impl Compiled {
                     value: c._dir.as_ptr() as u64,
                 },
             };
-            check((a.LiteRtCreateEnvironment)(1, &opt, &mut c.env), "LiteRtCreateEnvironment")?;
+            check(
+                (a.LiteRtCreateEnvironment)(1, &opt, &mut c.env),
+                "LiteRtCreateEnvironment",
+            )?;
             check(
                 (a.LiteRtCreateModelFromFile)(c.env, file.as_ptr(), &mut c.model),
                 "LiteRtCreateModelFromFile",
@@ -269,7 +282,10 @@ impl Compiled {
                 Accel::Gpu => ffi::HW_GPU | ffi::HW_CPU,
             };
             let configured = (|| {
-                check((a.LiteRtSetOptionsHardwareAccelerators)(options, hw), "LiteRtSetOptionsHardwareAccelerators")?;
+                check(
+                    (a.LiteRtSetOptionsHardwareAccelerators)(options, hw),
+                    "LiteRtSetOptionsHardwareAccelerators",
+                )?;
                 let mut cpu = String::new();
                 let threads = THREADS.load(Ordering::Relaxed);
                 if threads > 0 {
@@ -280,11 +296,17 @@ impl Compiled {
                 }
                 if !cpu.is_empty() {
                     let o = opaque(a, c"xnnpack", &cpu)?;
-                    check((a.LiteRtAddOpaqueOptions)(options, o), "LiteRtAddOpaqueOptions")?;
+                    check(
+                        (a.LiteRtAddOpaqueOptions)(options, o),
+                        "LiteRtAddOpaqueOptions",
+                    )?;
                 }
                 if how.profiling {
                     let o = opaque(a, c"runtime_options_string", "enable_profiling = true\n")?;
-                    check((a.LiteRtAddOpaqueOptions)(options, o), "LiteRtAddOpaqueOptions")?;
+                    check(
+                        (a.LiteRtAddOpaqueOptions)(options, o),
+                        "LiteRtAddOpaqueOptions",
+                    )?;
                 }
                 check(
                     (a.LiteRtCreateCompiledModel)(c.env, c.model, options, &mut c.compiled),
@@ -294,10 +316,19 @@ impl Compiled {
             (a.LiteRtDestroyOptions)(options);
             configured?;
             let mut sig: Handle = std::ptr::null_mut();
-            check((a.LiteRtGetModelSignature)(c.model, 0, &mut sig), "LiteRtGetModelSignature")?;
+            check(
+                (a.LiteRtGetModelSignature)(c.model, 0, &mut sig),
+                "LiteRtGetModelSignature",
+            )?;
             let (mut ni, mut no) = (0usize, 0usize);
-            check((a.LiteRtGetNumSignatureInputs)(sig, &mut ni), "LiteRtGetNumSignatureInputs")?;
-            check((a.LiteRtGetNumSignatureOutputs)(sig, &mut no), "LiteRtGetNumSignatureOutputs")?;
+            check(
+                (a.LiteRtGetNumSignatureInputs)(sig, &mut ni),
+                "LiteRtGetNumSignatureInputs",
+            )?;
+            check(
+                (a.LiteRtGetNumSignatureOutputs)(sig, &mut no),
+                "LiteRtGetNumSignatureOutputs",
+            )?;
             for i in 0..ni {
                 let p = c.port(sig, i, true)?;
                 c.inputs.push(p);
@@ -319,20 +350,41 @@ impl Compiled {
             let mut name: *const std::ffi::c_char = std::ptr::null();
             let mut tensor: Handle = std::ptr::null_mut();
             if input {
-                check((a.LiteRtGetSignatureInputName)(sig, i, &mut name), "LiteRtGetSignatureInputName")?;
-                check((a.LiteRtGetSignatureInputTensorByIndex)(sig, i, &mut tensor), "LiteRtGetSignatureInputTensorByIndex")?;
+                check(
+                    (a.LiteRtGetSignatureInputName)(sig, i, &mut name),
+                    "LiteRtGetSignatureInputName",
+                )?;
+                check(
+                    (a.LiteRtGetSignatureInputTensorByIndex)(sig, i, &mut tensor),
+                    "LiteRtGetSignatureInputTensorByIndex",
+                )?;
             } else {
-                check((a.LiteRtGetSignatureOutputName)(sig, i, &mut name), "LiteRtGetSignatureOutputName")?;
-                check((a.LiteRtGetSignatureOutputTensorByIndex)(sig, i, &mut tensor), "LiteRtGetSignatureOutputTensorByIndex")?;
+                check(
+                    (a.LiteRtGetSignatureOutputName)(sig, i, &mut name),
+                    "LiteRtGetSignatureOutputName",
+                )?;
+                check(
+                    (a.LiteRtGetSignatureOutputTensorByIndex)(sig, i, &mut tensor),
+                    "LiteRtGetSignatureOutputTensorByIndex",
+                )?;
             }
             let name = cstr(name);
             let mut tname: *const std::ffi::c_char = std::ptr::null();
-            check((a.LiteRtGetTensorName)(tensor, &mut tname), "LiteRtGetTensorName")?;
+            check(
+                (a.LiteRtGetTensorName)(tensor, &mut tname),
+                "LiteRtGetTensorName",
+            )?;
             let tname = cstr(tname);
             let mut ty = std::mem::zeroed::<ffi::RankedTensorType>();
-            check((a.LiteRtGetRankedTensorType)(tensor, &mut ty), &format!("{side} `{name}`: LiteRtGetRankedTensorType"))?;
+            check(
+                (a.LiteRtGetRankedTensorType)(tensor, &mut ty),
+                &format!("{side} `{name}`: LiteRtGetRankedTensorType"),
+            )?;
             let dtype = element_type(ty.element_type).ok_or_else(|| {
-                format!("{side} `{name}`: LiteRT element type {} is not supported on the host", ty.element_type)
+                format!(
+                    "{side} `{name}`: LiteRT element type {} is not supported on the host",
+                    ty.element_type
+                )
             })?;
             let dims = ty.dims();
             if dims.iter().any(|d| *d < 0) {
@@ -344,7 +396,13 @@ impl Compiled {
             let bytes = dtype.bytes_for(n) as usize;
             let mut buffer: Handle = std::ptr::null_mut();
             check(
-                (a.LiteRtCreateManagedTensorBuffer)(self.env, ffi::BUFFER_HOST_MEMORY, &ty, bytes, &mut buffer),
+                (a.LiteRtCreateManagedTensorBuffer)(
+                    self.env,
+                    ffi::BUFFER_HOST_MEMORY,
+                    &ty,
+                    bytes,
+                    &mut buffer,
+                ),
                 &format!("{side} `{name}`: LiteRtCreateManagedTensorBuffer"),
             )?;
             Ok(Port {
@@ -358,7 +416,10 @@ impl Compiled {
         }
     }
 
-    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, String> {
+    fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, String> {
         let a = &self.rt.api;
         for (pi, p) in self.inputs.iter().enumerate() {
             let t = inputs
@@ -368,9 +429,17 @@ impl Compiled {
                 .map(|(_, t)| t)
                 .ok_or_else(|| format!("no value fed for input `{}`", p.tensor))?;
             if t.dtype() != p.dtype {
-                return Err(format!("input `{}`: fed {}, the model takes {}", p.tensor, t.dtype(), p.dtype));
+                return Err(format!(
+                    "input `{}`: fed {}, the model takes {}",
+                    p.tensor,
+                    t.dtype(),
+                    p.dtype
+                ));
             }
-            let raw = t.to_onnx(&p.tensor).data_bytes().map_err(|e| e.to_string())?;
+            let raw = t
+                .to_onnx(&p.tensor)
+                .data_bytes()
+                .map_err(|e| e.to_string())?;
             if raw.len() != p.bytes {
                 return Err(format!(
                     "input `{}`: fed shape {:?}, the model takes {:?}",
@@ -380,9 +449,15 @@ impl Compiled {
             // SAFETY: the lock gives `p.bytes` writable bytes of the managed buffer until unlocked.
             unsafe {
                 let mut addr: *mut c_void = std::ptr::null_mut();
-                check((a.LiteRtLockTensorBuffer)(p.buffer, &mut addr, ffi::LOCK_WRITE), "LiteRtLockTensorBuffer")?;
+                check(
+                    (a.LiteRtLockTensorBuffer)(p.buffer, &mut addr, ffi::LOCK_WRITE),
+                    "LiteRtLockTensorBuffer",
+                )?;
                 std::ptr::copy_nonoverlapping(raw.as_ptr(), addr as *mut u8, p.bytes);
-                check((a.LiteRtUnlockTensorBuffer)(p.buffer), "LiteRtUnlockTensorBuffer")?;
+                check(
+                    (a.LiteRtUnlockTensorBuffer)(p.buffer),
+                    "LiteRtUnlockTensorBuffer",
+                )?;
             }
         }
         let mut ins: Vec<Handle> = self.inputs.iter().map(|p| p.buffer).collect();
@@ -390,7 +465,14 @@ impl Compiled {
         // SAFETY: buffers belong to this compiled model's environment and match its signature 0.
         unsafe {
             check(
-                (a.LiteRtRunCompiledModel)(self.compiled, 0, ins.len(), ins.as_mut_ptr(), outs.len(), outs.as_mut_ptr()),
+                (a.LiteRtRunCompiledModel)(
+                    self.compiled,
+                    0,
+                    ins.len(),
+                    ins.as_mut_ptr(),
+                    outs.len(),
+                    outs.as_mut_ptr(),
+                ),
                 "LiteRtRunCompiledModel",
             )?;
         }
@@ -401,9 +483,15 @@ impl Compiled {
                 // SAFETY: as for inputs, read-only.
                 unsafe {
                     let mut addr: *mut c_void = std::ptr::null_mut();
-                    check((a.LiteRtLockTensorBuffer)(p.buffer, &mut addr, ffi::LOCK_READ), "LiteRtLockTensorBuffer")?;
+                    check(
+                        (a.LiteRtLockTensorBuffer)(p.buffer, &mut addr, ffi::LOCK_READ),
+                        "LiteRtLockTensorBuffer",
+                    )?;
                     std::ptr::copy_nonoverlapping(addr as *const u8, raw.as_mut_ptr(), p.bytes);
-                    check((a.LiteRtUnlockTensorBuffer)(p.buffer), "LiteRtUnlockTensorBuffer")?;
+                    check(
+                        (a.LiteRtUnlockTensorBuffer)(p.buffer),
+                        "LiteRtUnlockTensorBuffer",
+                    )?;
                 }
                 let t = edgebench_graph::Tensor::from_raw(&p.tensor, p.dtype, &p.dims, raw);
                 Ok((p.tensor.clone(), HostTensor::from_onnx(&t)?))
@@ -438,7 +526,8 @@ impl Litert {
     fn runtime(&self) -> Result<&'static Runtime, String> {
         let rt = runtime(self.library.as_deref())?;
         if self.accel == Accel::Gpu {
-            GPU.get_or_init(|| capture::stderr_of(|| gpu_check(rt)).0).clone()?;
+            GPU.get_or_init(|| capture::stderr_of(|| gpu_check(rt)).0)
+                .clone()?;
         }
         Ok(rt)
     }
@@ -469,9 +558,22 @@ impl Litert {
     }
 
     /// Compiles the model and reports which nodes ran where, from LiteRT's profiler (one profiled run).
-    pub fn placement(&self, path: &Path, feed: &[(String, HostTensor)]) -> Result<Placement, BackendError> {
-        let mut c = self.open(path, Compile { accel: self.accel, profiling: true, reference: false })?;
-        placement::observe(&mut c, feed, 1, 1).map(|(p, _)| p).map_err(self.err(false))
+    pub fn placement(
+        &self,
+        path: &Path,
+        feed: &[(String, HostTensor)],
+    ) -> Result<Placement, BackendError> {
+        let mut c = self.open(
+            path,
+            Compile {
+                accel: self.accel,
+                profiling: true,
+                reference: false,
+            },
+        )?;
+        placement::observe(&mut c, feed, 1, 1)
+            .map(|(p, _)| p)
+            .map_err(self.err(false))
     }
 }
 
@@ -487,7 +589,10 @@ fn tflite_only(backend: &str, path: &Path) -> Result<(), BackendError> {
     } else {
         Err(BackendError::Unsupported {
             backend: backend.into(),
-            message: format!("{}: not a TFLite model (LiteRT runs .tflite files only)", path.display()),
+            message: format!(
+                "{}: not a TFLite model (LiteRT runs .tflite files only)",
+                path.display()
+            ),
         })
     }
 }
@@ -503,11 +608,21 @@ fn gpu_check(rt: &'static Runtime) -> Result<(), String> {
         .tempfile()
         .map_err(|e| e.to_string())?;
     std::fs::write(tmp.path(), placement::one_op_model()).map_err(|e| e.to_string())?;
-    let c = Compiled::open(rt, tmp.path(), Compile { accel: Accel::Gpu, profiling: false, reference: false })
-        .map_err(|e| format!("the WebGPU accelerator could not compile a one-op model here: {e}"))?;
+    let c = Compiled::open(
+        rt,
+        tmp.path(),
+        Compile {
+            accel: Accel::Gpu,
+            profiling: false,
+            reference: false,
+        },
+    )
+    .map_err(|e| format!("the WebGPU accelerator could not compile a one-op model here: {e}"))?;
     match c.fully_accelerated() {
         Ok(true) => Ok(()),
-        Ok(false) => Err("the WebGPU accelerator did not take a one-op ADD model (no usable GPU adapter)".into()),
+        Ok(false) => Err(
+            "the WebGPU accelerator did not take a one-op ADD model (no usable GPU adapter)".into(),
+        ),
         Err(e) => Err(e),
     }
 }
@@ -518,11 +633,16 @@ struct LiteSession {
 }
 
 impl Session for LiteSession {
-    fn run(&mut self, inputs: &[(String, HostTensor)]) -> Result<Vec<(String, HostTensor)>, BackendError> {
-        self.compiled.run(inputs).map_err(|message| BackendError::Run {
-            backend: self.backend.into(),
-            message,
-        })
+    fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, BackendError> {
+        self.compiled
+            .run(inputs)
+            .map_err(|message| BackendError::Run {
+                backend: self.backend.into(),
+                message,
+            })
     }
 }
 
@@ -566,7 +686,14 @@ impl Backend for Litert {
     }
 
     fn load(&self, path: &Path, _inputs: &[InputSpec]) -> Result<Box<dyn Session>, BackendError> {
-        let c = self.open(path, Compile { accel: self.accel, profiling: false, reference: false })?;
+        let c = self.open(
+            path,
+            Compile {
+                accel: self.accel,
+                profiling: false,
+                reference: false,
+            },
+        )?;
         Ok(Box::new(LiteSession {
             compiled: c,
             backend: self.name(),
@@ -581,8 +708,16 @@ impl Backend for Litert {
         warmup: usize,
         runs: usize,
     ) -> Result<OpProfile, BackendError> {
-        let mut c = self.open(path, Compile { accel: self.accel, profiling: true, reference: false })?;
-        let (_, profile) = placement::observe(&mut c, feed, warmup, runs).map_err(self.err(false))?;
+        let mut c = self.open(
+            path,
+            Compile {
+                accel: self.accel,
+                profiling: true,
+                reference: false,
+            },
+        )?;
+        let (_, profile) =
+            placement::observe(&mut c, feed, warmup, runs).map_err(self.err(false))?;
         Ok(profile)
     }
 }
@@ -594,6 +729,14 @@ pub fn run_reference(
     feed: &[(String, HostTensor)],
 ) -> Result<Vec<(String, HostTensor)>, String> {
     let rt = runtime(library)?;
-    let mut c = Compiled::open(rt, path, Compile { accel: Accel::Cpu, profiling: false, reference: true })?;
+    let mut c = Compiled::open(
+        rt,
+        path,
+        Compile {
+            accel: Accel::Cpu,
+            profiling: false,
+            reference: true,
+        },
+    )?;
     c.run(feed)
 }

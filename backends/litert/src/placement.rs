@@ -77,10 +77,16 @@ pub(crate) fn observe(
         // (copied out before it is reset or stopped again).
         crate::check((a.LiteRtStopProfiler)(profiler), "LiteRtStopProfiler")?;
         let mut n = 0;
-        crate::check((a.LiteRtGetNumProfilerEvents)(profiler, &mut n), "LiteRtGetNumProfilerEvents")?;
+        crate::check(
+            (a.LiteRtGetNumProfilerEvents)(profiler, &mut n),
+            "LiteRtGetNumProfilerEvents",
+        )?;
         let mut ev = vec![std::mem::zeroed::<ffi::ProfiledEvent>(); n.max(0) as usize];
         if n > 0 {
-            crate::check((a.LiteRtGetProfilerEvents)(profiler, n, ev.as_mut_ptr()), "LiteRtGetProfilerEvents")?;
+            crate::check(
+                (a.LiteRtGetProfilerEvents)(profiler, n, ev.as_mut_ptr()),
+                "LiteRtGetProfilerEvents",
+            )?;
         }
         ev.into_iter()
             .map(|e| (e.event_type, crate::cstr(e.tag), e.metadata1, e.elapsed_us))
@@ -93,7 +99,9 @@ pub(crate) fn observe(
     for (ty, tag, meta, us) in events {
         let delegate_internal = match ty {
             ffi::EVENT_OPERATOR_INVOKE => false,
-            ffi::EVENT_DELEGATE_OPERATOR_INVOKE | ffi::EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE => true,
+            ffi::EVENT_DELEGATE_OPERATOR_INVOKE | ffi::EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE => {
+                true
+            }
             _ => continue,
         };
         if !delegate_internal {

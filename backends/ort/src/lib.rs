@@ -36,7 +36,11 @@ pub const SEARCH: LibrarySearch<'static> = LibrarySearch {
     flag: "--ort-lib",
     env: "ORT_DYLIB_PATH",
     wheel_dir: "onnxruntime/capi",
-    prefixes: &["libonnxruntime.so", "libonnxruntime.dylib", "onnxruntime.dll"],
+    prefixes: &[
+        "libonnxruntime.so",
+        "libonnxruntime.dylib",
+        "onnxruntime.dll",
+    ],
     hint: "run ci/setup.sh to create .venv with the onnxruntime wheel",
 };
 

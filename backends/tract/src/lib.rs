@@ -536,7 +536,12 @@ fn tflite_error(m: &str) -> String {
     let flat = m.split_whitespace().collect::<Vec<_>>().join(" ");
     let field = |key: &str| {
         let at = flat.rfind(key)? + key.len();
-        Some(flat[at..].split([',', ' ', '}']).find(|s| !s.is_empty())?.to_string())
+        Some(
+            flat[at..]
+                .split([',', ' ', '}'])
+                .find(|s| !s.is_empty())?
+                .to_string(),
+        )
     };
     match (field("builtin_code: "), field("version: ")) {
         (Some(op), Some(v)) if flat.contains("Unsupported") => {

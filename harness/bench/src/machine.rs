@@ -50,7 +50,9 @@ pub fn backend_facts(registry: &Registry) -> Vec<BackendFacts> {
                     Entry::NotCompiled { .. } => None,
                 },
                 formats: match e {
-                    Entry::Compiled(b) => b.formats().iter().map(|f| f.as_str().to_string()).collect(),
+                    Entry::Compiled(b) => {
+                        b.formats().iter().map(|f| f.as_str().to_string()).collect()
+                    }
                     Entry::NotCompiled { .. } => vec![],
                 },
             }

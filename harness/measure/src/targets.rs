@@ -120,7 +120,14 @@ const KNOWN: &[&str] = &[
     "ssh",
 ];
 const KNOWN_POWER: &[&str] = &["idle_watts", "active_watts_per_core"];
-const BACKENDS: &[&str] = &["tract", "ort", "wonnx"];
+const BACKENDS: &[&str] = &[
+    "tract",
+    "ort",
+    "wonnx",
+    "litert",
+    "litert-gpu",
+    "tract-tflite",
+];
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1

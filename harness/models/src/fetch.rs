@@ -101,7 +101,11 @@ impl Fetcher {
 
     /// Where a zoo model lives in the cache: `<name>.onnx`, or `<name>.tflite` for a TFLite member.
     pub fn model_path(&self, m: &ZooModel) -> PathBuf {
-        let ext = if m.member.ends_with(".tflite") { "tflite" } else { "onnx" };
+        let ext = if m.member.ends_with(".tflite") {
+            "tflite"
+        } else {
+            "onnx"
+        };
         self.cache.join("models").join(format!("{}.{ext}", m.name))
     }
 

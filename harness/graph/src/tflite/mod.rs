@@ -523,7 +523,9 @@ pub fn format_of(path: &Path) -> Format {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
         .is_ok();
     if (read && has_identifier(&head))
-        || path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("tflite"))
     {
         Format::Tflite
     } else {

@@ -94,7 +94,10 @@ pub(super) fn print(doc: &Document) {
         for c in &m.backends {
             let k = &c.check;
             for f in &k.findings {
-                if m.backends.first().is_some_and(|f| f.check.backend == k.backend) {
+                if m.backends
+                    .first()
+                    .is_some_and(|f| f.check.backend == k.backend)
+                {
                     println!(
                         "  {}: {:?}: {}{}",
                         m.model,

@@ -1,0 +1,154 @@
+//! `.tflite` models (issue #22): LiteRT runs models edgebench writes and the zoo's MediaPipe models and agrees with
+//! itself and with arithmetic; ONNX backends refuse a .tflite with a hint; `check` and `bench` judge each model on
+//! the backends that read its format.
+
+mod common;
+use common::*;
+use edgebench_graph::tflite::write::{ModelSpec, OpSpec, TensorSpec, f32_bytes};
+
+/// y = (a + b) * c, c a constant [1, 4] = [1, 2, 3, 4].
+fn add_mul(dir: &std::path::Path) -> std::path::PathBuf {
+    let t = |name: &str| TensorSpec {
+        name: name.into(),
+        dtype: 0,
+        shape: vec![1, 4],
+        ..Default::default()
+    };
+    let mut c = t("c");
+    c.data = Some(f32_bytes(&[1.0, 2.0, 3.0, 4.0]));
+    let m = ModelSpec {
+        description: "edgebench test".into(),
+        tensors: vec![t("a"), t("b"), c, t("s"), t("y")],
+        ops: vec![
+            OpSpec {
+                builtin: 0,
+                version: 1,
+                inputs: vec![0, 1],
+                outputs: vec![3],
+                ..Default::default()
+            },
+            OpSpec {
+                builtin: 18,
+                version: 1,
+                inputs: vec![3, 2],
+                outputs: vec![4],
+                ..Default::default()
+            },
+        ],
+        inputs: vec![0, 1],
+        outputs: vec![4],
+    };
+    let p = dir.join("add_mul.tflite");
+    std::fs::write(&p, m.encode()).unwrap();
+    p
+}
+
+#[test]
+fn litert_runs_a_model_edgebench_wrote_and_computes_it() {
+    if !require(
+        "the litert backend (ai-edge-litert wheel)",
+        backend_available("litert"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = add_mul(dir.path());
+    let p = p.to_str().unwrap();
+    let d = json(&[
+        "run",
+        p,
+        "--backend",
+        "litert",
+        "--feed",
+        "a=float32[1,4]:1",
+        "--feed",
+        "b=float32[1,4]:2",
+        "--json",
+    ]);
+    let out = &d["outputs"][0];
+    assert_eq!(out["name"], "y", "{d}");
+    let s = &out["summary"];
+    // (1 + 2) * [1, 2, 3, 4]
+    assert_eq!(
+        (s["min"].as_f64(), s["max"].as_f64()),
+        (Some(3.0), Some(12.0)),
+        "{d}"
+    );
+    let v = json(&["check", p, "--backend", "litert", "--verify", "--json"]);
+    let cell = &v["models"][0]["backends"][0];
+    assert_eq!(cell["verdict"], "runs", "{v}");
+    assert_eq!(cell["verification"], "agree", "{v}");
+    assert_eq!(v["verify_summary"]["held"], 1, "{v}");
+}
+
+#[test]
+fn onnx_backends_refuse_a_tflite_model_and_name_the_ones_that_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = add_mul(dir.path());
+    let (code, _, err) = run(&["run", p.to_str().unwrap(), "--backend", "tract"]);
+    assert_ne!(code, 0);
+    let lines = error_lines(&err);
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("tract does not read tflite models")
+            && lines[0].contains("litert, litert-gpu or tract-tflite"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inspect_reads_a_tflite_file_and_check_judges_it_on_tflite_backends_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = add_mul(dir.path());
+    let p = p.to_str().unwrap();
+    let (code, out, err) = run(&["inspect", p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("tflite::ADD 1, tflite::MUL 1"), "{out}");
+    assert!(out.contains("TFLite schema v3"), "{out}");
+    let d = json(&[
+        "check",
+        p,
+        "--json",
+        "--backend",
+        "tract-tflite",
+        "--backend",
+        "litert",
+    ]);
+    for c in d["models"][0]["backends"].as_array().unwrap() {
+        assert_eq!(c["verdict"], "runs", "{c}");
+    }
+}
+
+#[test]
+fn the_zoo_mediapipe_models_run_on_litert_and_tract_tflite_says_why_not() {
+    if !require(
+        "the litert backend (ai-edge-litert wheel)",
+        backend_available("litert"),
+    ) {
+        return;
+    }
+    let Some(path) = zoo_path("hand_landmark_lite") else {
+        require(
+            "zoo model hand_landmark_lite (edgebench models fetch)",
+            false,
+        );
+        return;
+    };
+    let p = path.to_str().unwrap();
+    let d = json(&["run", p, "--backend", "litert", "--json"]);
+    assert_eq!(d["outputs"].as_array().unwrap().len(), 4, "{d}");
+    // tract-tflite 0.23.9 has no DEQUANTIZE: the table says so and the run agrees.
+    let (code, out, err) = run(&[
+        "check",
+        p,
+        "--backend",
+        "tract-tflite",
+        "--verify",
+        "--json",
+    ]);
+    assert_ne!(code, 0, "not every model runs: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["models"][0]["backends"][0]["verdict"], "partial", "{v}");
+    assert_eq!(v["verify_summary"]["held"], 1, "{v}");
+    assert_eq!(v["verify_summary"]["wrong"], 0, "{v}");
+}
