@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A fuzz pass over the three targets of fuzz/ (cargo-fuzz, stable toolchain, no sanitizer): load_check seeded with the
 # ONNX conformance suite's models, then structured, then rules (every rewrite rule, simplify and the variant
-# transforms on small structured models). Usage: ci/fuzz.sh [SECONDS_PER_TARGET] (default 45).
+# transforms on small structured models), then tflite (the TFLite reader on raw bytes). Usage: ci/fuzz.sh [SECONDS_PER_TARGET] (default 45).
 # Any crash fails the script; libFuzzer leaves the input in fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,4 +38,10 @@ run_target() { # name, extra args...
 run_target load_check "$corpus/seeds"
 run_target structured
 run_target rules
+mkdir -p "$corpus/tflite-seeds"
+cache=${EDGEBENCH_CACHE:-$HOME/.cache/edgebench}
+if [ -f "$cache/models/selfie_segmentation.tflite" ]; then
+  cp "$cache/models/selfie_segmentation.tflite" "$corpus/tflite-seeds/"
+fi
+run_target tflite "$corpus/tflite-seeds"
 echo "fuzz: ok"

@@ -51,3 +51,24 @@ pub fn exercise(bytes: &[u8]) {
         }
     }
 }
+
+/// The TFLite reader and everything after it on arbitrary bytes carrying TFLite's identifier.
+pub fn exercise_tflite(bytes: &[u8]) {
+    let mut b = bytes.to_vec();
+    if b.len() >= 8 {
+        b[4..8].copy_from_slice(b"TFL3");
+    }
+    let w = world();
+    let path = w.dir.join("m.tflite");
+    if let Ok(model) = edgebench_graph::decode(b.into(), &path, None) {
+        let _ = edgebench_graph::validate::validate(&model);
+        let shapes = edgebench_graph::stats::ShapeMap::from_model(&model, &Default::default());
+        let _ = edgebench_graph::stats::estimate_flops(&model, &shapes);
+        model
+            .graph
+            .walk(&mut |_, n| drop(edgebench_graph::stats::node_flops(n, &shapes)));
+        for t in &w.tables {
+            let _ = edgebench_compat::check::check(&model, t, &shapes);
+        }
+    }
+}

@@ -108,6 +108,7 @@ fn facts(name: &str, available: bool) -> BackendFacts {
         reason: (!available).then(|| "not here".into()),
         details: vec![],
         device: Some(if name == "wonnx" { "gpu" } else { "cpu" }.into()),
+        formats: vec![],
     }
 }
 
