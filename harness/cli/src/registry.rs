@@ -14,15 +14,11 @@ pub fn build(ort_lib: Option<PathBuf>, litert_lib: Option<PathBuf>) -> Registry 
     let mut entries = vec![];
     #[cfg(feature = "tract")]
     entries.push(guarded(edgebench_backend_tract::Tract));
-    #[cfg(feature = "tract")]
-    entries.push(guarded(edgebench_backend_tract::TractTflite));
     #[cfg(not(feature = "tract"))]
-    for name in ["tract", "tract-tflite"] {
-        entries.push(Entry::NotCompiled {
-            name,
-            reason: "built without cargo feature `tract`".into(),
-        });
-    }
+    entries.push(Entry::NotCompiled {
+        name: "tract",
+        reason: "built without cargo feature `tract`".into(),
+    });
     #[cfg(feature = "ort")]
     entries.push(guarded(edgebench_backend_ort::Ort::with_library(
         ort_lib.clone(),
@@ -79,6 +75,13 @@ pub fn build(ort_lib: Option<PathBuf>, litert_lib: Option<PathBuf>) -> Registry 
             });
         }
     }
+    #[cfg(feature = "tract")]
+    entries.push(guarded(edgebench_backend_tract::TractTflite));
+    #[cfg(not(feature = "tract"))]
+    entries.push(Entry::NotCompiled {
+        name: "tract-tflite",
+        reason: "built without cargo feature `tract`".into(),
+    });
     Registry::new(entries)
 }
 

@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn embedded_manifest_is_valid_and_complete() {
         let m = Manifest::embedded();
-        assert_eq!(m.model.len(), 7);
+        assert_eq!(m.model.len(), 11);
         for z in &m.model {
             assert_eq!(z.sha256.len(), 64, "{}", z.name);
             assert!(!z.feed.is_empty(), "{}", z.name);
