@@ -8,7 +8,7 @@ mod locate;
 mod profile;
 mod tensor;
 pub use locate::{LibrarySearch, Located};
-pub use profile::{NodeTime, OpProfile, RanNode, Timing, median};
+pub use profile::{NodeTime, ObservedPlacement, OpProfile, RanNode, Timing, median};
 pub use tensor::{Agreement, Data, HostTensor, Summary, Tolerance, compare};
 
 use edgebench_graph::DataType;
@@ -132,6 +132,15 @@ pub trait Backend: Send + Sync {
             backend: self.name().into(),
             message: "per-op timing not available on this backend".into(),
         })
+    }
+    /// Where the nodes ran in one profiled run on `feed`, for a backend with an accelerator that takes some nodes
+    /// and leaves the rest to its own kernels; `None` for backends without that notion.
+    fn placement(
+        &self,
+        _model: &Path,
+        _feed: &[(String, HostTensor)],
+    ) -> Option<Result<ObservedPlacement, BackendError>> {
+        None
     }
     /// [`Backend::infer_facts`] of a self-contained model held in memory (no external data); `None` when this
     /// backend reads models from files only (the caller then writes one).
@@ -412,6 +421,20 @@ impl Backend for Guarded {
         self.reads(model)?;
         catch_panic(|| Ok(self.0.profile(model, inputs, feed, warmup, runs)))
             .unwrap_or_else(|m| Err(panicked(name, m)))
+    }
+    fn placement(
+        &self,
+        model: &Path,
+        feed: &[(String, HostTensor)],
+    ) -> Option<Result<ObservedPlacement, BackendError>> {
+        let name = self.0.name();
+        if let Err(e) = self.reads(model) {
+            return Some(Err(e));
+        }
+        match catch_panic(|| Ok(self.0.placement(model, feed))) {
+            Ok(r) => r,
+            Err(m) => Some(Err(panicked(name, m))),
+        }
     }
     fn infer_facts_bytes(
         &self,

@@ -69,3 +69,18 @@ pub fn median(xs: &[f64]) -> f64 {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
+
+/// Where a runtime with an accelerator (LiteRT and XNNPACK or its GPU) ran a model's nodes, as its profiler saw it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedPlacement {
+    /// `XNNPACK`, `GPU`.
+    pub accelerator: String,
+    /// Main-graph node indices that ran on the runtime's own kernels (not on the accelerator).
+    pub on_cpu_kernels: Vec<usize>,
+    /// Partitions handed to the accelerator that ran operators in the observed run.
+    pub partitions: usize,
+    /// Operators the accelerator ran (its own names, e.g. XNNPACK's `Convolution (NHWC, F32) IGEMM`).
+    pub accelerator_ops: usize,
+    /// The runtime's own word (`LiteRtCompiledModelIsFullyAccelerated`).
+    pub fully_accelerated: bool,
+}

@@ -11,8 +11,6 @@ mod capture;
 mod ffi;
 mod placement;
 
-pub use placement::{PlacedNode, Placement};
-
 use edgebench_backend_api::*;
 use edgebench_graph::DataType;
 use ffi::{Api, Handle};
@@ -156,6 +154,7 @@ struct Compiled {
     compiled: Handle,
     inputs: Vec<Port>,
     outputs: Vec<Port>,
+    accel: Accel,
     /// Operators in the model's main subgraph (profiler indices below this are TFLite nodes).
     ops: usize,
     /// The library folder string the environment was given.
@@ -252,6 +251,7 @@ impl Compiled {
             compiled: std::ptr::null_mut(),
             inputs: vec![],
             outputs: vec![],
+            accel: how.accel,
             ops: edgebench_graph::load(path)
                 .map(|m| m.graph.nodes.len())
                 .map_err(|e| e.to_string())?,
@@ -436,10 +436,7 @@ impl Compiled {
                     p.dtype
                 ));
             }
-            let raw = t
-                .to_onnx(&p.tensor)
-                .data_bytes()
-                .map_err(|e| e.to_string())?;
+            let raw = host_bytes(t);
             if raw.len() != p.bytes {
                 return Err(format!(
                     "input `{}`: fed shape {:?}, the model takes {:?}",
@@ -479,22 +476,40 @@ impl Compiled {
         self.outputs
             .iter()
             .map(|p| {
-                let mut raw = vec![0u8; p.bytes];
-                // SAFETY: as for inputs, read-only.
+                let shape: Vec<usize> = p.dims.iter().map(|d| *d as usize).collect();
+                let mut t =
+                    empty_host(p.dtype, shape.iter().product(), shape).ok_or_else(|| {
+                        format!(
+                            "output `{}`: {} is not supported on the host",
+                            p.tensor, p.dtype
+                        )
+                    })?;
+                let dst = host_bytes_mut(&mut t);
+                if dst.len() != p.bytes {
+                    return Err(format!(
+                        "output `{}`: {} bytes for {} bytes of host tensor",
+                        p.tensor,
+                        p.bytes,
+                        dst.len()
+                    ));
+                }
+                // SAFETY: as for inputs, read-only; `dst` has exactly `p.bytes` bytes.
                 unsafe {
                     let mut addr: *mut c_void = std::ptr::null_mut();
                     check(
                         (a.LiteRtLockTensorBuffer)(p.buffer, &mut addr, ffi::LOCK_READ),
                         "LiteRtLockTensorBuffer",
                     )?;
-                    std::ptr::copy_nonoverlapping(addr as *const u8, raw.as_mut_ptr(), p.bytes);
+                    std::ptr::copy_nonoverlapping(addr as *const u8, dst.as_mut_ptr(), p.bytes);
                     check(
                         (a.LiteRtUnlockTensorBuffer)(p.buffer),
                         "LiteRtUnlockTensorBuffer",
                     )?;
                 }
-                let t = edgebench_graph::Tensor::from_raw(&p.tensor, p.dtype, &p.dims, raw);
-                Ok((p.tensor.clone(), HostTensor::from_onnx(&t)?))
+                if let (DataType::Bool, Data::U8(v)) = (p.dtype, &t.data) {
+                    t.data = Data::Bool(v.iter().map(|b| *b != 0).collect());
+                }
+                Ok((p.tensor.clone(), t))
             })
             .collect()
     }
@@ -555,25 +570,6 @@ impl Litert {
         })?;
         tflite_only(self.name(), path)?;
         Compiled::open(rt, path, how).map_err(self.err(true))
-    }
-
-    /// Compiles the model and reports which nodes ran where, from LiteRT's profiler (one profiled run).
-    pub fn placement(
-        &self,
-        path: &Path,
-        feed: &[(String, HostTensor)],
-    ) -> Result<Placement, BackendError> {
-        let mut c = self.open(
-            path,
-            Compile {
-                accel: self.accel,
-                profiling: true,
-                reference: false,
-            },
-        )?;
-        placement::observe(&mut c, feed, 1, 1)
-            .map(|(p, _)| p)
-            .map_err(self.err(false))
     }
 }
 
@@ -700,6 +696,26 @@ impl Backend for Litert {
         }))
     }
 
+    fn placement(
+        &self,
+        path: &Path,
+        feed: &[(String, HostTensor)],
+    ) -> Option<Result<ObservedPlacement, BackendError>> {
+        Some((|| {
+            let mut c = self.open(
+                path,
+                Compile {
+                    accel: self.accel,
+                    profiling: true,
+                    reference: false,
+                },
+            )?;
+            placement::observe(&mut c, feed, 1, 1)
+                .map(|(p, _)| p)
+                .map_err(self.err(false))
+        })())
+    }
+
     fn profile(
         &self,
         path: &Path,
@@ -739,4 +755,62 @@ pub fn run_reference(
         },
     )?;
     c.run(feed)
+}
+
+/// The bytes of a host tensor's elements, in place (every element type a `HostTensor` holds is plain old data with
+/// no padding; `bool` is one byte, 0 or 1, as LiteRT's).
+fn host_bytes(t: &HostTensor) -> &[u8] {
+    fn raw<T>(v: &[T]) -> &[u8] {
+        // SAFETY: a slice of plain-old-data elements viewed as its bytes; the lifetime is the slice's.
+        unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+    }
+    match &t.data {
+        Data::F32(v) => raw(v),
+        Data::F64(v) => raw(v),
+        Data::F16(v) => raw(v),
+        Data::I64(v) => raw(v),
+        Data::I32(v) => raw(v),
+        Data::I16(v) => raw(v),
+        Data::I8(v) => raw(v),
+        Data::U8(v) => raw(v),
+        Data::Bool(v) => raw(v),
+    }
+}
+
+/// [`host_bytes`], writable. Never for `bool`: not every byte is a valid `bool` (outputs of that type are read
+/// through `u8`, see [`empty_host`]).
+fn host_bytes_mut(t: &mut HostTensor) -> &mut [u8] {
+    fn raw<T>(v: &mut [T]) -> &mut [u8] {
+        // SAFETY: as in `host_bytes`; every bit pattern is a valid value of these element types.
+        unsafe {
+            std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v))
+        }
+    }
+    match &mut t.data {
+        Data::F32(v) => raw(v),
+        Data::F64(v) => raw(v),
+        Data::F16(v) => raw(v),
+        Data::I64(v) => raw(v),
+        Data::I32(v) => raw(v),
+        Data::I16(v) => raw(v),
+        Data::I8(v) => raw(v),
+        Data::U8(v) => raw(v),
+        Data::Bool(_) => &mut [],
+    }
+}
+
+/// A zeroed host tensor of `n` elements (`bool` outputs are read as `uint8`).
+fn empty_host(dtype: DataType, n: usize, shape: Vec<usize>) -> Option<HostTensor> {
+    let data = match dtype {
+        DataType::Float => Data::F32(vec![0.0; n]),
+        DataType::Double => Data::F64(vec![0.0; n]),
+        DataType::Float16 => Data::F16(vec![half::f16::ZERO; n]),
+        DataType::Int64 => Data::I64(vec![0; n]),
+        DataType::Int32 => Data::I32(vec![0; n]),
+        DataType::Int16 => Data::I16(vec![0; n]),
+        DataType::Int8 => Data::I8(vec![0; n]),
+        DataType::Uint8 | DataType::Bool => Data::U8(vec![0; n]),
+        _ => return None,
+    };
+    Some(HostTensor { shape, data })
 }

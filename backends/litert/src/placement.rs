@@ -7,29 +7,9 @@
 //! index). Telemetry and runtime-instrumentation events are dropped: their durations are not times.
 
 use crate::{Compiled, ffi};
-use edgebench_backend_api::{HostTensor, NodeTime, OpProfile};
-use serde::Serialize;
+use edgebench_backend_api::{HostTensor, NodeTime, ObservedPlacement, OpProfile};
 use std::collections::BTreeMap;
 use std::time::Instant;
-
-/// Where a model's nodes ran.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Placement {
-    /// Main-graph node indices that ran on the interpreter's own kernels (not on the accelerator).
-    pub on_cpu_kernels: Vec<usize>,
-    /// Delegate kernels (partitions handed to the accelerator), by their op name.
-    pub partitions: Vec<String>,
-    /// `LiteRtCompiledModelIsFullyAccelerated`.
-    pub fully_accelerated: bool,
-}
-
-/// A node and where it ran.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PlacedNode {
-    pub index: usize,
-    pub op: String,
-    pub accelerated: bool,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
@@ -44,7 +24,7 @@ pub(crate) fn observe(
     feed: &[(String, HostTensor)],
     warmup: usize,
     runs: usize,
-) -> Result<(Placement, OpProfile), String> {
+) -> Result<(ObservedPlacement, OpProfile), String> {
     let runs = runs.max(1);
     let a = &c.rt.api;
     let mut profiler: ffi::Handle = std::ptr::null_mut();
@@ -96,6 +76,24 @@ pub(crate) fn observe(
     let mut times: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
     let mut on_cpu = std::collections::BTreeSet::new();
     let mut partitions = BTreeMap::new();
+    // Accelerator operators of the first profiled run: their index restarts at 0 in each partition.
+    let per_run = |n: usize| n / runs;
+    let delegate_events: Vec<u64> = events
+        .iter()
+        .filter(|(ty, ..)| {
+            matches!(
+                *ty,
+                ffi::EVENT_DELEGATE_OPERATOR_INVOKE | ffi::EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE
+            )
+        })
+        .map(|(_, _, meta, _)| *meta)
+        .collect();
+    let first_run = &delegate_events[..per_run(delegate_events.len())];
+    let delegate_partitions = first_run
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| *i == 0 || **m <= first_run[i - 1])
+        .count();
     for (ty, tag, meta, us) in events {
         let delegate_internal = match ty {
             ffi::EVENT_OPERATOR_INVOKE => false,
@@ -142,18 +140,23 @@ pub(crate) fn observe(
             }
         })
         .collect();
-    let placement = Placement {
+    let placement = ObservedPlacement {
+        accelerator: match c.accel {
+            crate::Accel::Cpu => "XNNPACK".into(),
+            crate::Accel::Gpu => "GPU".into(),
+        },
         on_cpu_kernels: on_cpu.into_iter().collect(),
-        partitions: partitions.into_values().collect(),
+        partitions: delegate_partitions.max(partitions.len()),
+        accelerator_ops: first_run.len(),
         fully_accelerated: c.fully_accelerated()?,
     };
     let profile = OpProfile {
         run_us,
         nodes,
         notes: vec![format!(
-            "LiteRT profiler: operator-invoke events of the interpreter's kernels (named OP#index) and of each delegate \
-             partition; delegate-internal operator events ({} partitions) are listed apart",
-            placement.partitions.len()
+            "LiteRT profiler: operator-invoke events of the interpreter's kernels (named OP#index); the accelerator's \
+             own operators ({} in {} partitions, named as {} names them) are listed apart",
+            placement.accelerator_ops, placement.partitions, placement.accelerator
         )],
         ..Default::default()
     };
