@@ -155,6 +155,8 @@ struct Compiled {
     inputs: Vec<Port>,
     outputs: Vec<Port>,
     accel: Accel,
+    /// Whether a run succeeded yet (LiteRT allocates tensors in the first one: its log is captured until then).
+    ran: bool,
     /// Operators in the model's main subgraph (profiler indices below this are TFLite nodes).
     ops: usize,
     /// The library folder string the environment was given.
@@ -252,6 +254,7 @@ impl Compiled {
             inputs: vec![],
             outputs: vec![],
             accel: how.accel,
+            ran: false,
             ops: edgebench_graph::load(path)
                 .map(|m| m.graph.nodes.len())
                 .map_err(|e| e.to_string())?,
@@ -416,7 +419,29 @@ impl Compiled {
         }
     }
 
+    /// One inference; until one succeeds, LiteRT's error lines (captured from stderr) end a failure's message.
     fn run(
+        &mut self,
+        inputs: &[(String, HostTensor)],
+    ) -> Result<Vec<(String, HostTensor)>, String> {
+        if self.ran {
+            return self.run_quiet(inputs);
+        }
+        let (r, errors) = capture::stderr_of(|| self.run_quiet(inputs));
+        self.ran = r.is_ok();
+        r.map_err(|e| {
+            match errors
+                .iter()
+                .find(|l| l.contains("failed"))
+                .or(errors.first())
+            {
+                Some(l) => format!("{e}; LiteRT said: {l}"),
+                None => e,
+            }
+        })
+    }
+
+    fn run_quiet(
         &mut self,
         inputs: &[(String, HostTensor)],
     ) -> Result<Vec<(String, HostTensor)>, String> {

@@ -98,3 +98,92 @@ fn the_profiler_places_cumsum_on_the_interpreter_and_the_rest_on_xnnpack() {
         "ADD and MUL, each its own partition: {placed:?}"
     );
 }
+
+/// CONV_2D whose filter is a graph input (computed at run time): XNNPACK needs it static.
+pub fn dynamic_filter_conv() -> Vec<u8> {
+    let t = |name: &str, shape: Vec<i32>| TensorSpec {
+        name: name.into(),
+        dtype: 0,
+        shape,
+        ..Default::default()
+    };
+    ModelSpec {
+        description: "edgebench placement test".into(),
+        tensors: vec![
+            t("x", vec![1, 4, 4, 2]),
+            t("w", vec![3, 1, 1, 2]),
+            t("y", vec![1, 4, 4, 3]),
+            TensorSpec {
+                data: Some(f32_bytes(&[0.0; 3])),
+                ..t("bias", vec![3])
+            },
+        ],
+        ops: vec![OpSpec {
+            builtin: 3,
+            version: 1,
+            inputs: vec![0, 1, 3],
+            outputs: vec![2],
+            options: Some((
+                1,
+                vec![
+                    (0, edgebench_graph::tflite::write::OptField::I8(1)),
+                    (1, edgebench_graph::tflite::write::OptField::I32(1)),
+                    (2, edgebench_graph::tflite::write::OptField::I32(1)),
+                ],
+            )),
+            ..Default::default()
+        }],
+        inputs: vec![0, 1],
+        outputs: vec![2],
+    }
+    .encode()
+}
+
+#[test]
+fn a_conv_whose_filter_is_computed_at_run_time_stays_on_the_interpreter() {
+    if !required() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.tflite");
+    std::fs::write(&p, dynamic_filter_conv()).unwrap();
+    let feed = vec![
+        (
+            "x".to_string(),
+            HostTensor {
+                shape: vec![1, 4, 4, 2],
+                data: Data::F32(vec![1.0; 32]),
+            },
+        ),
+        (
+            "w".to_string(),
+            HostTensor {
+                shape: vec![3, 1, 1, 2],
+                data: Data::F32(vec![0.5; 6]),
+            },
+        ),
+    ];
+    let b = Litert::new(Accel::Cpu, None);
+    let placed = b.placement(&p, &feed).unwrap().unwrap();
+    assert_eq!(placed.on_cpu_kernels, [0], "{placed:?}");
+    assert_eq!(placed.partitions, 0, "{placed:?}");
+    // ... and the placement layer predicts it (the table's static_inputs).
+    let model = edgebench_graph::load(&p).unwrap();
+    let table = edgebench_compat::embedded("litert").unwrap().unwrap();
+    let predicted = edgebench_compat::placement::predict(&model, &table).unwrap();
+    assert_eq!(
+        (predicted.on_cpu_kernels.as_slice(), predicted.partitions),
+        (&[0usize][..], 0)
+    );
+    let model = edgebench_graph::decode(
+        add_cumsum_mul().into(),
+        std::path::Path::new("m.tflite"),
+        None,
+    )
+    .unwrap();
+    let predicted = edgebench_compat::placement::predict(&model, &table).unwrap();
+    assert_eq!(
+        (predicted.on_cpu_kernels.as_slice(), predicted.partitions),
+        (&[1usize][..], 2)
+    );
+}

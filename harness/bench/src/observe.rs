@@ -78,14 +78,13 @@ pub fn learn(c: &ModelCheck, verification: &Verification) -> Learned {
         Verification::NotVerified { reason, detail } => Learned::NotRun {
             why: format!("{reason:?}: {detail}"),
         },
-        Verification::Agree { .. } | Verification::PredictedRunsButFailed { .. } => {
-            Learned::CannotTell {
-                ops: names,
-                why:
-                    "the model has known-blocked nodes; its failure says nothing of the unknown ops"
-                        .into(),
-            }
-        }
+        Verification::Agree { .. }
+        | Verification::PredictedRunsButFailed { .. }
+        | Verification::WrongPlacement { .. } => Learned::CannotTell {
+            ops: names,
+            why: "the model has known-blocked nodes; its failure says nothing of the unknown ops"
+                .into(),
+        },
     }
 }
 

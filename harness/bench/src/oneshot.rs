@@ -2,7 +2,7 @@
 //! feed (`edgebench run`): each output's summary and each output's agreement, as a value.
 
 use crate::Error;
-use edgebench_backend_api::{Backend, HostTensor, InputSpec};
+use edgebench_backend_api::{Backend, HostTensor, InputSpec, ObservedPlacement};
 use edgebench_models::{FeedSpec, make_feed};
 use serde::Serialize;
 use std::path::Path;
@@ -35,13 +35,16 @@ pub struct RunReport {
     pub feed: Vec<String>,
     pub outputs: Vec<OutputReport>,
     pub compare: Option<Comparison>,
+    /// `run --placement`: where the backend's profiler saw each node run (backends with an accelerator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<ObservedPlacement>,
 }
 
 /// A backend with its version (as [`crate::machine::available`] returns it).
 pub type Available<'a> = (&'a dyn Backend, String);
 
 /// Runs `path` (named `label` in messages) on `backend` with the feed `specs` seeded by `seed`, and on `compare`
-/// when given. Returns the report and the first backend's outputs. A feed that cannot be made is a usage error; a
+/// when given; with `placement`, also where the backend ran each node (one profiled run of its own). Returns the report and the first backend's outputs. A feed that cannot be made is a usage error; a
 /// load or run failure is a backend error naming the model.
 pub fn run(
     label: &str,
@@ -50,10 +53,21 @@ pub fn run(
     seed: u64,
     backend: Available,
     compare: Option<Available>,
+    placement: bool,
 ) -> Result<(RunReport, Vec<(String, HostTensor)>), Error> {
     let feed = tensors(specs, seed)?;
     let inputs = edgebench_models::fit::input_specs(specs);
     let outs = infer(backend.0, label, path, &inputs, &feed)?;
+    let placement = match placement.then(|| backend.0.placement(path, &feed)) {
+        None => None,
+        Some(None) => {
+            return Err(Error::Unavailable(format!(
+                "{} reports no placement (it has no accelerator that takes some nodes and leaves others)",
+                backend.0.name()
+            )));
+        }
+        Some(Some(r)) => Some(r.map_err(|e| Error::Backend(format!("{label}: {e}")))?),
+    };
     let compare = match compare {
         None => None,
         Some((ob, version)) => {
@@ -82,6 +96,7 @@ pub fn run(
             })
             .collect(),
         compare,
+        placement,
     };
     Ok((report, outs))
 }

@@ -23,6 +23,8 @@ pub enum Verification {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// Verified, wrong: the model ran, but the accelerator took other nodes than the placement layer predicted.
+    WrongPlacement { detail: String },
     /// The prediction was not tested: the harness could not make a feed, or could not run the backend at all.
     NotVerified { reason: NotVerified, detail: String },
 }
@@ -44,7 +46,9 @@ impl Verification {
     pub fn wrong(&self) -> bool {
         matches!(
             self,
-            Verification::PredictedRunsButFailed { .. } | Verification::PredictedFailsButRan
+            Verification::PredictedRunsButFailed { .. }
+                | Verification::PredictedFailsButRan
+                | Verification::WrongPlacement { .. }
         )
     }
 }
@@ -108,6 +112,136 @@ pub fn score(finished: Finished, predicted_runs: Option<bool>, backend_failed: u
         (Some(true), Err(error)) => Verification::PredictedRunsButFailed { error },
         (Some(false), Ok(())) => Verification::PredictedFailsButRan,
     }
+}
+
+/// `check --verify`'s placement layer: which nodes the accelerator was predicted to take, against what the
+/// backend's profiler saw in a run of its own.
+#[derive(Serialize, Debug, Clone)]
+pub struct PlacementCheck {
+    pub predicted: edgebench_compat::placement::PlacementPrediction,
+    /// `--verify`: what the run showed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<edgebench_backend_api::ObservedPlacement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// Nodes that ran elsewhere than predicted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub misplaced: Vec<Misplaced>,
+}
+
+/// A node the accelerator took though predicted not to, or left though predicted to take it.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Misplaced {
+    pub node: String,
+    pub predicted: &'static str,
+    pub observed: &'static str,
+}
+
+/// Runs the model with `run --placement` in a child and compares the observed placement with `predicted`. Node
+/// sets decide; partition counts are reported side by side.
+pub fn verify_placement(
+    path: &Path,
+    feed: &Result<Vec<String>, (NotVerified, String)>,
+    backend: &str,
+    model: &edgebench_graph::Model,
+    predicted: edgebench_compat::placement::PlacementPrediction,
+    runs: &Runs,
+) -> PlacementCheck {
+    let mut check = PlacementCheck {
+        predicted,
+        observed: None,
+        verification: None,
+        misplaced: vec![],
+    };
+    let not = |reason, detail: String| Some(Verification::NotVerified { reason, detail });
+    let feed = match feed {
+        Ok(f) => f,
+        Err((reason, detail)) => {
+            check.verification = not(*reason, detail.clone());
+            return check;
+        }
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            check.verification = not(NotVerified::HarnessError, e.to_string());
+            return check;
+        }
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("run")
+        .arg(path)
+        .args(["--backend", backend, "--json", "--cell", "--placement"]);
+    for f in feed {
+        cmd.args(["--feed", f]);
+    }
+    if let Some(b) = runs.memory_limit {
+        cmd.args(["--address-space", &b.to_string()]);
+    }
+    let observed = match cell::spawn(cmd, runs.timeout).report::<serde_json::Value>() {
+        Ok(v) => serde_json::from_value::<edgebench_backend_api::ObservedPlacement>(
+            v["placement"].clone(),
+        )
+        .map_err(|e| format!("no placement in the run's report: {e}")),
+        Err(Outcome::Failed { message, .. }) => Err(message),
+        Err(o) => Err(cell::describe(&o)),
+    };
+    let observed = match observed {
+        Ok(o) => o,
+        Err(detail) => {
+            check.verification = not(NotVerified::HarnessError, detail);
+            return check;
+        }
+    };
+    let name = |i: usize| {
+        model
+            .graph
+            .nodes
+            .get(i)
+            .map_or_else(|| format!("#{i}"), |n| n.name.clone())
+    };
+    for i in 0..model.graph.nodes.len() {
+        let p = check.predicted.on_cpu_kernels.contains(&i);
+        let o = observed.on_cpu_kernels.contains(&i);
+        if p != o {
+            let side = |cpu: bool| {
+                if cpu {
+                    "runtime kernels"
+                } else {
+                    "accelerator"
+                }
+            };
+            check.misplaced.push(Misplaced {
+                node: name(i),
+                predicted: side(p),
+                observed: side(o),
+            });
+        }
+    }
+    check.verification = Some(if check.misplaced.is_empty() {
+        Verification::Agree { ran: true }
+    } else {
+        let shown: Vec<String> = check
+            .misplaced
+            .iter()
+            .take(5)
+            .map(|m| format!("{} ({} -> {})", m.node, m.predicted, m.observed))
+            .collect();
+        Verification::WrongPlacement {
+            detail: format!(
+                "{} node(s) placed otherwise than predicted: {}{}",
+                check.misplaced.len(),
+                shown.join(", "),
+                if check.misplaced.len() > 5 {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        }
+    });
+    check.observed = Some(observed);
+    check
 }
 
 /// How `--verify` runs its cells.

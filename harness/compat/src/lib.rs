@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod exercise;
+pub mod placement;
 pub mod probe;
 pub mod table;
 

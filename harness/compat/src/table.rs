@@ -158,8 +158,15 @@ pub struct SupportTable {
 pub struct PlacementTable {
     /// `XNNPACK`
     pub accelerator: String,
-    /// Op names (in the table's op domain).
+    /// Builtin op names (domain `tflite`).
     pub ops: Vec<String>,
+    /// Custom op names (domain `tflite.custom`).
+    #[serde(default)]
+    pub custom_ops: Vec<String>,
+    /// Op -> indices of inputs the accelerator needs static: a constant, or a DEQUANTIZE of one (XNNPACK's
+    /// "quasi-static" tensors). A node whose such input is computed at run time stays on the runtime's kernels.
+    #[serde(default)]
+    pub static_inputs: std::collections::BTreeMap<String, Vec<usize>>,
     #[serde(default)]
     pub note: String,
 }

@@ -32,6 +32,10 @@ pub struct Args {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// Also report where each node ran (backends with an accelerator: litert's XNNPACK, litert-gpu), from one
+    /// profiled run of its own.
+    #[arg(long)]
+    placement: bool,
     /// Also write the outputs as ONNX tensors to this file.
     #[arg(long, value_name = "FILE")]
     save_outputs: Option<std::path::PathBuf>,
@@ -83,6 +87,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         a.seed,
         (backend, version),
         other,
+        a.placement,
     )?;
     if let Some(p) = &a.save_outputs {
         edgebench_backend_api::save_tensors(p, &outs)
@@ -115,6 +120,30 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
                 format!(" non-finite {}", s.non_finite)
             } else {
                 String::new()
+            }
+        );
+    }
+    if let Some(p) = &report.placement {
+        let cpu: Vec<&str> = p
+            .on_cpu_kernels
+            .iter()
+            .filter_map(|i| model.graph.nodes.get(*i).map(|n| n.name.as_str()))
+            .collect();
+        println!(
+            "placement: {} ran {} operators in {} partition(s){}; {} node(s) on the runtime's own kernels{}",
+            p.accelerator,
+            p.accelerator_ops,
+            p.partitions,
+            if p.fully_accelerated {
+                " (fully accelerated)"
+            } else {
+                ""
+            },
+            cpu.len(),
+            if cpu.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", cpu.join(", "))
             }
         );
     }

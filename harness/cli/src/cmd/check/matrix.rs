@@ -28,7 +28,21 @@ fn cell_text(c: &Cell) -> String {
         Some(Verification::NotVerified { .. }) => s.push_str(" ? not verified"),
         Some(Verification::Unknown { ran: true, .. }) => s.push_str(" → ran"),
         Some(Verification::Unknown { ran: false, .. }) => s.push_str(" → failed"),
+        Some(Verification::WrongPlacement { .. }) => s.push_str(" ✗ placement"),
         None => {}
+    }
+    if let Some(p) = &c.placement {
+        let n = p.predicted.accelerated + p.predicted.on_cpu_kernels.len();
+        s.push_str(&format!(
+            " | {} {}/{}",
+            p.predicted.accelerator, p.predicted.accelerated, n
+        ));
+        match &p.verification {
+            Some(v) if v.wrong() => s.push_str(" ✗"),
+            Some(Verification::NotVerified { .. }) => s.push_str(" ?"),
+            Some(_) => s.push_str(" ✓"),
+            None => {}
+        }
     }
     if let Some(r) = &c.after_rewrites {
         s.push_str(" -> runs after rewrites");
@@ -162,6 +176,35 @@ pub(super) fn print(doc: &Document) {
             }
             if groups.len() > 12 {
                 println!("    ... {} more groups (--json for all)", groups.len() - 12);
+            }
+            if let Some(p) = &c.placement {
+                let pr = &p.predicted;
+                print!(
+                    "  {} on {}: placement predicted: {} takes {} node(s) in {} partition(s), {} on the runtime's kernels",
+                    m.model,
+                    k.backend,
+                    pr.accelerator,
+                    pr.accelerated,
+                    pr.partitions,
+                    pr.on_cpu_kernels.len()
+                );
+                match &p.observed {
+                    Some(o) => println!(
+                        "; observed: {} on the runtime's kernels, {} partition(s)",
+                        o.on_cpu_kernels.len(),
+                        o.partitions
+                    ),
+                    None => println!(),
+                }
+                match &p.verification {
+                    Some(Verification::WrongPlacement { detail }) => {
+                        println!("    wrong placement: {detail}")
+                    }
+                    Some(Verification::NotVerified { reason, detail }) => {
+                        println!("    placement not verified ({reason:?}): {detail}")
+                    }
+                    _ => {}
+                }
             }
             match &c.verify {
                 Some(Verification::PredictedRunsButFailed { error }) => {

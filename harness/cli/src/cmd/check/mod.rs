@@ -6,7 +6,9 @@ use crate::exit::{BACKEND_FAILED, USAGE, fail};
 use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::Registry;
-use edgebench_bench::prediction::{Runs, Verification, VerifySummary, feed_of, verify};
+use edgebench_bench::prediction::{
+    PlacementCheck, Runs, Verification, VerifySummary, feed_of, verify, verify_placement,
+};
 use edgebench_bench::prepare::compat;
 use edgebench_bench::{discover, machine};
 use edgebench_compat::{ModelCheck, Verdict, check};
@@ -68,6 +70,10 @@ pub(super) struct Cell {
     /// The model does not run as it is, but is predicted to after `edgebench rewrite` (rules applied in memory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) after_rewrites: Option<AfterRewrites>,
+    /// Backends with an accelerator (litert: XNNPACK): which nodes it is predicted to take; `--verify`: what a run
+    /// showed. A wrong placement is a wrong prediction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) placement: Option<edgebench_bench::prediction::PlacementCheck>,
 }
 
 /// The `runs after rewrites` prediction of a cell.
@@ -185,10 +191,24 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                     after = Some(r);
                 }
             }
+            let placement = edgebench_compat::placement::predict(&model, t).map(|predicted| {
+                // Verified only on a model that ran as predicted: a failed run places nothing.
+                if a.verify && matches!(verified, Some(Verification::Agree { ran: true })) {
+                    verify_placement(&m.path, &feed, name, &model, predicted, &runs)
+                } else {
+                    PlacementCheck {
+                        predicted,
+                        observed: None,
+                        verification: None,
+                        misplaced: vec![],
+                    }
+                }
+            });
             backends.push(Cell {
                 check,
                 verify: verified,
                 after_rewrites: after,
+                placement,
             });
         }
         reports.push(ModelReport {
@@ -207,7 +227,8 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                 .after_rewrites
                 .as_ref()
                 .and_then(|x| x.verification.as_ref());
-            c.verify.iter().chain(after)
+            let placed = c.placement.as_ref().and_then(|p| p.verification.as_ref());
+            c.verify.iter().chain(after).chain(placed)
         }))
     });
     let held = summary.as_ref().map(|s| s.wrong == 0);
