@@ -3,7 +3,7 @@
 
 use edgebench_backend_api::{Backend, Data, HostTensor};
 use edgebench_backend_litert::{Accel, Litert};
-use edgebench_graph::tflite::write::{ModelSpec, OpSpec, TensorSpec, f32_bytes, i32_bytes};
+use edgebench_graph::tflite::fixtures::{add_cumsum_mul, dynamic_filter_conv};
 
 fn required() -> bool {
     let b = Litert::new(Accel::Cpu, None);
@@ -18,54 +18,6 @@ fn required() -> bool {
     }
     eprintln!("NOT RUN: LiteRT is not available (ci/setup.sh installs the ai-edge-litert wheel)");
     false
-}
-
-pub fn add_cumsum_mul() -> Vec<u8> {
-    let t = |name: &str| TensorSpec {
-        name: name.into(),
-        dtype: 0,
-        shape: vec![1, 8],
-        ..Default::default()
-    };
-    let mut axis = TensorSpec {
-        name: "axis".into(),
-        dtype: 2,
-        shape: vec![],
-        ..Default::default()
-    };
-    axis.data = Some(i32_bytes(&[1]));
-    let mut two = t("two");
-    two.data = Some(f32_bytes(&[2.0; 8]));
-    ModelSpec {
-        description: "edgebench placement test".into(),
-        tensors: vec![t("a"), t("b"), t("s"), axis, t("c"), two, t("y")],
-        ops: vec![
-            OpSpec {
-                builtin: 0,
-                version: 1,
-                inputs: vec![0, 1],
-                outputs: vec![2],
-                ..Default::default()
-            },
-            OpSpec {
-                builtin: 128,
-                version: 1,
-                inputs: vec![2, 3],
-                outputs: vec![4],
-                ..Default::default()
-            },
-            OpSpec {
-                builtin: 18,
-                version: 1,
-                inputs: vec![4, 5],
-                outputs: vec![6],
-                ..Default::default()
-            },
-        ],
-        inputs: vec![0, 1],
-        outputs: vec![6],
-    }
-    .encode()
 }
 
 #[test]
@@ -97,46 +49,6 @@ fn the_profiler_places_cumsum_on_the_interpreter_and_the_rest_on_xnnpack() {
         (2, 2),
         "ADD and MUL, each its own partition: {placed:?}"
     );
-}
-
-/// CONV_2D whose filter is a graph input (computed at run time): XNNPACK needs it static.
-pub fn dynamic_filter_conv() -> Vec<u8> {
-    let t = |name: &str, shape: Vec<i32>| TensorSpec {
-        name: name.into(),
-        dtype: 0,
-        shape,
-        ..Default::default()
-    };
-    ModelSpec {
-        description: "edgebench placement test".into(),
-        tensors: vec![
-            t("x", vec![1, 4, 4, 2]),
-            t("w", vec![3, 1, 1, 2]),
-            t("y", vec![1, 4, 4, 3]),
-            TensorSpec {
-                data: Some(f32_bytes(&[0.0; 3])),
-                ..t("bias", vec![3])
-            },
-        ],
-        ops: vec![OpSpec {
-            builtin: 3,
-            version: 1,
-            inputs: vec![0, 1, 3],
-            outputs: vec![2],
-            options: Some((
-                1,
-                vec![
-                    (0, edgebench_graph::tflite::write::OptField::I8(1)),
-                    (1, edgebench_graph::tflite::write::OptField::I32(1)),
-                    (2, edgebench_graph::tflite::write::OptField::I32(1)),
-                ],
-            )),
-            ..Default::default()
-        }],
-        inputs: vec![0, 1],
-        outputs: vec![2],
-    }
-    .encode()
 }
 
 #[test]

@@ -505,18 +505,13 @@ impl Backend for TractTflite {
             message: tflite_error(&format!("{e:#}")),
         };
         let model = tract_tflite::tflite().model_for_path(path).map_err(load)?;
-        let input_names = model
-            .input_outlets()
-            .map_err(load)?
-            .iter()
-            .map(|o| model.node(o.node).name.clone())
-            .collect();
-        let output_names = model
-            .output_outlets()
-            .map_err(load)?
-            .iter()
-            .map(|o| model.node(o.node).name.clone())
-            .collect();
+        // tract names its nodes its own way: inputs and outputs keep the file's tensor names, in the file's order.
+        let ir = edgebench_graph::load(path).map_err(|e| BackendError::Load {
+            backend: "tract-tflite".into(),
+            message: e.to_string(),
+        })?;
+        let input_names = ir.graph.inputs.iter().map(|v| v.name.clone()).collect();
+        let output_names = ir.graph.outputs.iter().map(|v| v.name.clone()).collect();
         let onnx_names = model.nodes().iter().map(|n| n.name.clone()).collect();
         let plan = model
             .into_optimized()

@@ -157,27 +157,40 @@ fn run_without_a_model_is_the_default_plan_of_bench_in_child_processes() {
     // The same document as `bench --json`: results.json of a run folder under ./reports/runs.
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["format-version"], 2);
-    let available: Vec<String> = j["targets"][0]["backends"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["available"] == true)
-        // the fixtures are ONNX models: backends of other formats get no cell
-        .filter(|b| {
-            b["formats"]
-                .as_array()
-                .is_none_or(|f| f.iter().any(|x| x == "onnx"))
-        })
-        .map(|b| b["name"].as_str().unwrap().to_string())
-        .filter(|n| !n.contains('+')) // split backends are there on request only (targets.toml)
-        .collect();
-    assert!(available.contains(&"tract".to_string()));
+    // Each fixture runs on the host target's available backends (targets.toml: tract, ort, wonnx, litert) that
+    // read its format.
+    let host = ["tract", "ort", "wonnx", "litert"];
+    let available = |format: &str| -> Vec<String> {
+        j["targets"][0]["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["available"] == true)
+            .filter(|b| {
+                b["formats"]
+                    .as_array()
+                    .map_or(format == "onnx", |f| f.iter().any(|x| x == format))
+            })
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .filter(|n| host.contains(&n.as_str()))
+            .collect()
+    };
+    let (onnx, tflite) = (available("onnx"), available("tflite"));
+    assert!(onnx.contains(&"tract".to_string()));
     let cells = j["cells"].as_array().unwrap();
     assert_eq!(
         cells.len(),
-        3 * available.len(),
-        "3 fixtures x available backends (an empty cache holds no zoo model)"
+        3 * onnx.len() + 3 * tflite.len(),
+        "3 ONNX and 3 TFLite fixtures x the backends that read them (an empty cache holds no zoo model)"
     );
+    for c in cells {
+        if c["model"].as_str().unwrap().starts_with("tflite_") {
+            assert!(
+                tflite.contains(&c["backend"].as_str().unwrap().to_string()),
+                "{c}"
+            );
+        }
+    }
     let run_dir = cwd
         .path()
         .join("reports/runs")

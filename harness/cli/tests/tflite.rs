@@ -78,7 +78,8 @@ fn litert_runs_a_model_edgebench_wrote_and_computes_it() {
     let cell = &v["models"][0]["backends"][0];
     assert_eq!(cell["verdict"], "runs", "{v}");
     assert_eq!(cell["verification"], "agree", "{v}");
-    assert_eq!(v["verify_summary"]["held"], 1, "{v}");
+    // the run and its placement layer
+    assert_eq!(v["verify_summary"]["held"], 2, "{v}");
 }
 
 #[test]
@@ -151,4 +152,83 @@ fn the_zoo_mediapipe_models_run_on_litert_and_tract_tflite_says_why_not() {
     assert_eq!(v["models"][0]["backends"][0]["verdict"], "partial", "{v}");
     assert_eq!(v["verify_summary"]["held"], 1, "{v}");
     assert_eq!(v["verify_summary"]["wrong"], 0, "{v}");
+}
+
+#[test]
+fn check_verify_scores_placement_and_a_wrong_one_exits_8() {
+    if !require(
+        "the litert backend (ai-edge-litert wheel)",
+        backend_available("litert"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cumsum.tflite");
+    std::fs::write(&p, edgebench_graph::tflite::fixtures::add_cumsum_mul()).unwrap();
+    let p = p.to_str().unwrap();
+    let d = json(&["check", p, "--backend", "litert", "--verify", "--json"]);
+    let placement = &d["models"][0]["backends"][0]["placement"];
+    assert_eq!(
+        placement["predicted"]["on_cpu_kernels"],
+        serde_json::json!([1]),
+        "{d}"
+    );
+    assert_eq!(placement["predicted"]["partitions"], 2, "{d}");
+    assert_eq!(
+        placement["observed"]["on_cpu_kernels"],
+        serde_json::json!([1]),
+        "{d}"
+    );
+    assert_eq!(placement["verification"]["verification"], "agree", "{d}");
+    // A table that claims XNNPACK takes CUMSUM is wrong, and check --verify says so with exit 8.
+    let table = edgebench_compat::EMBEDDED
+        .iter()
+        .find(|(b, ..)| *b == "litert")
+        .unwrap()
+        .2
+        .replacen("ops = [\"ABS\"", "ops = [\"CUMSUM\", \"ABS\"", 1);
+    assert!(table.contains("\"CUMSUM\", \"ABS\""));
+    let t = dir.path().join("litert.toml");
+    std::fs::write(&t, table).unwrap();
+    let spec = format!("litert={}", t.display());
+    let (code, out, err) = run(&[
+        "check",
+        p,
+        "--backend",
+        "litert",
+        "--table",
+        &spec,
+        "--verify",
+    ]);
+    assert_eq!(code, 8, "{out}{err}");
+    assert!(out.contains("wrong placement: 1 node(s) placed otherwise than predicted: CUMSUM#1 (accelerator -> runtime kernels)"), "{out}");
+}
+
+#[test]
+fn the_tflite_fixtures_run_on_litert_fp16_and_int8_close_to_fp32() {
+    if !require(
+        "the litert backend (ai-edge-litert wheel)",
+        backend_available("litert"),
+    ) {
+        return;
+    }
+    let f32 = json(&[
+        "run",
+        "tflite_cnn",
+        "--backend",
+        "litert",
+        "--compare",
+        "tract-tflite",
+        "--json",
+    ]);
+    let ag = &f32["compare"]["outputs"][0];
+    assert!(ag["max_abs_error"].as_f64().unwrap() < 1e-4, "{f32}");
+    let mean = |d: &serde_json::Value| d["outputs"][0]["summary"]["mean"].as_f64().unwrap();
+    for (v, tol) in [("tflite_cnn_fp16", 1e-3), ("tflite_cnn_int8", 0.05)] {
+        let d = json(&["run", v, "--backend", "litert", "--json"]);
+        assert!((mean(&d) - mean(&f32)).abs() < tol, "{v}: {d} vs {f32}");
+    }
+    let (code, _, err) = run(&["run", "tflite_cnn_int8", "--backend", "tract-tflite"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("does not support operator QUANTIZE"), "{err}");
 }

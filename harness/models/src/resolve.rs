@@ -2,6 +2,7 @@
 
 use crate::{FeedSpec, Fetcher, Manifest};
 use edgebench_graph::fixtures;
+use edgebench_graph::tflite::fixtures as tflite_fixtures;
 use std::path::{Path, PathBuf};
 
 /// Where a model came from.
@@ -58,7 +59,7 @@ pub fn model(arg: &str, fetcher: &Fetcher, manifest: &Manifest) -> Result<ModelR
         });
     }
     let fixture = arg.strip_prefix("fixture:").unwrap_or(arg);
-    if fixtures::NAMES.contains(&fixture) {
+    if fixtures::NAMES.contains(&fixture) || tflite_fixtures::NAMES.contains(&fixture) {
         return Ok(ModelRef {
             label: fixture.into(),
             path: fixture_path(fixture, fetcher)?,
@@ -73,17 +74,25 @@ pub fn model(arg: &str, fetcher: &Fetcher, manifest: &Manifest) -> Result<ModelR
         format!(
             "{arg}: no such file, zoo model or fixture (zoo: {}; fixtures: {})",
             manifest.names().join(", "),
-            fixtures::NAMES.join(", ")
+            [fixtures::NAMES, tflite_fixtures::NAMES]
+                .concat()
+                .join(", ")
         )
     }))
 }
 
 /// Writes a generated fixture into the cache (atomically; rewritten each time so it matches this build).
 pub fn fixture_path(name: &str, fetcher: &Fetcher) -> Result<PathBuf, ResolveError> {
-    let model =
-        fixtures::build(name).ok_or_else(|| ResolveError(format!("{name}: unknown fixture")))?;
     let dir = fetcher.cache.join("fixtures");
     std::fs::create_dir_all(&dir).map_err(|e| ResolveError(format!("{}: {e}", dir.display())))?;
+    if let Some(bytes) = tflite_fixtures::build(name) {
+        let path = dir.join(format!("{name}.tflite"));
+        edgebench_graph::write_atomic(&path, &bytes)
+            .map_err(|e| ResolveError(format!("{}: {e}", path.display())))?;
+        return Ok(path);
+    }
+    let model =
+        fixtures::build(name).ok_or_else(|| ResolveError(format!("{name}: unknown fixture")))?;
     let path = dir.join(format!("{name}.onnx"));
     edgebench_graph::save(&model, &path).map_err(|e| ResolveError(e.to_string()))?;
     Ok(path)

@@ -8,6 +8,7 @@
 //! Nodes are named `OP#index` (TFLite ops have no names; the index is the one LiteRT's profiler reports).
 
 mod fb;
+pub mod fixtures;
 pub mod ops;
 pub mod write;
 

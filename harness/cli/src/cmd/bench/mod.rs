@@ -32,6 +32,7 @@ fn model_words(a: &Args) -> Result<Vec<String>> {
         out.extend(
             edgebench_graph::fixtures::NAMES
                 .iter()
+                .chain(edgebench_graph::tflite::fixtures::NAMES)
                 .map(|s| s.to_string()),
         );
         out.extend(

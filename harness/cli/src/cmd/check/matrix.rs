@@ -124,6 +124,35 @@ pub(super) fn print(doc: &Document) {
                     );
                 }
             }
+            if let Some(p) = &c.placement {
+                let pr = &p.predicted;
+                print!(
+                    "  {} on {}: placement predicted: {} takes {} node(s) in {} partition(s), {} on the runtime's kernels",
+                    m.model,
+                    k.backend,
+                    pr.accelerator,
+                    pr.accelerated,
+                    pr.partitions,
+                    pr.on_cpu_kernels.len()
+                );
+                match &p.observed {
+                    Some(o) => println!(
+                        "; observed: {} on the runtime's kernels, {} partition(s)",
+                        o.on_cpu_kernels.len(),
+                        o.partitions
+                    ),
+                    None => println!(),
+                }
+                match &p.verification {
+                    Some(Verification::WrongPlacement { detail }) => {
+                        println!("    wrong placement: {detail}")
+                    }
+                    Some(Verification::NotVerified { reason, detail }) => {
+                        println!("    placement not verified ({reason:?}): {detail}")
+                    }
+                    _ => {}
+                }
+            }
             if k.blocking.is_empty()
                 && k.unknown.is_empty()
                 && !c.verify.as_ref().is_some_and(|v| v.wrong())
@@ -176,35 +205,6 @@ pub(super) fn print(doc: &Document) {
             }
             if groups.len() > 12 {
                 println!("    ... {} more groups (--json for all)", groups.len() - 12);
-            }
-            if let Some(p) = &c.placement {
-                let pr = &p.predicted;
-                print!(
-                    "  {} on {}: placement predicted: {} takes {} node(s) in {} partition(s), {} on the runtime's kernels",
-                    m.model,
-                    k.backend,
-                    pr.accelerator,
-                    pr.accelerated,
-                    pr.partitions,
-                    pr.on_cpu_kernels.len()
-                );
-                match &p.observed {
-                    Some(o) => println!(
-                        "; observed: {} on the runtime's kernels, {} partition(s)",
-                        o.on_cpu_kernels.len(),
-                        o.partitions
-                    ),
-                    None => println!(),
-                }
-                match &p.verification {
-                    Some(Verification::WrongPlacement { detail }) => {
-                        println!("    wrong placement: {detail}")
-                    }
-                    Some(Verification::NotVerified { reason, detail }) => {
-                        println!("    placement not verified ({reason:?}): {detail}")
-                    }
-                    _ => {}
-                }
             }
             match &c.verify {
                 Some(Verification::PredictedRunsButFailed { error }) => {
