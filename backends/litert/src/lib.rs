@@ -37,6 +37,9 @@ pub const GPU_LIBRARY: &str = "libLiteRtWebGpuAccelerator.so";
 pub enum Accel {
     Cpu,
     Gpu,
+    /// The interpreter's reference kernels, XNNPACK off (`kernel_mode = "reference"`): `litert-ref`, the expected
+    /// outputs of the TFLite conformance probe and a baseline without the accelerator.
+    Reference,
 }
 
 /// A LiteRT backend.
@@ -226,8 +229,6 @@ fn opaque(api: &Api, identifier: &CStr, toml: &str) -> Result<Handle, String> {
 pub(crate) struct Compile {
     accel: Accel,
     profiling: bool,
-    /// `kernel_mode = "reference"`: the interpreter's reference kernels, XNNPACK off (the probe's expected outputs).
-    reference: bool,
 }
 
 impl Compiled {
@@ -281,7 +282,7 @@ impl Compiled {
             let mut options: Handle = std::ptr::null_mut();
             check((a.LiteRtCreateOptions)(&mut options), "LiteRtCreateOptions")?;
             let hw = match how.accel {
-                Accel::Cpu => ffi::HW_CPU,
+                Accel::Cpu | Accel::Reference => ffi::HW_CPU,
                 Accel::Gpu => ffi::HW_GPU | ffi::HW_CPU,
             };
             let configured = (|| {
@@ -294,7 +295,7 @@ impl Compiled {
                 if threads > 0 {
                     cpu.push_str(&format!("num_threads = {threads}\n"));
                 }
-                if how.reference {
+                if how.accel == Accel::Reference {
                     cpu.push_str("kernel_mode = \"reference\"\n");
                 }
                 if !cpu.is_empty() {
@@ -635,7 +636,6 @@ fn gpu_check(rt: &'static Runtime) -> Result<(), String> {
         Compile {
             accel: Accel::Gpu,
             profiling: false,
-            reference: false,
         },
     )
     .map_err(|e| format!("the WebGPU accelerator could not compile a one-op model here: {e}"))?;
@@ -672,12 +672,13 @@ impl Backend for Litert {
         match self.accel {
             Accel::Cpu => "litert",
             Accel::Gpu => "litert-gpu",
+            Accel::Reference => "litert-ref",
         }
     }
 
     fn device(&self) -> Device {
         match self.accel {
-            Accel::Cpu => Device::Cpu,
+            Accel::Cpu | Accel::Reference => Device::Cpu,
             Accel::Gpu => Device::Gpu,
         }
     }
@@ -698,6 +699,9 @@ impl Backend for Litert {
                         match self.accel {
                             Accel::Cpu => "CPU (XNNPACK + the interpreter's kernels)".into(),
                             Accel::Gpu => format!("GPU ({GPU_LIBRARY}) with CPU fallback"),
+                            Accel::Reference => {
+                                "CPU, the interpreter's reference kernels (XNNPACK off)".into()
+                            }
                         },
                     ),
                 ],
@@ -712,7 +716,6 @@ impl Backend for Litert {
             Compile {
                 accel: self.accel,
                 profiling: false,
-                reference: false,
             },
         )?;
         Ok(Box::new(LiteSession {
@@ -726,13 +729,15 @@ impl Backend for Litert {
         path: &Path,
         feed: &[(String, HostTensor)],
     ) -> Option<Result<ObservedPlacement, BackendError>> {
+        if self.accel == Accel::Reference {
+            return None;
+        }
         Some((|| {
             let mut c = self.open(
                 path,
                 Compile {
                     accel: self.accel,
                     profiling: true,
-                    reference: false,
                 },
             )?;
             placement::observe(&mut c, feed, 1, 1)
@@ -754,32 +759,12 @@ impl Backend for Litert {
             Compile {
                 accel: self.accel,
                 profiling: true,
-                reference: false,
             },
         )?;
         let (_, profile) =
             placement::observe(&mut c, feed, warmup, runs).map_err(self.err(false))?;
         Ok(profile)
     }
-}
-
-/// Runs a model with XNNPACK off (`kernel_mode = "reference"`): the conformance probe's expected outputs.
-pub fn run_reference(
-    library: Option<&Path>,
-    path: &Path,
-    feed: &[(String, HostTensor)],
-) -> Result<Vec<(String, HostTensor)>, String> {
-    let rt = runtime(library)?;
-    let mut c = Compiled::open(
-        rt,
-        path,
-        Compile {
-            accel: Accel::Cpu,
-            profiling: false,
-            reference: true,
-        },
-    )?;
-    c.run(feed)
 }
 
 /// The bytes of a host tensor's elements, in place (every element type a `HostTensor` holds is plain old data with

@@ -144,6 +144,7 @@ pub(crate) fn observe(
         accelerator: match c.accel {
             crate::Accel::Cpu => "XNNPACK".into(),
             crate::Accel::Gpu => "GPU".into(),
+            crate::Accel::Reference => "none".into(),
         },
         on_cpu_kernels: on_cpu.into_iter().collect(),
         partitions: delegate_partitions.max(partitions.len()),

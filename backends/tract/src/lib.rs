@@ -288,6 +288,7 @@ fn prepare(
         input_names,
         output_names,
         onnx_names,
+        quantized_inputs: vec![],
     })
 }
 
@@ -297,6 +298,9 @@ struct TractSession {
     output_names: Vec<String>,
     /// Node names of the model as read (the ONNX names), to map the optimised plan's nodes back.
     onnx_names: Vec<String>,
+    /// tract-tflite: the quantized type (QI8, QU8 with scale and zero point) of each input that has one; the host
+    /// feeds plain int8/uint8 bytes.
+    quantized_inputs: Vec<Option<DatumType>>,
 }
 
 impl TractSession {
@@ -307,16 +311,19 @@ impl TractSession {
             message: m,
         };
         let mut values: TVec<TValue> = tvec![];
-        for name in &self.input_names {
+        for (i, name) in self.input_names.iter().enumerate() {
             let (_, t) = inputs
                 .iter()
                 .find(|(n, _)| n == name)
                 .ok_or_else(|| run_err(format!("no value fed for input `{name}`")))?;
-            values.push(
-                to_tract(t)
-                    .map_err(|e| run_err(format!("{e:#}")))?
-                    .into_tvalue(),
-            );
+            let mut t = to_tract(t).map_err(|e| run_err(format!("{e:#}")))?;
+            if let Some(Some(q)) = self.quantized_inputs.get(i)
+                && t.datum_type() == q.unquantized()
+            {
+                // SAFETY: a quantized type has the storage of its unquantized one (same size and layout).
+                unsafe { t.set_datum_type(*q) };
+            }
+            values.push(t.into_tvalue());
         }
         Ok(values)
     }
@@ -419,6 +426,13 @@ fn from_tract(t: &Tensor) -> Result<HostTensor, String> {
     let t = if t.datum_type() == TDim::datum_type() {
         cast = t.cast_to::<i64>().map_err(|e| e.to_string())?.into_owned();
         &cast
+    } else if t.datum_type().is_quantized() {
+        // The host reads a quantized tensor's stored integers (QI8 -> int8).
+        let mut plain = t.clone();
+        // SAFETY: as in `values`: same storage, the unquantized type.
+        unsafe { plain.set_datum_type(t.datum_type().unquantized()) };
+        cast = plain;
+        &cast
     } else {
         t
     };
@@ -513,6 +527,15 @@ impl Backend for TractTflite {
         let input_names = ir.graph.inputs.iter().map(|v| v.name.clone()).collect();
         let output_names = ir.graph.outputs.iter().map(|v| v.name.clone()).collect();
         let onnx_names = model.nodes().iter().map(|n| n.name.clone()).collect();
+        let quantized_inputs = model
+            .input_outlets()
+            .map_err(load)?
+            .iter()
+            .map(|o| {
+                let dt = model.outlet_fact(*o).ok()?.datum_type;
+                dt.is_quantized().then_some(dt)
+            })
+            .collect();
         let plan = model
             .into_optimized()
             .and_then(|m| m.into_runnable())
@@ -522,6 +545,7 @@ impl Backend for TractTflite {
             input_names,
             output_names,
             onnx_names,
+            quantized_inputs,
         }))
     }
 }
@@ -541,6 +565,17 @@ fn tflite_error(m: &str) -> String {
     match (field("builtin_code: "), field("version: ")) {
         (Some(op), Some(v)) if flat.contains("Unsupported") => {
             format!("tract-tflite does not support operator {op} (version {v})")
+        }
+        (Some(op), Some(v)) => {
+            // "...Opcode is OperatorCode { ... }: <reason> for operator Operator { ... }": keep the reason.
+            let reason = flat
+                .find("Opcode is")
+                .and_then(|at| flat[at..].find("}: ").map(|e| &flat[at + e + 3..]))
+                .map(|r| r.split(" Operator {").next().unwrap_or(r))
+                .map(|r| r.trim_end_matches(" for operator").trim())
+                .unwrap_or("");
+            let reason: String = reason.chars().take(200).collect();
+            format!("tract-tflite could not translate operator {op} (version {v}): {reason}")
         }
         _ => flat.chars().take(400).collect(),
     }

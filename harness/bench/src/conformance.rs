@@ -1,5 +1,6 @@
-//! The ONNX conformance node tests as cells: one test run in this process ([`run_test`], what `probe-one` does in
-//! its child) and a child's end read into the test's outcome ([`classify`]).
+//! The ONNX conformance node tests, and edgebench's own TFLite suite ([`make_tflite_suite`]), as cells: one test run
+//! in this process ([`run_test`], what `probe-one` does in its child) and a child's end read into the test's outcome
+//! ([`classify`]). A test folder holds `model.onnx` or `model.tflite` and `test_data_set_0/{input,output}_N.pb`.
 
 use crate::Error;
 use crate::cell::{Ended, Finished, crash_message, last_error};
@@ -11,9 +12,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Outputs match when |got - want| <= ATOL + RTOL * |want| everywhere (NaN matches NaN).
+/// Outputs match when |got - want| <= ATOL + RTOL * |want| everywhere (NaN matches NaN). A quantized TFLite
+/// output (int8/uint8 with a scale) may also differ by one step: kernels round differently (XNNPACK against the
+/// reference kernels).
 pub const RTOL: f64 = 1e-3;
 pub const ATOL: f64 = 1e-5;
+
+/// The model file of a test folder: `model.onnx` or `model.tflite`.
+pub fn model_file(dir: &Path) -> Option<PathBuf> {
+    ["model.onnx", "model.tflite"]
+        .into_iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
 
 fn host_dtype(dt: DataType) -> bool {
     matches!(
@@ -34,22 +45,34 @@ fn host_dtype(dt: DataType) -> bool {
 pub fn meta(
     model: &edgebench_graph::Model,
 ) -> (Option<(String, String)>, Option<i64>, Option<String>) {
-    let op = (model.graph.nodes.len() == 1).then(|| {
-        let n = &model.graph.nodes[0];
+    // A TFLite test's float16 weights come through DEQUANTIZE nodes of constants: the op under test is the other one.
+    let consts: std::collections::HashSet<&str> =
+        model.graph.initializers.iter().map(|t| t.name()).collect();
+    let helper = |n: &&edgebench_graph::Node| {
+        model.format == edgebench_graph::Format::Tflite
+            && n.op_type == "DEQUANTIZE"
+            && n.inputs
+                .first()
+                .is_some_and(|i| consts.contains(i.as_str()))
+            && model.graph.nodes.len() > 1
+    };
+    let principal: Vec<&edgebench_graph::Node> =
+        model.graph.nodes.iter().filter(|n| !helper(n)).collect();
+    let node = (principal.len() == 1).then(|| principal[0]);
+    let op = node.map(|n| {
         (
             edgebench_compat::table::domain_name(&n.domain).to_string(),
             n.op_type.clone(),
         )
     });
-    let opset = model
-        .graph
-        .nodes
-        .first()
-        .and_then(|n| model.opset(&n.domain));
-    let first = model
-        .graph
-        .nodes
-        .first()
+    let opset = node
+        .or(model.graph.nodes.first())
+        .and_then(|n| model.node_opset(n));
+    if node.is_some() && principal.len() < model.graph.nodes.len() {
+        return (op, opset, Some("float16".into()));
+    }
+    let first = node
+        .or(model.graph.nodes.first())
         .and_then(|n| n.inputs.first())
         .cloned()
         .unwrap_or_default();
@@ -105,7 +128,7 @@ pub fn run_test(dir: &Path, backend: &dyn Backend) -> Result<TestOutcome, Error>
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let model_path = dir.join("model.onnx");
+    let model_path = model_file(dir).unwrap_or_else(|| dir.join("model.onnx"));
     let model = edgebench_graph::load(&model_path).map_err(|e| Error::BadModel(e.to_string()))?;
     let (op, opset, dtype) = meta(&model);
     let inputs = model.graph.runtime_inputs();
@@ -182,6 +205,7 @@ pub fn run_test(dir: &Path, backend: &dyn Backend) -> Result<TestOutcome, Error>
             );
             break;
         }
+        let step = quantized_output(&model, k);
         for (x, y) in g.to_f64().iter().zip(w.to_f64()) {
             if x.is_nan() && y.is_nan() || x == &y {
                 continue;
@@ -190,7 +214,7 @@ pub fn run_test(dir: &Path, backend: &dyn Backend) -> Result<TestOutcome, Error>
             let excess = if d.is_nan() {
                 f64::INFINITY
             } else {
-                d - (ATOL + RTOL * y.abs())
+                d - (ATOL + RTOL * y.abs()).max(step)
             };
             if excess > 0.0 {
                 outcome.status = Status::Mismatch;
@@ -205,6 +229,21 @@ pub fn run_test(dir: &Path, backend: &dyn Backend) -> Result<TestOutcome, Error>
     Ok(outcome)
 }
 
+/// 1.0 when output `k` of a TFLite model is a quantized integer tensor (one step of difference allowed), else 0.
+fn quantized_output(model: &edgebench_graph::Model, k: usize) -> f64 {
+    let q = model.graph.outputs.get(k).is_some_and(|v| {
+        model.format == edgebench_graph::Format::Tflite
+            && v.metadata
+                .iter()
+                .any(|m| m.key.as_deref() == Some("quantization"))
+            && matches!(
+                v.ty.as_ref().and_then(ValueType::as_tensor),
+                Some((DataType::Int8 | DataType::Uint8 | DataType::Int16, _))
+            )
+    });
+    if q { 1.0 } else { 0.0 }
+}
+
 /// Reruns a test with every runtime input after the first (the data), and the first too when it is an integer
 /// tensor (a shape, as for ConstantOfShape), turned into an initializer holding the test's values; None if that
 /// changes nothing.
@@ -213,6 +252,9 @@ fn with_params_baked(
     backend: &dyn Backend,
     feed: &[(String, HostTensor)],
 ) -> Option<Result<Vec<(String, HostTensor)>, String>> {
+    if model.format != edgebench_graph::Format::Onnx {
+        return None;
+    }
     let bake =
         |k: usize, t: &HostTensor| k > 0 || matches!(t.dtype(), DataType::Int64 | DataType::Int32);
     if !feed.iter().enumerate().any(|(k, (_, t))| bake(k, t)) {
@@ -240,13 +282,13 @@ fn with_params_baked(
     })())
 }
 
-/// The test folders (with a model.onnx) under `dir` whose name contains `filter`, sorted.
+/// The test folders (with a model.onnx or model.tflite) under `dir` whose name contains `filter`, sorted.
 pub fn list_tests(dir: &Path, filter: Option<&str>) -> Result<Vec<PathBuf>, Error> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
     let mut v: Vec<PathBuf> = rd
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join("model.onnx").is_file())
+        .filter(|p| model_file(p).is_some())
         .filter(|p| {
             filter.is_none_or(|f| {
                 p.file_name()
@@ -266,9 +308,10 @@ pub fn classify(dir: &Path, finished: Finished) -> TestOutcome {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let base = |status, detail: String| {
-        let (op, opset, dtype) = edgebench_graph::load(&dir.join("model.onnx"))
-            .map(|m| meta(&m))
-            .unwrap_or_default();
+        let (op, opset, dtype) =
+            edgebench_graph::load(&model_file(dir).unwrap_or_else(|| dir.join("model.onnx")))
+                .map(|m| meta(&m))
+                .unwrap_or_default();
         TestOutcome {
             test: test.clone(),
             op,
@@ -344,7 +387,8 @@ pub fn previous_table(out: &Path, backend: &str) -> Result<Option<SupportTable>,
     }
 }
 
-/// The regenerated table of a probe of `backend` (at `version`) with the conformance suite of onnx `suite`: its
+/// The regenerated table of a probe of `backend` (at `version`) with the conformance suite `suite` (`onnx 1.22.0
+/// node tests`, `edgebench TFLite suite v1`): its
 /// header names the suite, this machine (CPU, cores, architecture, the GPU adapter when the backend reports one),
 /// the tolerance and the outcome counts; `filtered` keeps the previous entries of ops no test ran.
 pub fn probed_table(
@@ -367,12 +411,19 @@ pub fn probed_table(
     let header = Header {
         backend: backend.name().into(),
         version,
-        probed_with: format!("onnx {suite} node tests ({} run)", outcomes.len()),
+        probed_with: format!("{suite} ({} run)", outcomes.len()),
         probed_on: format!(
             "{} ({} cores), {}{adapter}",
             host.cpu, host.logical_cores, host.arch
         ),
-        tolerance: format!("|got - expected| <= {ATOL:e} + {RTOL:e} * |expected|"),
+        tolerance: format!(
+            "|got - expected| <= {ATOL:e} + {RTOL:e} * |expected|{}",
+            if suite.contains("TFLite") {
+                "; quantized outputs: or one step"
+            } else {
+                ""
+            }
+        ),
         probe_summary: summary_line(outcomes),
         max_opset: None,
     };
@@ -400,4 +451,84 @@ pub fn write_probe(
             .map_err(|e| usage(p, e))?;
     }
     Ok(())
+}
+
+/// Version of edgebench's TFLite suite ([`edgebench_graph::tflite::suite`]): bump it when cases change.
+pub const TFLITE_SUITE_VERSION: u32 = 1;
+
+/// What [`make_tflite_suite`] made.
+#[derive(Debug)]
+pub struct SuiteMade {
+    pub dir: PathBuf,
+    pub cases: usize,
+    /// Cases the reference could not run (name, its error): left out of the suite, listed for the reader.
+    pub dropped: Vec<(String, String)>,
+}
+
+/// Writes edgebench's TFLite suite under `root` (`tflite-conformance-v<N>/test_*/model.tflite` with
+/// `test_data_set_0/{input,output}_N.pb`), the expected outputs computed on `reference` (LiteRT's reference
+/// kernels). A complete suite already there is reused.
+pub fn make_tflite_suite(root: &Path, reference: &dyn Backend) -> Result<SuiteMade, Error> {
+    let dir = root.join(format!("tflite-conformance-v{TFLITE_SUITE_VERSION}"));
+    let done = dir.join("complete.json");
+    let io = |p: &Path, e: std::io::Error| Error::Usage(format!("{}: {e}", p.display()));
+    if let Ok(text) = std::fs::read_to_string(&done) {
+        let dropped: Vec<(String, String)> = serde_json::from_str(&text).unwrap_or_default();
+        let cases = list_tests(&dir, None)?.len();
+        return Ok(SuiteMade {
+            dir,
+            cases,
+            dropped,
+        });
+    }
+    let mut made = 0;
+    let mut dropped = vec![];
+    for case in edgebench_graph::tflite::suite::cases() {
+        let t = dir.join(&case.name);
+        let data = t.join("test_data_set_0");
+        std::fs::create_dir_all(&data).map_err(|e| io(&data, e))?;
+        let model = t.join("model.tflite");
+        edgebench_graph::write_atomic(&model, &case.model).map_err(|e| io(&model, e))?;
+        let feed: Vec<(String, HostTensor)> = case
+            .inputs
+            .iter()
+            .map(|i| {
+                let t =
+                    edgebench_graph::Tensor::from_raw(&i.name, i.dtype, &i.shape, i.data.clone());
+                HostTensor::from_onnx(&t).map(|h| (i.name.clone(), h))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(Error::Usage)?;
+        let expected = reference
+            .load(&model, &specs_of(&feed))
+            .and_then(|mut s| s.run(&feed));
+        match expected {
+            Ok(outs) => {
+                let tensors = feed
+                    .iter()
+                    .map(|(n, t)| ("input", n, t))
+                    .chain(outs.iter().map(|(n, t)| ("output", n, t)));
+                let mut k = (0, 0);
+                for (side, name, t) in tensors {
+                    let i = if side == "input" { &mut k.0 } else { &mut k.1 };
+                    let p = data.join(format!("{side}_{i}.pb"));
+                    *i += 1;
+                    let bytes = edgebench_graph::encode_tensor(&t.to_onnx(name));
+                    edgebench_graph::write_atomic(&p, &bytes).map_err(|e| io(&p, e))?;
+                }
+                made += 1;
+            }
+            Err(e) => {
+                dropped.push((case.name.clone(), e.to_string()));
+                let _ = std::fs::remove_dir_all(&t);
+            }
+        }
+    }
+    let text = serde_json::to_string(&dropped).unwrap_or_default();
+    edgebench_graph::write_atomic(&done, text.as_bytes()).map_err(|e| io(&done, e))?;
+    Ok(SuiteMade {
+        dir,
+        cases: made,
+        dropped,
+    })
 }

@@ -63,12 +63,13 @@ pub fn build(ort_lib: Option<PathBuf>, litert_lib: Option<PathBuf>) -> Registry 
     {
         use edgebench_backend_litert::{Accel, Litert};
         entries.push(guarded(Litert::new(Accel::Cpu, litert_lib.clone())));
-        entries.push(guarded(Litert::new(Accel::Gpu, litert_lib)));
+        entries.push(guarded(Litert::new(Accel::Gpu, litert_lib.clone())));
+        entries.push(guarded(Litert::new(Accel::Reference, litert_lib)));
     }
     #[cfg(not(feature = "litert"))]
     {
         let _ = litert_lib;
-        for name in ["litert", "litert-gpu"] {
+        for name in ["litert", "litert-gpu", "litert-ref"] {
             entries.push(Entry::NotCompiled {
                 name,
                 reason: "built without cargo feature `litert`".into(),

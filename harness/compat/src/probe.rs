@@ -78,7 +78,7 @@ pub fn summary_line(outcomes: &[TestOutcome]) -> String {
 }
 
 /// Regenerates the probed part of a table from outcomes. Hand-kept `[[constraint]]`s, `requires`, and
-/// non-probed `[[op]]` entries of `previous` are kept. With `subset` (a filtered probe), the previous probed entries
+/// non-probed `[[op]]` entries of `previous` are kept (a documented entry of an op this probe tested gives way). With `subset` (a filtered probe), the previous probed entries
 /// of ops this run did not test are kept too, and the previous header's summary and ceiling stay.
 pub fn table_from_probe(
     mut header: Header,
@@ -180,6 +180,12 @@ pub fn table_from_probe(
             header.max_opset = p.header.max_opset;
         }
         for e in p.op.iter().filter(|e| e.source != Source::Probed) {
+            // Evidence ranks documented < probed < observed: a probe replaces what the docs said of an op it tested.
+            if e.source == Source::Documented
+                && ops.iter().any(|x| x.domain == e.domain && x.op == e.op)
+            {
+                continue;
+            }
             ops.retain(|x| !(x.domain == e.domain && x.op == e.op));
             ops.push(e.clone());
         }

@@ -18,4 +18,4 @@ pub use dtype::DataType;
 pub use error::{GraphError, Result};
 pub use ir::*;
 pub use load::{decode, decode_tensor, load};
-pub use write::{encode, save, to_proto, write_atomic};
+pub use write::{encode, encode_tensor, save, to_proto, write_atomic};

@@ -12,6 +12,11 @@ pub fn encode(model: &Model) -> std::io::Result<Vec<u8>> {
     Ok(to_proto(model)?.encode_to_vec())
 }
 
+/// Encodes a tensor as a `TensorProto` (the conformance suites' `.pb` files).
+pub fn encode_tensor(t: &Tensor) -> Vec<u8> {
+    t.proto.encode_to_vec()
+}
+
 /// Writes a model to `path` atomically: a temp file in the same folder, then a rename. An existing file at `path`
 /// is replaced only once the new one is complete.
 pub fn save(model: &Model, path: &Path) -> Result<()> {

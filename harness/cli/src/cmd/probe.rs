@@ -67,8 +67,10 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
     }
     let (backend, version) = edgebench_bench::machine::available(registry, &a.backend)?;
     let name = backend.name();
+    let tflite = backend.formats().contains(&edgebench_graph::Format::Tflite);
     let tests_dir = match &a.tests {
         Some(d) => d.clone(),
+        None if tflite => tflite_suite(registry)?,
         None => {
             let c = fetcher()
                 .fetch_conformance(&manifest().conformance)
@@ -81,15 +83,15 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         return Err(fail(
             USAGE,
             format!(
-                "{}: no conformance tests (model.onnx folders) match",
+                "{}: no conformance tests (model.onnx or model.tflite folders) match",
                 tests_dir.display()
             ),
         ));
     }
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("backends/{name}/ops.toml")));
+    let out = a.out.clone().unwrap_or_else(|| {
+        let embedded = edgebench_compat::EMBEDDED.iter().find(|(b, ..)| *b == name);
+        PathBuf::from(embedded.map_or(format!("backends/{name}/ops.toml"), |e| e.1.to_string()))
+    });
     let previous = conformance::previous_table(&out, name)?;
     let jobs = a
         .jobs
@@ -124,11 +126,18 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
         ))
         .into());
     }
-    let suite = &manifest().conformance.version;
+    let suite = if tflite {
+        format!(
+            "edgebench TFLite suite v{} (expected outputs: litert-ref)",
+            conformance::TFLITE_SUITE_VERSION
+        )
+    } else {
+        format!("onnx {} node tests", manifest().conformance.version)
+    };
     let table = conformance::probed_table(
         backend,
         version,
-        suite,
+        &suite,
         &outcomes,
         previous.as_ref(),
         a.filter.is_some(),
@@ -221,4 +230,16 @@ fn observe(a: &Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// edgebench's TFLite suite in the cache, made on first use with expected outputs from LiteRT's reference kernels.
+fn tflite_suite(registry: &Registry) -> Result<PathBuf> {
+    let (reference, _) = edgebench_bench::machine::available(registry, "litert-ref")?;
+    let made = conformance::make_tflite_suite(&fetcher().cache, reference)?;
+    for (case, why) in &made.dropped {
+        eprintln!(
+            "probe: {case} left out of the suite: the reference kernels could not run it: {why}"
+        );
+    }
+    Ok(made.dir)
 }

@@ -26,7 +26,7 @@ enum Form {
 }
 
 /// Values in [-0.5, 0.5), deterministic.
-fn weights(seed: u32, n: usize) -> Vec<f32> {
+pub(crate) fn weights(seed: u32, n: usize) -> Vec<f32> {
     let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
     (0..n)
         .map(|_| {

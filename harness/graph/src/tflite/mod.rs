@@ -10,6 +10,7 @@
 mod fb;
 pub mod fixtures;
 pub mod ops;
+pub mod suite;
 pub mod write;
 
 use crate::error::{GraphError, Result};

@@ -21,6 +21,7 @@ pub struct TensorSpec {
 pub enum OptField {
     I8(i8),
     I32(i32),
+    F32(f32),
     Bool(bool),
 }
 
@@ -140,6 +141,7 @@ impl ModelSpec {
                         match *f {
                             OptField::I8(v) => fb.push_slot_always::<i8>(slot(*id), v),
                             OptField::I32(v) => fb.push_slot_always::<i32>(slot(*id), v),
+                            OptField::F32(v) => fb.push_slot_always::<f32>(slot(*id), v),
                             OptField::Bool(v) => fb.push_slot_always::<bool>(slot(*id), v),
                         }
                     }

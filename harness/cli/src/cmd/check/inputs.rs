@@ -9,8 +9,12 @@ use edgebench_compat::SupportTable;
 
 pub(super) fn tables(a: &Args, registry: &Registry) -> Result<Vec<(String, SupportTable)>> {
     let names: Vec<String> = if a.backend.is_empty() {
-        // Split backends have no table of their own: `check` judges their parts.
+        // Split backends have no table of their own: `check` judges their parts; litert-ref (LiteRT's reference
+        // kernels, the probe's oracle) has none either.
         edgebench_bench::machine::available_single(registry)
+            .into_iter()
+            .filter(|b| edgebench_compat::embedded_ref(b).is_some())
+            .collect()
     } else {
         a.backend
             .iter()

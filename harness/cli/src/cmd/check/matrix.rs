@@ -124,7 +124,13 @@ pub(super) fn print(doc: &Document) {
                     );
                 }
             }
-            if let Some(p) = &c.placement {
+            // The placement line when it says more than the matrix: nodes left to the runtime, several
+            // partitions, or a verification that did not hold.
+            if let Some(p) = c.placement.as_ref().filter(|p| {
+                !p.predicted.on_cpu_kernels.is_empty()
+                    || p.predicted.partitions > 1
+                    || !matches!(p.verification, None | Some(Verification::Agree { .. }))
+            }) {
                 let pr = &p.predicted;
                 print!(
                     "  {} on {}: placement predicted: {} takes {} node(s) in {} partition(s), {} on the runtime's kernels",
