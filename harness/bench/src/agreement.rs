@@ -1,5 +1,6 @@
 //! Agreement of a row of cells (one model, several backends) with the reference backend's outputs on the same
-//! feed: ONNX Runtime where it ran the model, else tract.
+//! feed: ONNX Runtime where it ran the model, else tract; for a TFLite model, LiteRT (on this machine), else
+//! tract-tflite.
 
 use edgebench_backend_api::{HostTensor, Tolerance, compare, load_tensors};
 use edgebench_report::Agreement;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 /// 1e-4 or max rel error <= 1e-3).
 pub const TOLERANCE: Tolerance = Tolerance::AGREEMENT;
 /// Reference backends in order of preference.
-pub const REFERENCES: &[&str] = &["ort", "tract"];
+pub const REFERENCES: &[&str] = &["ort", "tract", "litert", "tract-tflite"];
 
 /// For each `(backend, may serve as reference, saved outputs)` of a row, its agreement with the reference: the
 /// first eligible cell of the first backend in [`REFERENCES`] that saved outputs. `None` for the reference itself,

@@ -1,7 +1,7 @@
 //! Building the runner of a target: `cargo build --release` of the `edgebench` package with that target's backends
 //! as features, cross-compiled when its triple is not this machine's (`.cargo/config.toml` sets the aarch64 linker);
-//! for ONNX Runtime, the library of the `onnxruntime` wheel for that platform is put next to the runner, where the
-//! runner's `ort` backend looks for it.
+//! for ONNX Runtime and LiteRT, the library of the `onnxruntime` / `ai-edge-litert` wheel for that platform is put
+//! next to the runner, where the runner's backends look for it.
 
 use crate::{Error, ORT_VERSION};
 use edgebench_measure::targets::Target;
@@ -19,6 +19,8 @@ pub struct Built {
     pub bytes: u64,
     pub backends: Vec<String>,
     pub ort_library: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub litert_library: Option<String>,
 }
 
 /// The wheel platform tag for a Rust triple.
@@ -50,6 +52,57 @@ pub fn ship_ort(fetcher: &Fetcher, triple: &str, dir: &Path) -> Result<PathBuf, 
     Ok(dest)
 }
 
+/// The ai-edge-litert wheel whose `libLiteRt.so` a runner ships with.
+pub const LITERT_VERSION: &str = "2.3.0";
+
+/// Downloads the ai-edge-litert wheel for `triple` (cached) and copies `libLiteRt.so` (and the GPU accelerator's
+/// library) into `dir`, with a `libLiteRt.version` file: the C API has no version call.
+pub fn ship_litert(fetcher: &Fetcher, triple: &str, dir: &Path) -> Result<PathBuf, BuildError> {
+    // The ai-edge-litert wheels are tagged manylinux_2_27 (pip matches --platform tags exactly).
+    let platform = match triple {
+        "aarch64-unknown-linux-gnu" => Some("manylinux_2_27_aarch64"),
+        "x86_64-unknown-linux-gnu" => Some("manylinux_2_27_x86_64"),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        BuildError::Bench(Error::Unavailable(format!(
+            "no ai-edge-litert wheel platform known for {triple}"
+        )))
+    })?;
+    let fetch = |e: String| BuildError::Fetch(e);
+    let wheel = fetcher
+        .fetch_wheel("ai-edge-litert", LITERT_VERSION, platform)
+        .map_err(|e| fetch(e.to_string()))?;
+    let dest = dir.join("libLiteRt.so");
+    edgebench_models::extract_to(&wheel, "ai_edge_litert/libLiteRt.so", &dest)
+        .map_err(|e| fetch(e.to_string()))?;
+    // The GPU accelerator is optional: a wheel without it still ships the CPU runtime.
+    let gpu = "libLiteRtWebGpuAccelerator.so";
+    let _ = edgebench_models::extract_to(&wheel, &format!("ai_edge_litert/{gpu}"), &dir.join(gpu));
+    let version = dir.join("libLiteRt.version");
+    edgebench_graph::write_atomic(&version, LITERT_VERSION.as_bytes())
+        .map_err(|e| fetch(format!("{}: {e}", version.display())))?;
+    Ok(dest)
+}
+
+/// The cargo feature that compiles a backend in (`tract-tflite` is part of `tract`, the LiteRT backends of
+/// `litert`, a split backend of its parts').
+fn features(backends: &[String]) -> Vec<String> {
+    let mut f: Vec<String> = backends
+        .iter()
+        .flat_map(|b| b.split('+'))
+        .map(|b| match b {
+            "tract-tflite" => "tract",
+            "litert-gpu" | "litert-ref" => "litert",
+            other => other,
+        })
+        .map(str::to_string)
+        .collect();
+    f.sort();
+    f.dedup();
+    f
+}
+
 /// Why a runner could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -74,7 +127,7 @@ pub fn runner(
     cmd.current_dir(workspace)
         .args(["build", "--release", "--locked", "-p", "edgebench"])
         .args(["--no-default-features", "--features"])
-        .arg(target.backends.join(","))
+        .arg(features(&target.backends).join(","))
         .args(["--target", &target.triple]);
     announce(&format!("{cmd:?}").replace('"', ""));
     let status = cmd.status().map_err(|e| usage(format!("cargo: {e}")))?;
@@ -97,6 +150,11 @@ pub fn runner(
     } else {
         None
     };
+    let litert_library = if target.backends.iter().any(|b| b.starts_with("litert")) {
+        Some(ship_litert(fetcher, &target.triple, &dir)?)
+    } else {
+        None
+    };
     Ok(Built {
         target: name.into(),
         triple: target.triple.clone(),
@@ -104,5 +162,6 @@ pub fn runner(
         bytes,
         backends: target.backends.clone(),
         ort_library: ort_library.map(|p| p.display().to_string()),
+        litert_library: litert_library.map(|p| p.display().to_string()),
     })
 }

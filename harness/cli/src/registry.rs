@@ -88,3 +88,13 @@ pub fn build(ort_lib: Option<PathBuf>, litert_lib: Option<PathBuf>) -> Registry 
 
 /// The backend whose outputs others are compared with.
 pub const REFERENCE: &str = edgebench_bench::prepare::ORACLE;
+
+/// Threads of the runtimes that take a thread count (ONNX Runtime's intra-op pool, LiteRT's XNNPACK) for models
+/// loaded from now on (`bench --threads`, `profile --threads`).
+pub fn set_threads(n: usize) {
+    #[cfg(feature = "ort")]
+    edgebench_backend_ort::set_intra_threads(n);
+    #[cfg(feature = "litert")]
+    edgebench_backend_litert::set_threads(n);
+    let _ = n;
+}

@@ -340,3 +340,69 @@ fn qemu_runner_runs_the_cross_built_runner_emulated_and_agrees_with_the_host() {
         }
     );
 }
+
+#[test]
+fn qemu_runner_runs_a_tflite_model_on_litert_and_agrees_with_the_host() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/aarch64-unknown-linux-gnu/release");
+    let qemu = Command::new("qemu-aarch64")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !require(
+        "the aarch64 runner with LiteRT's aarch64 library beside it (`edgebench build --target pi4-qemu`) and qemu-user",
+        dir.join("edgebench").is_file() && dir.join("libLiteRt.so").is_file() && qemu,
+    ) || !require(
+        "the litert backend (ai-edge-litert wheel)",
+        backend_available("litert"),
+    ) {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display().to_string();
+    let (code, j, err) = bench(&[
+        "tflite_cnn",
+        "--target",
+        "host",
+        "--target",
+        "pi4-qemu",
+        "--backend",
+        "litert",
+        "--out",
+        &o,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let t = j["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "pi4-qemu")
+        .unwrap()
+        .clone();
+    let litert = t["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "litert")
+        .unwrap()
+        .clone();
+    // LiteRT's aarch64 library either runs under this qemu or is reported unavailable with the reason.
+    if litert["available"] != true {
+        assert!(
+            litert["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{litert}"
+        );
+        eprintln!("LiteRT under qemu: {}", litert["reason"]);
+        return;
+    }
+    let cells = j["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{j}");
+    let emulated = cells.iter().find(|c| c["target"] == "pi4-qemu").unwrap();
+    assert_eq!(emulated["outcome"]["status"], "ok", "{emulated}");
+    assert_eq!(emulated["emulated"], true);
+    assert_eq!(emulated["agreement"]["reference"], "litert", "{emulated}");
+    assert_eq!(
+        emulated["agreement"]["agree"], true,
+        "aarch64 LiteRT agrees with the host's: {emulated}"
+    );
+}

@@ -143,7 +143,7 @@ impl Profile {
     /// One line: runs, profiled p50 and the profiler's cost, the node sum and what no node accounts for, coverage.
     pub fn headline(&self) -> String {
         format!(
-            "{} runs, p50 {} profiled{}; nodes sum {}, unaccounted {}; {} of {} ONNX nodes timed, {} folded",
+            "{} runs, p50 {} profiled{}; nodes sum {}, unaccounted {}; {} of {} model nodes timed, {} folded",
             self.runs,
             us(self.profiled_p50_us),
             match (self.unprofiled_p50_us, self.overhead) {

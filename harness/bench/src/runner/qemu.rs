@@ -32,6 +32,12 @@ impl Qemu {
             ))
         })?;
         let (bin, lib) = built_runner(name, &target.triple, ctx)?;
+        // LiteRT's aarch64 library beside the runner (`build` puts it there), never the host's (a `.venv` up the
+        // current folder); when it is absent the runner says so.
+        let litert = (
+            "EDGEBENCH_LITERT_LIB".to_string(),
+            Some(bin.with_file_name("libLiteRt.so").into_os_string()),
+        );
         let mut program = Program {
             argv: vec![
                 qemu.into(),
@@ -39,7 +45,10 @@ impl Qemu {
                 sysroot.into(),
                 bin.into_os_string(),
             ],
-            env: vec![("ORT_DYLIB_PATH".into(), lib.map(|l| l.into_os_string()))],
+            env: vec![
+                ("ORT_DYLIB_PATH".into(), lib.map(|l| l.into_os_string())),
+                litert.clone(),
+            ],
         };
         let doctor = |p: &Program| {
             doctor_facts(
@@ -50,10 +59,13 @@ impl Qemu {
         let facts = match doctor(&program) {
             Ok(f) => f,
             Err(crash) => {
-                program.env = vec![(
-                    "ORT_DYLIB_PATH".into(),
-                    Some(OsString::from("/nonexistent/ort-disabled")),
-                )];
+                program.env = vec![
+                    (
+                        "ORT_DYLIB_PATH".into(),
+                        Some(OsString::from("/nonexistent/ort-disabled")),
+                    ),
+                    litert,
+                ];
                 let mut f = doctor(&program).map_err(|e| {
                     Error::Unavailable(format!(
                         "target `{name}`: the runner fails under {qemu}: {e}"

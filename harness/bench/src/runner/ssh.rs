@@ -40,6 +40,21 @@ impl Ssh {
         if let Some(l) = ort_to_ship(target, lib) {
             upload.push((l, format!("libonnxruntime.so.{}", crate::ORT_VERSION)));
         }
+        if target.triple != ctx.host_triple
+            && target.backends.iter().any(|b| b.starts_with("litert"))
+        {
+            // LiteRT's library (and its version file, GPU accelerator) as `build` put them beside the runner.
+            let dir = ctx.release_dir(&target.triple);
+            for f in [
+                "libLiteRt.so",
+                "libLiteRt.version",
+                "libLiteRtWebGpuAccelerator.so",
+            ] {
+                if dir.join(f).is_file() {
+                    upload.push((dir.join(f), f.to_string()));
+                }
+            }
+        }
         Ok(Ssh {
             name: name.into(),
             cfg,
@@ -75,7 +90,8 @@ impl Runner for Ssh {
         self.staged.clear();
         for (mi, m) in models.iter().enumerate() {
             for (fi, p) in m.iter().copied().enumerate() {
-                let there = format!("models/{mi}.{fi}.onnx");
+                let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("onnx");
+                let there = format!("models/{mi}.{fi}.{ext}");
                 if self
                     .staged
                     .insert(p.display().to_string(), there.clone())

@@ -63,5 +63,8 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(l) = &built.ort_library {
         println!("ort lib  {l}");
     }
+    if let Some(l) = &built.litert_library {
+        println!("litert   {l}");
+    }
     Ok(())
 }

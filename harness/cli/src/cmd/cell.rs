@@ -21,9 +21,8 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let baseline = process::status_bytes("VmRSS").unwrap_or(0);
     process::reset_peak_rss();
     let req = CellRequest::parse(&a.request)?;
-    #[cfg(feature = "ort")]
     if let Some(n) = req.threads {
-        edgebench_backend_ort::set_intra_threads(n);
+        crate::registry::set_threads(n);
     }
     if let Some(b) = req.address_space_bytes {
         cell::limit_address_space(b)?;

@@ -81,9 +81,8 @@ struct Document {
 
 /// The `profile-one` child: prints its [`prof::ChildReport`] as JSON.
 pub fn one(a: OneArgs, registry: &Registry) -> Result<()> {
-    #[cfg(feature = "ort")]
     if let Some(n) = a.threads {
-        edgebench_backend_ort::set_intra_threads(n);
+        crate::registry::set_threads(n);
     }
     let (backend, _) = edgebench_bench::machine::available(registry, &a.backend)?;
     let m = resolve::model(&a.model.display().to_string(), &fetcher(), &manifest())?;
