@@ -121,6 +121,7 @@ fn doctor_lists_every_backend_with_three_facts_and_the_host() {
             "wonnx+ort",
             "litert",
             "litert-gpu",
+            "litert-ref",
             "tract-tflite"
         ]
     );

@@ -232,3 +232,36 @@ fn the_tflite_fixtures_run_on_litert_fp16_and_int8_close_to_fp32() {
     assert_ne!(code, 0);
     assert!(err.contains("does not support operator QUANTIZE"), "{err}");
 }
+
+#[test]
+fn a_bad_tflite_file_is_one_line_naming_it_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = edgebench_graph::tflite::fixtures::add_cumsum_mul();
+    for (name, bytes, what) in [
+        ("short.tflite", good[..5].to_vec(), "truncated"),
+        (
+            "id.tflite",
+            [&good[..4], b"XXXX", &good[8..]].concat(),
+            "wrong file identifier",
+        ),
+        (
+            "cut.tflite",
+            good[..good.len() * 2 / 3].to_vec(),
+            "out of range",
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        for cmd in ["inspect", "check"] {
+            let (code, _, err) = run(&[cmd, p.to_str().unwrap()]);
+            assert_eq!(code, 3, "{cmd} {name}: {err}");
+            let lines = error_lines(&err);
+            assert_eq!(lines.len(), 1, "{err}");
+            assert!(
+                lines[0].contains(name) && lines[0].contains("invalid TFLite file"),
+                "{err}"
+            );
+            assert!(lines[0].contains(what), "{name}: {err}");
+        }
+    }
+}
