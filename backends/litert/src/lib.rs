@@ -160,8 +160,9 @@ struct Compiled {
     accel: Accel,
     /// Whether a run succeeded yet (LiteRT allocates tensors in the first one: its log is captured until then).
     ran: bool,
-    /// Operators in the model's main subgraph (profiler indices below this are TFLite nodes).
-    ops: usize,
+    /// The main subgraph's nodes: name (`OP#index`), op, and whether it is a DEQUANTIZE of a constant (folded
+    /// into the weights by an accelerator). Profiler indices below their count are TFLite nodes.
+    nodes: Vec<placement::ModelNode>,
     /// The library folder string the environment was given.
     _dir: CString,
 }
@@ -256,8 +257,8 @@ impl Compiled {
             outputs: vec![],
             accel: how.accel,
             ran: false,
-            ops: edgebench_graph::load(path)
-                .map(|m| m.graph.nodes.len())
+            nodes: edgebench_graph::load(path)
+                .map(|m| placement::model_nodes(&m))
                 .map_err(|e| e.to_string())?,
             _dir: dir,
         };

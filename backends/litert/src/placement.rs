@@ -11,11 +11,96 @@ use edgebench_backend_api::{HostTensor, NodeTime, ObservedPlacement, OpProfile};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Key {
-    delegate_internal: bool,
-    index: u64,
-    tag: String,
+/// A main-graph node as the profiler's rows need it.
+#[derive(Clone, Debug)]
+pub(crate) struct ModelNode {
+    pub name: String,
+    pub op: String,
+    /// A DEQUANTIZE of a constant: an accelerator folds it into the weights (no operator of its own).
+    pub folded: bool,
+}
+
+pub(crate) fn model_nodes(m: &edgebench_graph::Model) -> Vec<ModelNode> {
+    let consts: std::collections::HashSet<&str> =
+        m.graph.initializers.iter().map(|t| t.name()).collect();
+    m.graph
+        .nodes
+        .iter()
+        .map(|n| ModelNode {
+            name: n.name.clone(),
+            op: n.op_type.clone(),
+            folded: n.op_type == "DEQUANTIZE"
+                && n.inputs
+                    .first()
+                    .is_some_and(|i| consts.contains(i.as_str())),
+        })
+        .collect()
+}
+
+/// The TFLite ops an XNNPACK operator (named by its kind, the part of its name before ` (`) can stand for.
+const XNNPACK_KINDS: &[(&str, &[&str])] = &[
+    ("Convolution", &["CONV_2D", "DEPTHWISE_CONV_2D"]),
+    (
+        "Deconvolution",
+        &["TRANSPOSE_CONV", "Convolution2DTransposeBias"],
+    ),
+    (
+        "Fully Connected",
+        &["FULLY_CONNECTED", "CONV_2D", "BATCH_MATMUL"],
+    ),
+    ("Batch Matrix Multiply", &["BATCH_MATMUL"]),
+    ("Add", &["ADD"]),
+    ("Subtract", &["SUB"]),
+    ("Multiply", &["MUL"]),
+    ("Divide", &["DIV"]),
+    ("Maximum", &["MAXIMUM"]),
+    ("Minimum", &["MINIMUM"]),
+    ("Squared Difference", &["SQUARED_DIFFERENCE"]),
+    ("Max Pooling", &["MAX_POOL_2D"]),
+    ("Average Pooling", &["AVERAGE_POOL_2D"]),
+    ("Mean", &["MEAN"]),
+    ("Sum", &["SUM"]),
+    ("Sigmoid", &["LOGISTIC"]),
+    ("HardSwish", &["HARD_SWISH"]),
+    ("Clamp", &["RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1"]),
+    ("Tanh", &["TANH"]),
+    ("ELU", &["ELU"]),
+    ("Leaky ReLU", &["LEAKY_RELU"]),
+    ("PReLU", &["PRELU"]),
+    ("GELU", &["GELU"]),
+    ("Static Reshape", &["RESHAPE", "SQUEEZE", "EXPAND_DIMS"]),
+    ("Copy", &["RESHAPE", "SQUEEZE", "EXPAND_DIMS"]),
+    ("Constant Pad", &["PAD", "PADV2"]),
+    ("Resize Bilinear", &["RESIZE_BILINEAR"]),
+    ("Softmax", &["SOFTMAX"]),
+    ("Transpose", &["TRANSPOSE"]),
+    ("Concatenate", &["CONCATENATION"]),
+    ("Slice", &["SLICE", "STRIDED_SLICE"]),
+    ("Convert", &["QUANTIZE", "DEQUANTIZE"]),
+    ("Depth To Space", &["DEPTH_TO_SPACE"]),
+    ("Space To Depth", &["SPACE_TO_DEPTH"]),
+];
+
+/// Matches the accelerator's operators of one run (in order) to the delegated nodes (in order) by kind: each
+/// operator takes the next node of a kind it can stand for; nodes passed over were fused or elided (a RELU into its
+/// convolution). `None` where no node fits.
+fn align(ops: &[String], nodes: &[ModelNode], delegated: &[usize]) -> Vec<Option<usize>> {
+    let mut j = 0;
+    ops.iter()
+        .map(|tag| {
+            let kind = tag.split(" (").next().unwrap_or(tag);
+            let fits = XNNPACK_KINDS
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, ops)| *ops)?;
+            let at = delegated[j..]
+                .iter()
+                .position(|&n| fits.contains(&nodes[n].op.as_str()))?;
+            let n = delegated[j + at];
+            j += at + 1;
+            Some(n)
+        })
+        .collect()
 }
 
 /// Runs `warmup` unprofiled and `runs` profiled inferences; the placement and the per-op rows.
@@ -72,81 +157,86 @@ pub(crate) fn observe(
             .map(|e| (e.event_type, crate::cstr(e.tag), e.metadata1, e.elapsed_us))
             .collect::<Vec<_>>()
     };
-    let node_count = ops_in_main(c)?;
-    let mut times: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
-    let mut on_cpu = std::collections::BTreeSet::new();
-    let mut partitions = BTreeMap::new();
-    // Accelerator operators of the first profiled run: their index restarts at 0 in each partition.
-    let per_run = |n: usize| n / runs;
-    let delegate_events: Vec<u64> = events
+    let nodes = &c.nodes;
+    let node_count = nodes.len();
+    let is_delegate_op = |ty: u32| {
+        matches!(
+            ty,
+            ffi::EVENT_DELEGATE_OPERATOR_INVOKE | ffi::EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE
+        )
+    };
+    // The interpreter's nodes by index; the accelerator's operators by their place in a run (their own index
+    // restarts at 0 in each partition).
+    let mut cpu: BTreeMap<usize, (String, Vec<f64>)> = BTreeMap::new();
+    let mut partitions = std::collections::BTreeSet::new();
+    let delegate: Vec<(String, u64, f64)> = events
         .iter()
-        .filter(|(ty, ..)| {
-            matches!(
-                *ty,
-                ffi::EVENT_DELEGATE_OPERATOR_INVOKE | ffi::EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE
-            )
-        })
-        .map(|(_, _, meta, _)| *meta)
+        .filter(|(ty, ..)| is_delegate_op(*ty))
+        .map(|(_, tag, meta, us)| (tag.clone(), *meta, *us as f64))
         .collect();
-    let first_run = &delegate_events[..per_run(delegate_events.len())];
+    for (ty, tag, meta, us) in &events {
+        if *ty != ffi::EVENT_OPERATOR_INVOKE {
+            continue;
+        }
+        if (*meta as usize) < node_count {
+            cpu.entry(*meta as usize)
+                .or_insert_with(|| (tag.clone(), vec![]))
+                .1
+                .push(*us as f64);
+        } else {
+            partitions.insert(*meta);
+        }
+    }
+    let per_run = delegate.len() / runs;
+    let first_run = &delegate[..per_run];
     let delegate_partitions = first_run
         .iter()
         .enumerate()
-        .filter(|(i, m)| *i == 0 || **m <= first_run[i - 1])
+        .filter(|(i, (_, m, _))| *i == 0 || *m <= first_run[i - 1].1)
         .count();
-    for (ty, tag, meta, us) in events {
-        let delegate_internal = match ty {
-            ffi::EVENT_OPERATOR_INVOKE => false,
-            ffi::EVENT_DELEGATE_OPERATOR_INVOKE | ffi::EVENT_DELEGATE_PROFILED_OPERATOR_INVOKE => {
-                true
-            }
-            _ => continue,
-        };
-        if !delegate_internal {
-            if (meta as usize) < node_count {
-                on_cpu.insert(meta as usize);
-            } else {
-                partitions.insert(meta, tag.clone());
-            }
-        }
-        times
-            .entry(Key {
-                delegate_internal,
-                index: meta,
-                tag,
-            })
-            .or_default()
-            .push(us as f64);
-    }
-    let nodes = times
+    let delegated: Vec<usize> = (0..node_count)
+        .filter(|i| !cpu.contains_key(i) && !nodes[*i].folded)
+        .collect();
+    let tags: Vec<String> = first_run.iter().map(|(t, ..)| t.clone()).collect();
+    let matched = align(&tags, nodes, &delegated);
+    let on_cpu: Vec<usize> = cpu.keys().copied().collect();
+    let mut rows: Vec<NodeTime> = cpu
         .into_iter()
-        .map(|(k, v)| {
-            // Events of one node, run after run: fold them into `runs` values.
+        .map(|(i, (tag, v))| {
             let per = v.len().div_ceil(runs).max(1);
-            let us: Vec<f64> = v.chunks(per).map(|c| c.iter().sum()).collect();
-            let (name, onnx) = if k.delegate_internal {
-                (format!("{}#{} (delegate op)", k.tag, k.index), vec![])
-            } else if (k.index as usize) < node_count {
-                let n = format!("{}#{}", k.tag, k.index);
-                (n.clone(), vec![n])
-            } else {
-                (format!("{}#{} (partition)", k.tag, k.index), vec![])
-            };
             NodeTime {
-                name,
-                op: k.tag,
-                onnx,
-                us,
+                name: nodes[i].name.clone(),
+                op: tag,
+                onnx: vec![nodes[i].name.clone()],
+                us: v.chunks(per).map(|c| c.iter().sum()).collect(),
             }
         })
         .collect();
+    for (k, (tag, index, _)) in first_run.iter().enumerate() {
+        let us: Vec<f64> = delegate
+            .iter()
+            .skip(k)
+            .step_by(per_run.max(1))
+            .map(|(.., us)| *us)
+            .collect();
+        rows.push(NodeTime {
+            name: format!("{tag}#{index} (XNNPACK operator {k})"),
+            op: tag.clone(),
+            onnx: matched[k]
+                .map(|n| vec![nodes[n].name.clone()])
+                .unwrap_or_default(),
+            us,
+        });
+    }
+    let nodes = rows;
+    let matched_ops = matched.iter().filter(|m| m.is_some()).count();
     let placement = ObservedPlacement {
         accelerator: match c.accel {
             crate::Accel::Cpu => "XNNPACK".into(),
             crate::Accel::Gpu => "GPU".into(),
             crate::Accel::Reference => "none".into(),
         },
-        on_cpu_kernels: on_cpu.into_iter().collect(),
+        on_cpu_kernels: on_cpu,
         partitions: delegate_partitions.max(partitions.len()),
         accelerator_ops: first_run.len(),
         fully_accelerated: c.fully_accelerated()?,
@@ -155,18 +245,15 @@ pub(crate) fn observe(
         run_us,
         nodes,
         notes: vec![format!(
-            "LiteRT profiler: operator-invoke events of the interpreter's kernels (named OP#index); the accelerator's \
-             own operators ({} in {} partitions, named as {} names them) are listed apart",
+            "LiteRT profiler: the interpreter's kernels timed per node (OP#index); the accelerator's own operators ({} \
+             in {} partitions, named as {} names them), {matched_ops} matched to the model's nodes by kind and order \
+             (fused nodes such as a RELU in its convolution get no time of their own; DEQUANTIZE of constants is \
+             folded into the weights)",
             placement.accelerator_ops, placement.partitions, placement.accelerator
         )],
         ..Default::default()
     };
     Ok((placement, profile))
-}
-
-/// The number of operators in subgraph 0, read from the model file's IR.
-fn ops_in_main(c: &Compiled) -> Result<usize, String> {
-    Ok(c.ops)
 }
 
 /// A one-op model (ADD of two float32 [1, 8] inputs) to see whether an accelerator starts.
