@@ -265,3 +265,43 @@ fn a_bad_tflite_file_is_one_line_naming_it_and_exit_3() {
         }
     }
 }
+
+#[test]
+fn profile_on_litert_maps_xnnpack_operators_and_interpreter_nodes_to_the_model() {
+    if !require(
+        "the litert backend (ai-edge-litert wheel)",
+        backend_available("litert"),
+    ) {
+        return;
+    }
+    let d = json(&[
+        "profile",
+        "tflite_cnn_fp16",
+        "--backend",
+        "litert",
+        "--backend",
+        "litert-ref",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+    ]);
+    for p in d["models"][0]["profiles"].as_array().unwrap() {
+        let backend = p["backend"].as_str().unwrap();
+        assert_eq!(p["status"], "profiled", "{p}");
+        // 4 compute nodes and 6 DEQUANTIZE of float16 constants
+        let (n, timed, folded) = (
+            p["onnx_nodes"].as_u64(),
+            p["timed_nodes"].as_u64(),
+            p["folded_nodes"].as_u64(),
+        );
+        assert_eq!(n, Some(10), "{backend}: {p}");
+        match backend {
+            // XNNPACK folds the DEQUANTIZEs into its weights; its 4 operators match the 4 compute nodes
+            "litert" => assert_eq!((timed, folded), (Some(4), Some(6)), "{p}"),
+            // the reference kernels run every node
+            _ => assert_eq!(timed, Some(10), "{p}"),
+        }
+    }
+}
