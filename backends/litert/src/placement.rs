@@ -16,23 +16,28 @@ use std::time::Instant;
 pub(crate) struct ModelNode {
     pub name: String,
     pub op: String,
-    /// A DEQUANTIZE of a constant: an accelerator folds it into the weights (no operator of its own).
+    /// A DEQUANTIZE or DENSIFY of a constant: an accelerator unpacks it into the weights (no operator of its own).
     pub folded: bool,
 }
 
 pub(crate) fn model_nodes(m: &edgebench_graph::Model) -> Vec<ModelNode> {
-    let consts: std::collections::HashSet<&str> =
+    // DEQUANTIZE and DENSIFY of constants (and chains of them): XNNPACK unpacks them at load.
+    let mut quasi: std::collections::HashSet<&str> =
         m.graph.initializers.iter().map(|t| t.name()).collect();
     m.graph
         .nodes
         .iter()
-        .map(|n| ModelNode {
-            name: n.name.clone(),
-            op: n.op_type.clone(),
-            folded: n.op_type == "DEQUANTIZE"
-                && n.inputs
-                    .first()
-                    .is_some_and(|i| consts.contains(i.as_str())),
+        .map(|n| {
+            let folded = matches!(n.op_type.as_str(), "DEQUANTIZE" | "DENSIFY")
+                && n.inputs.first().is_some_and(|i| quasi.contains(i.as_str()));
+            if folded {
+                quasi.extend(n.outputs.iter().map(String::as_str));
+            }
+            ModelNode {
+                name: n.name.clone(),
+                op: n.op_type.clone(),
+                folded,
+            }
         })
         .collect()
 }

@@ -22,22 +22,27 @@ pub struct PlacementPrediction {
 pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPrediction> {
     let p = table.placement.as_ref()?;
     let nodes = &model.graph.nodes;
-    let constants: std::collections::HashSet<&str> =
+    // Quasi-static tensors: constants, and the outputs of unpack ops (DEQUANTIZE, DENSIFY) of quasi-static ones,
+    // followed in node order (TFLite nodes are topologically sorted).
+    let mut quasi: std::collections::HashSet<&str> =
         model.graph.initializers.iter().map(|t| t.name()).collect();
-    // Quasi-static: a constant, or a DEQUANTIZE of a constant (float16 or int8 weights).
-    let quasi_static = |name: &str| {
-        constants.contains(name)
-            || nodes.iter().any(|d| {
-                d.op_type == "DEQUANTIZE"
-                    && d.outputs.iter().any(|o| o == name)
-                    && d.inputs
-                        .first()
-                        .is_some_and(|i| constants.contains(i.as_str()))
-            })
-    };
+    let mut unpacked = vec![false; nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        if p.static_unpack.contains(&n.op_type)
+            && n.inputs.first().is_some_and(|x| quasi.contains(x.as_str()))
+        {
+            unpacked[i] = true;
+            quasi.extend(n.outputs.iter().map(String::as_str));
+        }
+    }
+    let quasi_static = |name: &str| quasi.contains(name);
     let takes: Vec<bool> = nodes
         .iter()
-        .map(|n| {
+        .enumerate()
+        .map(|(i, n)| {
+            if unpacked[i] {
+                return true;
+            }
             let listed = match n.domain.as_str() {
                 edgebench_graph::tflite::DOMAIN => p.ops.contains(&n.op_type),
                 edgebench_graph::tflite::CUSTOM_DOMAIN => p.custom_ops.contains(&n.op_type),

@@ -167,6 +167,10 @@ pub struct PlacementTable {
     /// "quasi-static" tensors). A node whose such input is computed at run time stays on the runtime's kernels.
     #[serde(default)]
     pub static_inputs: std::collections::BTreeMap<String, Vec<usize>>,
+    /// Ops the accelerator unpacks at load when their input is static (DEQUANTIZE of float16 or int8 weights,
+    /// DENSIFY of sparse ones): taken, no operator of their own, and their output counts as static.
+    #[serde(default)]
+    pub static_unpack: Vec<String>,
     #[serde(default)]
     pub note: String,
 }
