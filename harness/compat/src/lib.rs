@@ -33,6 +33,11 @@ pub const EMBEDDED: &[(&str, &str, &str)] = &[
         include_str!("../../../backends/litert/ops.toml"),
     ),
     (
+        "litert-gpu",
+        "backends/litert/gpu-ops.toml",
+        include_str!("../../../backends/litert/gpu-ops.toml"),
+    ),
+    (
         "tract-tflite",
         "backends/tract/tflite-ops.toml",
         include_str!("../../../backends/tract/tflite-ops.toml"),

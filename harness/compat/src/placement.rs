@@ -49,6 +49,9 @@ pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPredictio
                 _ => false,
             };
             listed
+                && p.max_versions
+                    .get(&n.op_type)
+                    .is_none_or(|max| n.version.is_none_or(|v| v <= *max))
                 && p.static_inputs.get(&n.op_type).is_none_or(|idx| {
                     idx.iter().all(|i| {
                         n.inputs

@@ -171,6 +171,9 @@ pub struct PlacementTable {
     /// DENSIFY of sparse ones): taken, no operator of their own, and their output counts as static.
     #[serde(default)]
     pub static_unpack: Vec<String>,
+    /// Op -> the highest operator version the accelerator takes (the GPU delegate's CheckMaxSupportedOpVersion).
+    #[serde(default)]
+    pub max_versions: std::collections::BTreeMap<String, i64>,
     #[serde(default)]
     pub note: String,
 }
