@@ -244,6 +244,33 @@ pub fn verify_placement(
     check
 }
 
+/// The placement layer of a cell, when the table has one: the prediction, verified by a run when `verify` gives
+/// the model file, its feed, the backend and how to run (only for a model that ran as predicted: a failed run
+/// places nothing).
+pub fn placement_layer(
+    model: &edgebench_graph::Model,
+    table: &edgebench_compat::SupportTable,
+    verify: Option<(
+        &Path,
+        &Result<Vec<String>, (NotVerified, String)>,
+        &str,
+        &Runs,
+    )>,
+) -> Option<PlacementCheck> {
+    let predicted = edgebench_compat::placement::predict(model, table)?;
+    Some(match verify {
+        Some((path, feed, backend, runs)) => {
+            verify_placement(path, feed, backend, model, predicted, runs)
+        }
+        None => PlacementCheck {
+            predicted,
+            observed: None,
+            verification: None,
+            misplaced: vec![],
+        },
+    })
+}
+
 /// How `--verify` runs its cells.
 pub struct Runs<'a> {
     pub timeout: u64,

@@ -7,18 +7,19 @@ use crate::resolve;
 use anyhow::Result;
 use edgebench_backend_api::Registry;
 use edgebench_bench::prediction::{
-    PlacementCheck, Runs, Verification, VerifySummary, feed_of, verify, verify_placement,
+    Runs, Verification, VerifySummary, feed_of, placement_layer, verify,
 };
 use edgebench_bench::prepare::compat;
 use edgebench_bench::{discover, machine};
-use edgebench_compat::{ModelCheck, Verdict, check};
+use edgebench_compat::{Verdict, check};
 use edgebench_graph::stats::ShapeMap;
-use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
+mod doc;
 mod inputs;
 mod matrix;
+use doc::{AfterRewrites, Cell, Document, ModelReport};
 use inputs::{model_args, tables};
 
 /// Version of the `check --json` document (docs/check-json.md).
@@ -59,57 +60,6 @@ pub struct Args {
     /// Machine-readable output (docs/check-json.md).
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Serialize, Debug)]
-pub(super) struct Cell {
-    #[serde(flatten)]
-    pub(super) check: ModelCheck,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub(super) verify: Option<Verification>,
-    /// The model does not run as it is, but is predicted to after `edgebench rewrite` (rules applied in memory).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) after_rewrites: Option<AfterRewrites>,
-    /// Backends with an accelerator (litert: XNNPACK): which nodes it is predicted to take; `--verify`: what a run
-    /// showed. A wrong placement is a wrong prediction.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) placement: Option<edgebench_bench::prediction::PlacementCheck>,
-}
-
-/// The `runs after rewrites` prediction of a cell.
-#[derive(Serialize, Debug)]
-pub(super) struct AfterRewrites {
-    pub(super) verdict: Verdict,
-    pub(super) rules: Vec<&'static str>,
-    /// `--verify`: the rewritten model run on the backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) verification: Option<Verification>,
-}
-
-#[derive(Serialize, Debug)]
-pub(super) struct ModelReport {
-    pub(super) model: String,
-    pub(super) path: String,
-    /// `--verify` only: the feed discovery's outcome, when the model has a symbolic dim nobody gave.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) discovered: Option<edgebench_bench::discover::Discovery>,
-    pub(super) backends: Vec<Cell>,
-}
-
-#[derive(Serialize, Debug)]
-pub(super) struct Document {
-    pub(super) format_version: u32,
-    /// Backend -> table version used.
-    pub(super) tables: BTreeMap<String, String>,
-    pub(super) models: Vec<ModelReport>,
-    /// Every model runs on every backend.
-    pub(super) all_run: bool,
-    /// `--verify` only: no verified prediction was wrong.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) predictions_held: Option<bool>,
-    /// `--verify` only: cells verified (held / wrong) and not verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) verify_summary: Option<VerifySummary>,
 }
 
 pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
@@ -191,19 +141,12 @@ pub fn run(a: Args, registry: &Registry, ort_lib: Option<&Path>) -> Result<()> {
                     after = Some(r);
                 }
             }
-            let placement = edgebench_compat::placement::predict(&model, t).map(|predicted| {
-                // Verified only on a model that ran as predicted: a failed run places nothing.
-                if a.verify && matches!(verified, Some(Verification::Agree { ran: true })) {
-                    verify_placement(&m.path, &feed, name, &model, predicted, &runs)
-                } else {
-                    PlacementCheck {
-                        predicted,
-                        observed: None,
-                        verification: None,
-                        misplaced: vec![],
-                    }
-                }
-            });
+            let ran = matches!(verified, Some(Verification::Agree { ran: true }));
+            let placement = placement_layer(
+                &model,
+                t,
+                (a.verify && ran).then_some((&m.path, &feed, name, &runs)),
+            );
             backends.push(Cell {
                 check,
                 verify: verified,
