@@ -18,6 +18,20 @@ pub fn load(m: &ModelRef) -> Result<Model> {
     edgebench_graph::load(&m.path).map_err(|e| fail(BAD_MODEL, e))
 }
 
+/// Refuses a TFLite model for a command that writes ONNX (`rewrite`, `variants`): out of scope, said plainly.
+pub fn onnx_only(m: &ModelRef, command: &str) -> Result<()> {
+    if edgebench_graph::tflite::format_of(&m.path) == edgebench_graph::Format::Tflite {
+        return Err(fail(
+            USAGE,
+            format!(
+                "{}: a TFLite model: `{command}` works on ONNX models only",
+                m.label
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The feed for a model (`edgebench_models::fit::fit`): `--feed` flags, then the zoo manifest's feed, then the
 /// model's declared shapes with symbolic dims from `--dim NAME=VALUE`, leading batch dims defaulting to 1 (each such
 /// default is a note in the result). A feed that cannot be made is a usage error (exit 2).

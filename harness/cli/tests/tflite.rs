@@ -305,3 +305,51 @@ fn profile_on_litert_maps_xnnpack_operators_and_interpreter_nodes_to_the_model()
         }
     }
 }
+
+#[test]
+fn rewrite_and_variants_refuse_tflite_models_and_bench_runs_their_fp32_cells_alone() {
+    for args in [
+        vec!["variants", "tflite_cnn", "-o", "/nonexistent/out"],
+        vec![
+            "rewrite",
+            "tflite_cnn",
+            "--for",
+            "litert",
+            "-o",
+            "/nonexistent/out.tflite",
+        ],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("works on ONNX models only"), "{err}");
+    }
+    if !require(
+        "the litert backend (ai-edge-litert wheel)",
+        backend_available("litert"),
+    ) {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let (code, stdout, err) = run(&[
+        "bench",
+        "tflite_cnn",
+        "--backend",
+        "litert",
+        "--variants",
+        "fp16",
+        "--max-time",
+        "0.2",
+        "--json",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("variants of .tflite models are not made"),
+        "{err}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let cells = j["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1, "{j}");
+    assert_eq!(cells[0]["variant"], "fp32");
+}

@@ -62,6 +62,10 @@ impl<'a> Schedule<'a> {
                     .is_none_or(|f| f.reads(format.as_str()))
             };
             for v in &plan.variants {
+                // Variants of .tflite models are not made: their fp32 cells run alone.
+                if format == edgebench_graph::Format::Tflite && v != "fp32" {
+                    continue;
+                }
                 let row: Vec<CellCtx> = pairs
                     .iter()
                     .filter(reads)

@@ -124,6 +124,13 @@ impl<'r> Preparer<'r> {
         if kinds.is_empty() {
             return Ok(vec![]);
         }
+        if edgebench_graph::tflite::format_of(&pm.path) == edgebench_graph::Format::Tflite {
+            on(Event::Warning(format!(
+                "{}: variants of .tflite models are not made (out of scope): its fp32 cells run alone",
+                pm.name
+            )));
+            return Ok(vec![]);
+        }
         let options = serde_json::to_string(&QuantOptions::default())
             .map_err(|e| Error::Usage(e.to_string()))?;
         let key = super::digest(&[

@@ -51,6 +51,7 @@ struct Report<'a> {
 
 pub fn run(a: Args, registry: &Registry) -> Result<()> {
     let m = resolve::model(&a.model, &fetcher(), &manifest())?;
+    resolve::onnx_only(&m, "rewrite")?;
     let same = |x: &std::path::Path| x.canonicalize().ok();
     if a.out.exists() {
         let what = if same(&a.out) == same(&m.path) {

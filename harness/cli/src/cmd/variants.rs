@@ -89,6 +89,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
         ));
     }
     let m = resolve::model(&a.model, &super::fetcher(), &super::manifest())?;
+    resolve::onnx_only(&m, "variants")?;
     let targets: Vec<(Kind, PathBuf)> = kinds
         .iter()
         .map(|k| (*k, a.out.join(file_name(&m.path, *k))))
