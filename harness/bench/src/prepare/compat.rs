@@ -106,10 +106,19 @@ impl Preparer<'_> {
                 _ => None,
             };
             let stamp = super::file_stamp(&m.path);
+            let format = edgebench_graph::tflite::format_of(&m.path);
             for b in backends {
                 let Some(Ok(table)) = edgebench_compat::embedded_ref(b) else {
                     continue;
                 };
+                // A backend is judged only on the models of the formats it reads (no cell pairs them anyway).
+                if self
+                    .registry
+                    .get(b)
+                    .is_ok_and(|x| !x.formats().contains(&format))
+                {
+                    continue;
+                }
                 let key = format!(
                     "{:016x}",
                     edgebench_report::fnv1a(
