@@ -159,6 +159,7 @@ api! {
     LiteRtDestroyCompiledModel: fn(Handle);
     LiteRtRunCompiledModel: fn(Handle, usize, usize, *mut Handle, usize, *mut Handle) -> Status;
     LiteRtCompiledModelIsFullyAccelerated: fn(Handle, *mut bool) -> Status;
+    LiteRtCompiledModelGetErrorMessages: fn(Handle, *mut *mut c_char) -> Status;
     LiteRtGetModelSignature: fn(Handle, usize, *mut Handle) -> Status;
     LiteRtGetNumSignatureInputs: fn(Handle, *mut usize) -> Status;
     LiteRtGetNumSignatureOutputs: fn(Handle, *mut usize) -> Status;

@@ -158,8 +158,6 @@ struct Compiled {
     inputs: Vec<Port>,
     outputs: Vec<Port>,
     accel: Accel,
-    /// Whether a run succeeded yet (LiteRT allocates tensors in the first one: its log is captured until then).
-    ran: bool,
     /// The main subgraph's nodes: name (`OP#index`), op, and whether it is a DEQUANTIZE of a constant (folded
     /// into the weights by an accelerator). Profiler indices below their count are TFLite nodes.
     nodes: Vec<placement::ModelNode>,
@@ -256,7 +254,6 @@ impl Compiled {
             inputs: vec![],
             outputs: vec![],
             accel: how.accel,
-            ran: false,
             nodes: edgebench_graph::load(path)
                 .map(|m| placement::model_nodes(&m))
                 .map_err(|e| e.to_string())?,
@@ -306,13 +303,17 @@ impl Compiled {
                         "LiteRtAddOpaqueOptions",
                     )?;
                 }
+                // Errors of a run go to a buffer (kLiteRtErrorReporterModeBuffer) that `run` reads on failure,
+                // not to stderr.
+                let mut runtime = String::from("error_reporter_mode = 2\n");
                 if how.profiling {
-                    let o = opaque(a, c"runtime_options_string", "enable_profiling = true\n")?;
-                    check(
-                        (a.LiteRtAddOpaqueOptions)(options, o),
-                        "LiteRtAddOpaqueOptions",
-                    )?;
+                    runtime.push_str("enable_profiling = true\n");
                 }
+                let o = opaque(a, c"runtime_options_string", &runtime)?;
+                check(
+                    (a.LiteRtAddOpaqueOptions)(options, o),
+                    "LiteRtAddOpaqueOptions",
+                )?;
                 check(
                     (a.LiteRtCreateCompiledModel)(c.env, c.model, options, &mut c.compiled),
                     "LiteRtCreateCompiledModel",
@@ -421,26 +422,38 @@ impl Compiled {
         }
     }
 
-    /// One inference; until one succeeds, LiteRT's error lines (captured from stderr) end a failure's message.
+    /// One inference; a failure's message ends with LiteRT's own (its error reporter's buffer).
     fn run(
         &mut self,
         inputs: &[(String, HostTensor)],
     ) -> Result<Vec<(String, HostTensor)>, String> {
-        if self.ran {
-            return self.run_quiet(inputs);
-        }
-        let (r, errors) = capture::stderr_of(|| self.run_quiet(inputs));
-        self.ran = r.is_ok();
-        r.map_err(|e| {
-            match errors
-                .iter()
+        self.run_quiet(inputs).map_err(|e| {
+            let said = self.error_messages();
+            let line = said
+                .lines()
                 .find(|l| l.contains("failed"))
-                .or(errors.first())
-            {
-                Some(l) => format!("{e}; LiteRT said: {l}"),
+                .or(said.lines().find(|l| !l.trim().is_empty()));
+            match line {
+                Some(l) => format!("{e}; LiteRT said: {}", l.trim()),
                 None => e,
             }
         })
+    }
+
+    /// The compiled model's buffered error messages (empty when there are none).
+    fn error_messages(&self) -> String {
+        let mut p: *mut std::ffi::c_char = std::ptr::null_mut();
+        // SAFETY: a live compiled model; LiteRT allocates the string with malloc and the caller frees it.
+        unsafe {
+            if (self.rt.api.LiteRtCompiledModelGetErrorMessages)(self.compiled, &mut p) != 0
+                || p.is_null()
+            {
+                return String::new();
+            }
+            let s = cstr(p);
+            libc::free(p as *mut c_void);
+            s
+        }
     }
 
     fn run_quiet(

@@ -99,3 +99,63 @@ fn a_conv_whose_filter_is_computed_at_run_time_stays_on_the_interpreter() {
         (&[1usize][..], 2)
     );
 }
+
+#[test]
+fn a_run_that_fails_ends_with_litert_s_own_reason() {
+    if !required() {
+        return;
+    }
+    use edgebench_graph::tflite::write::{ModelSpec, OpSpec, OptField, TensorSpec, f32_bytes};
+    let t = |name: &str, shape: Vec<i32>| TensorSpec {
+        name: name.into(),
+        dtype: 0,
+        shape,
+        ..Default::default()
+    };
+    // CONV_2D without its bias: LiteRT's kernel refuses it when it prepares (at the first run).
+    let bytes = ModelSpec {
+        description: "edgebench test".into(),
+        tensors: vec![
+            t("x", vec![1, 4, 4, 2]),
+            TensorSpec {
+                data: Some(f32_bytes(&[0.5; 6])),
+                ..t("w", vec![3, 1, 1, 2])
+            },
+            t("y", vec![1, 4, 4, 3]),
+        ],
+        ops: vec![OpSpec {
+            builtin: 3,
+            version: 1,
+            inputs: vec![0, 1, -1],
+            outputs: vec![2],
+            options: Some((
+                1,
+                vec![
+                    (0, OptField::I8(1)),
+                    (1, OptField::I32(1)),
+                    (2, OptField::I32(1)),
+                ],
+            )),
+            ..Default::default()
+        }],
+        inputs: vec![0],
+        outputs: vec![2],
+    }
+    .encode();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.tflite");
+    std::fs::write(&p, bytes).unwrap();
+    let feed = vec![(
+        "x".to_string(),
+        HostTensor {
+            shape: vec![1, 4, 4, 2],
+            data: Data::F32(vec![1.0; 32]),
+        },
+    )];
+    let b = Litert::new(Accel::Reference, None);
+    let e = match b.load(&p, &[]).and_then(|mut s| s.run(&feed)) {
+        Ok(_) => panic!("a CONV_2D without bias ran"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("LiteRT said:") && e.contains("CONV_2D"), "{e}");
+}
