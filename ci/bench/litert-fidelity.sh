@@ -12,7 +12,8 @@ rounds=${3:-3}
 secs=${4:-5}
 eb=./target/release/edgebench
 out=$(mktemp -d)
-for m in hand_landmark_lite hand_landmark_full selfie_segmentation pose_landmark_lite tflite_cnn; do
+# MODELS (space-separated) overrides the list.
+for m in ${MODELS:-hand_landmark_lite hand_landmark_full selfie_segmentation pose_landmark_lite tflite_cnn}; do
   path=$($eb models list --json | "$py" -c "import json,sys; d=[x for x in json.load(sys.stdin) if x['name']=='$m']; print(d[0]['cached'] if d else '')")
   if [ -z "$path" ]; then path="$HOME/.cache/edgebench/fixtures/$m.tflite"; fi
   for r in $(seq "$rounds"); do
