@@ -304,7 +304,7 @@ pub fn measure(
         warmup: Duration::from_secs_f64(req.warmup_s),
         target_rel_ci: req.target_rel_ci,
         max_time: Duration::from_secs_f64(req.max_time_s),
-        stretch: crate::injected_slowdown(),
+        stretch: crate::injected_slowdown(&req.backend, &req.label, &req.variant),
         ..Default::default()
     };
     let sensor = if req.sensor {

@@ -72,7 +72,7 @@ pub fn interrupted() -> bool {
 
 /// Fault injection for tests of cell isolation: with `EDGEBENCH_FAULT=hang` a cell's child sleeps forever, with
 /// `abort` it aborts, with `exit` it exits with code 70. Only cell children call it, so a parent run is not affected.
-/// (`slow:F` is read by [`injected_slowdown`] instead.)
+/// (`slow:F[@CELL]` is read by [`injected_slowdown`] instead.)
 pub fn injected_fault() {
     match std::env::var("EDGEBENCH_FAULT").as_deref() {
         Ok("hang") => loop {
@@ -84,19 +84,75 @@ pub fn injected_fault() {
     }
 }
 
-/// The test-only slowdown of `EDGEBENCH_FAULT=slow:F` (F > 1, e.g. `slow:1.10`): every timed iteration of a bench
-/// cell lasts F times as long (busy-waiting inside the timed region, so the real sampling path sees it). 1.0 when
-/// unset; an unparsable or out-of-range F is ignored with a warning.
-pub fn injected_slowdown() -> f64 {
-    match std::env::var("EDGEBENCH_FAULT") {
-        Ok(v) => match v.strip_prefix("slow:").map(str::parse::<f64>) {
-            Some(Ok(f)) if f.is_finite() && (1.0..=100.0).contains(&f) => f,
-            Some(_) => {
-                tracing::warn!("EDGEBENCH_FAULT={v}: expected slow:F with 1 <= F <= 100; ignored");
-                1.0
-            }
-            None => 1.0,
-        },
-        Err(_) => 1.0,
+/// The test-only slowdown of `EDGEBENCH_FAULT=slow:F` (F > 1, e.g. `slow:1.10`) for a cell of `backend`, `model`
+/// and `variant`: every timed iteration lasts F times as long (busy-waiting inside the timed region, so the real
+/// sampling path sees it). `slow:F@SELECTOR` slows only the cells it selects: `BACKEND/MODEL` or
+/// `BACKEND/MODEL/VARIANT` (`slow:1.10@ort/pplcnet_orientation`). 1.0 when unset or not selected; an unparsable F or
+/// selector is ignored with a warning.
+pub fn injected_slowdown(backend: &str, model: &str, variant: &str) -> f64 {
+    let Ok(v) = std::env::var("EDGEBENCH_FAULT") else {
+        return 1.0;
+    };
+    match parse_slowdown(&v) {
+        Some(Ok((f, sel))) => {
+            let hit = sel.is_none_or(|s: Vec<&str>| match s.as_slice() {
+                [b, m] => *b == backend && *m == model,
+                [b, m, var] => *b == backend && *m == model && *var == variant,
+                _ => false,
+            });
+            if hit { f } else { 1.0 }
+        }
+        Some(Err(())) => {
+            tracing::warn!(
+                "EDGEBENCH_FAULT={v}: expected slow:F[@BACKEND/MODEL[/VARIANT]] with 1 <= F <= 100; ignored"
+            );
+            1.0
+        }
+        None => 1.0,
+    }
+}
+
+/// `slow:F[@SELECTOR]` -> (F, the selector's parts); `None` for another fault, `Err` for a bad one.
+#[allow(clippy::type_complexity)]
+fn parse_slowdown(v: &str) -> Option<Result<(f64, Option<Vec<&str>>), ()>> {
+    let rest = v.strip_prefix("slow:")?;
+    let (f, sel) = match rest.split_once('@') {
+        Some((f, sel)) => (f, Some(sel.split('/').collect::<Vec<_>>())),
+        None => (rest, None),
+    };
+    let ok_sel = sel
+        .as_ref()
+        .is_none_or(|s| (2..=3).contains(&s.len()) && s.iter().all(|p| !p.is_empty()));
+    Some(match f.parse::<f64>() {
+        Ok(f) if f.is_finite() && (1.0..=100.0).contains(&f) && ok_sel => Ok((f, sel)),
+        _ => Err(()),
+    })
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::parse_slowdown;
+
+    #[test]
+    fn slowdowns_parse_with_and_without_a_cell_selector() {
+        assert_eq!(parse_slowdown("hang"), None);
+        assert_eq!(parse_slowdown("slow:1.10"), Some(Ok((1.10, None))));
+        assert_eq!(
+            parse_slowdown("slow:1.10@ort/pplcnet_orientation"),
+            Some(Ok((1.10, Some(vec!["ort", "pplcnet_orientation"]))))
+        );
+        assert_eq!(
+            parse_slowdown("slow:2@tract/tiny_mlp/fp16"),
+            Some(Ok((2.0, Some(vec!["tract", "tiny_mlp", "fp16"]))))
+        );
+        for bad in [
+            "slow:0.5",
+            "slow:x",
+            "slow:1.1@ort",
+            "slow:1.1@a/b/c/d",
+            "slow:1.1@ort/",
+        ] {
+            assert_eq!(parse_slowdown(bad), Some(Err(())), "{bad}");
+        }
     }
 }

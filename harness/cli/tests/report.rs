@@ -361,3 +361,17 @@ fn bad_interleaved_sessions_are_one_line_usage_errors() {
     // Nothing was created for the refused sessions.
     assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_slowdown_injected_into_one_cell_slows_that_cell_only() {
+    let t = tempfile::tempdir().unwrap();
+    let base = bench(t.path(), &[]);
+    // 6x on tract/tiny_mlp only: even with this machine's 2x swings between processes, tiny_mlp's ratio stays
+    // above 3 and attention_block's below 2.5.
+    let slow = bench(t.path(), &[("EDGEBENCH_FAULT", "slow:6@tract/tiny_mlp")]);
+    let (_, out, err) = gate(&base, &slow, &["--json"]);
+    let g: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let ratio = |m: &str| verdict_of(&g, m)["ratio"].as_f64().unwrap();
+    assert!(ratio("tiny_mlp") > 3.0, "{g}");
+    assert!(ratio("attention_block") < 2.5, "{g}");
+}
