@@ -47,7 +47,7 @@ impl<'a> Table<'a> {
         }
         let vt = vt as usize;
         let vt_len = u16::from_le_bytes(rd::<2>(buf, vt, what)?) as usize;
-        if vt_len < 4 || vt_len % 2 != 0 || vt + vt_len > buf.len() {
+        if vt_len < 4 || !vt_len.is_multiple_of(2) || vt + vt_len > buf.len() {
             return Err(format!("{what}: malformed vtable at {vt}"));
         }
         Ok(Table {
