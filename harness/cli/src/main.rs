@@ -60,6 +60,9 @@ enum Command {
     ProfileOne(cmd::profile::OneArgs),
     /// Joins results.json files of the shards of one plan (`bench --partition`).
     Merge(cmd::merge::Args),
+    /// The run history (SQLite): `history add RUN...`, `history show`.
+    #[command(subcommand)]
+    History(cmd::history::Command),
     /// The HTML report (or Markdown / JUnit) of a saved run; with --baseline, the gate's verdicts in it.
     Report(cmd::report::Args),
     /// The regression gate: a candidate run against a baseline run, from their raw samples.
@@ -138,6 +141,7 @@ fn dispatch(cli: Cli, registry: &edgebench_backend_api::Registry) -> anyhow::Res
         Command::BenchCell(a) => cmd::cell::run(a, registry),
         Command::Build(a) => cmd::build::run(a),
         Command::Merge(a) => cmd::merge::run(a),
+        Command::History(c) => cmd::history::run(c),
         Command::Report(a) => cmd::report::run(a),
         Command::Gate(a) => cmd::gate::run(a),
         Command::Check(a) => cmd::check::run(a, registry, cli.ort_lib.as_deref()),

@@ -4,6 +4,7 @@ pub mod cell;
 pub mod check;
 pub mod doctor;
 pub mod gate;
+pub mod history;
 pub mod inspect;
 pub mod merge;
 pub mod models;

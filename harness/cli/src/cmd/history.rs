@@ -1,0 +1,113 @@
+//! `edgebench history add RUN...` / `history show`: the run history in SQLite (issue #23, first part). Reads saved
+//! runs only; never measures.
+
+use crate::exit::{USAGE, fail};
+use anyhow::Result;
+use edgebench_history::{Filter, History};
+use std::path::PathBuf;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Records runs (folders or results.json): one point per timed cell. A run already there is left as it is.
+    Add {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Prints the series: per cell (target, backend, model, variant), its points in run order.
+    Show {
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        backend: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Db {
+    /// The history file.
+    #[arg(long, default_value = "reports/history.sqlite")]
+    db: PathBuf,
+}
+
+fn open(db: &Db) -> Result<History> {
+    History::open(&db.db).map_err(|e| fail(USAGE, e))
+}
+
+pub fn run(c: Command) -> Result<()> {
+    match c {
+        Command::Add { runs, db } => {
+            let loaded = runs
+                .iter()
+                .map(|r| crate::flags::load_run(r))
+                .collect::<Result<Vec<_>>>()?;
+            let mut h = open(&db)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            for (_, dir, results) in &loaded {
+                let a = h.add(results, dir, now).map_err(|e| fail(USAGE, e))?;
+                if a.already {
+                    println!("{}: already in {}", a.run_id, db.db.display());
+                } else {
+                    println!(
+                        "{}: {} cells added to {}",
+                        a.run_id,
+                        a.cells,
+                        db.db.display()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Show {
+            model,
+            backend,
+            target,
+            json,
+            db,
+        } => {
+            let h = open(&db)?;
+            let points = h
+                .series(&Filter {
+                    model,
+                    backend,
+                    target,
+                })
+                .map_err(|e| fail(USAGE, e))?;
+            if json {
+                return super::print_json(&points);
+            }
+            let mut last = None;
+            for p in &points {
+                let key = (&p.target, &p.backend, &p.model, &p.variant);
+                if last != Some(key) {
+                    println!("{}/{}/{}/{}", p.target, p.backend, p.model, p.variant);
+                    last = Some(key);
+                }
+                println!(
+                    "  {}  {:>12.1} µs  [{:.1}, {:.1}]  n {:>6}  {}  {}",
+                    p.run_id,
+                    p.median_ns / 1e3,
+                    p.ci_low_ns / 1e3,
+                    p.ci_high_ns / 1e3,
+                    p.samples,
+                    &p.git_commit[..p.git_commit.len().min(12)],
+                    p.machine
+                );
+            }
+            if points.is_empty() {
+                println!("no points in {}", db.db.display());
+            }
+            Ok(())
+        }
+    }
+}
