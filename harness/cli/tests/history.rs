@@ -47,7 +47,12 @@ fn runs_are_added_once_and_shown_as_series() {
     let s = json(&[
         "history", "show", "--model", "tiny_mlp", "--json", "--db", db,
     ]);
-    let points = s.as_array().unwrap();
+    assert_eq!(s.as_array().unwrap().len(), 1, "one series: {s}");
+    assert!(
+        s[0]["changes"].as_array().unwrap().is_empty(),
+        "two points cannot show a change: {s}"
+    );
+    let points = s[0]["points"].as_array().unwrap();
     assert_eq!(points.len(), 2, "{s}");
     for p in points {
         assert_eq!(
@@ -108,7 +113,7 @@ fn two_jobs_adding_at_once_lose_no_row() {
     assert!(x.wait().unwrap().success() && y.wait().unwrap().success());
     let all = json(&["history", "show", "--json", "--db", db.to_str().unwrap()]);
     assert_eq!(
-        all.as_array().unwrap().len(),
+        all[0]["points"].as_array().unwrap().len(),
         32,
         "every add of both jobs landed"
     );

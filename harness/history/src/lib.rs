@@ -4,6 +4,9 @@
 //! The schema is versioned (`PRAGMA user_version`) and migrated forward on open. The file is in WAL mode with a busy
 //! timeout, and every `add` is one transaction: two CI jobs adding runs at once both land, whole.
 
+mod changes;
+pub use changes::{Change, Settings, changes};
+
 use edgebench_report::Results;
 use rusqlite::{Connection, params};
 use serde::Serialize;

@@ -3,7 +3,7 @@
 
 use crate::exit::{USAGE, fail};
 use anyhow::Result;
-use edgebench_history::{Filter, History};
+use edgebench_history::{Filter, History, Point};
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
@@ -15,7 +15,8 @@ pub enum Command {
         #[command(flatten)]
         db: Db,
     },
-    /// Prints the series: per cell (target, backend, model, variant), its points in run order.
+    /// Prints the series: per cell (target, backend, model, variant), its points in run order and its change points
+    /// (E-Divisive means, t-statistic variant, permutation test at 0.01).
     Show {
         #[arg(long)]
         model: Option<String>,
@@ -83,31 +84,74 @@ pub fn run(c: Command) -> Result<()> {
                     target,
                 })
                 .map_err(|e| fail(USAGE, e))?;
+            let series = group(points);
             if json {
-                return super::print_json(&points);
+                return super::print_json(&series);
             }
-            let mut last = None;
-            for p in &points {
-                let key = (&p.target, &p.backend, &p.model, &p.variant);
-                if last != Some(key) {
-                    println!("{}/{}/{}/{}", p.target, p.backend, p.model, p.variant);
-                    last = Some(key);
+            for s in &series {
+                println!("{}/{}/{}/{}", s.target, s.backend, s.model, s.variant);
+                for (i, p) in s.points.iter().enumerate() {
+                    let change = s
+                        .changes
+                        .iter()
+                        .find(|c| c.index == i)
+                        .map(|c| format!("  <- change {:+.1} % (p {:.3})", 100.0 * c.change, c.p))
+                        .unwrap_or_default();
+                    println!(
+                        "  {}  {:>12.1} µs  [{:.1}, {:.1}]  n {:>6}  {}  {}{change}",
+                        p.run_id,
+                        p.median_ns / 1e3,
+                        p.ci_low_ns / 1e3,
+                        p.ci_high_ns / 1e3,
+                        p.samples,
+                        &p.git_commit[..p.git_commit.len().min(12)],
+                        p.machine
+                    );
                 }
-                println!(
-                    "  {}  {:>12.1} µs  [{:.1}, {:.1}]  n {:>6}  {}  {}",
-                    p.run_id,
-                    p.median_ns / 1e3,
-                    p.ci_low_ns / 1e3,
-                    p.ci_high_ns / 1e3,
-                    p.samples,
-                    &p.git_commit[..p.git_commit.len().min(12)],
-                    p.machine
-                );
             }
-            if points.is_empty() {
+            if series.is_empty() {
                 println!("no points in {}", db.db.display());
             }
             Ok(())
         }
     }
+}
+
+/// One cell's series with its change points.
+#[derive(serde::Serialize)]
+struct Series {
+    target: String,
+    backend: String,
+    model: String,
+    variant: String,
+    points: Vec<Point>,
+    changes: Vec<edgebench_history::Change>,
+}
+
+fn group(points: Vec<Point>) -> Vec<Series> {
+    let mut out: Vec<Series> = vec![];
+    for p in points {
+        let same = out.last().is_some_and(|s| {
+            (&s.target, &s.backend, &s.model, &s.variant)
+                == (&p.target, &p.backend, &p.model, &p.variant)
+        });
+        if !same {
+            out.push(Series {
+                target: p.target.clone(),
+                backend: p.backend.clone(),
+                model: p.model.clone(),
+                variant: p.variant.clone(),
+                points: vec![],
+                changes: vec![],
+            });
+        }
+        if let Some(s) = out.last_mut() {
+            s.points.push(p);
+        }
+    }
+    for s in &mut out {
+        let medians: Vec<f64> = s.points.iter().map(|p| p.median_ns).collect();
+        s.changes = edgebench_history::changes(&medians, Default::default());
+    }
+    out
 }
