@@ -34,6 +34,8 @@ pub enum Event<'a> {
     RunFinished {
         results: &'a Results,
     },
+    /// A stage of the run begins (e.g. the confirmation of an interleaved session's flagged cells): one line.
+    Stage(String),
 }
 
 /// Consumes events.

@@ -115,6 +115,9 @@ pub struct AbSide {
     /// A cell stops as soon as its interval decides it at this threshold (beyond it, or within it), the test
     /// `edgebench gate --threshold` applies; `None`: only --ci and --max-time stop it.
     pub threshold: Option<f64>,
+    /// Cells the session flags (regressed, accuracy regressed) are measured again in a confirmation session of
+    /// fresh children (`bench --ab --confirm`); the gate then fails only on confirmed verdicts.
+    pub confirm: bool,
 }
 
 /// What to run and how.

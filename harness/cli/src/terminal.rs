@@ -59,6 +59,7 @@ impl Reporter for Terminal {
                 }
             }
             Event::RunFinished { .. } => self.bar.finish_and_clear(),
+            Event::Stage(line) if !self.json => self.bar.suspend(|| println!("{line}")),
             _ => {}
         }
         Ok(())

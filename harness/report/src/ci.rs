@@ -72,6 +72,19 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
                  turn by turn.\n"
             );
         }
+        if let Some(st) = &g.confirmation {
+            let _ = writeln!(
+                o,
+                "**Confirmation** (session `{}`): the {} flagged cell(s) were measured again by fresh children \
+                 and judged at {:.2} % each (the gate's 5 % shared among them): **{} confirmed**, {} cleared. Only \
+                 confirmed verdicts fail the gate.\n",
+                md(&st.session),
+                st.cells,
+                st.confidence * 100.0,
+                st.confirmed,
+                st.cleared
+            );
+        }
         if g.single_process_cells > 0 {
             let _ = writeln!(
                 o,
@@ -87,10 +100,13 @@ pub fn markdown(r: &Results, gate: Option<&Gate>) -> String {
         let _ = writeln!(o, "|---|---|---|---|---|---|");
         // Regressions first: the verdicts are already sorted worst first.
         for v in &g.cells {
-            let name = if v.verdict.fails() {
-                format!("**{}**", v.verdict.name())
-            } else {
-                v.verdict.name().to_string()
+            let name = match (v.verdict.fails(), &v.confirmation) {
+                (true, Some(_)) => format!("**{} (confirmed)**", v.verdict.name()),
+                (true, None) => format!("**{}**", v.verdict.name()),
+                (false, Some(cf)) => {
+                    format!("{} (flagged {})", v.verdict.name(), cf.flagged.name())
+                }
+                (false, None) => v.verdict.name().to_string(),
             };
             let unstable = if v.unstable.is_empty() {
                 String::new()
@@ -286,9 +302,14 @@ pub fn junit(r: &Results, gate: Option<&Gate>) -> String {
             let failure = if c.outcome != Outcome::Ok {
                 Some((kind(&c.outcome), outcome_text(&c.outcome)))
             } else {
-                verdict_of(gate, c)
-                    .filter(|v| v.verdict.fails())
-                    .map(|v| (v.verdict.name().to_string(), v.reason.clone()))
+                verdict_of(gate, c).filter(|v| v.verdict.fails()).map(|v| {
+                    let confirmed = if v.confirmation.is_some() {
+                        " (confirmed)"
+                    } else {
+                        ""
+                    };
+                    (format!("{}{confirmed}", v.verdict.name()), v.reason.clone())
+                })
             };
             match failure {
                 Some((k, msg)) => {

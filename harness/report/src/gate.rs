@@ -14,6 +14,8 @@ use std::path::Path;
 /// Version of the `gate --json` document (docs/gate.md).
 pub const GATE_FORMAT_VERSION: u32 = 1;
 
+pub mod confirm;
+
 /// How the gate judges.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct GateOptions {
@@ -50,6 +52,11 @@ pub enum Verdict {
     Regressed,
     /// One of the two cells' own CI missed its target (an unstable cell), or the interval straddles the limit.
     Inconclusive,
+    /// Interleaved: the two children of one side kept speeds further apart than half the threshold for the whole
+    /// session, so the comparison cannot be judged at this threshold on this machine.
+    NotGateable,
+    /// Flagged by the session (regressed, accuracy regressed), not confirmed by a fresh session of new children.
+    Cleared,
     /// In the baseline, not in the candidate.
     Missing,
     /// In the candidate, not in the baseline.
@@ -81,6 +88,8 @@ impl Verdict {
             Verdict::AccuracyRegressed => "accuracy regressed",
             Verdict::Regressed => "regressed",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::NotGateable => "not gateable",
+            Verdict::Cleared => "cleared",
             Verdict::Missing => "missing",
             Verdict::New => "new",
             Verdict::StillFailing => "still failing",
@@ -119,6 +128,12 @@ pub struct CellVerdict {
     /// Which side's own CI missed its target (`baseline`, `candidate`): an unstable cell.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unstable: Vec<String>,
+    /// Interleaved cells: how far apart one side's two children ran (the side where they were further apart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<confirm::Spread>,
+    /// A flagged cell measured again in the confirmation session, and what that said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<confirm::Confirmation>,
     /// One line saying why.
     pub reason: String,
 }
@@ -155,6 +170,9 @@ pub struct Gate {
     /// Why the timing verdicts may not mean what they say (e.g. the runs are from different machines).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The confirmation session whose verdicts decided the flagged cells (`bench --ab --confirm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<confirm::Stage>,
     /// Worst first (the order of [`Verdict`]), then by id.
     pub cells: Vec<CellVerdict>,
 }
@@ -518,6 +536,8 @@ pub fn gate(
             baseline_p50_ns: b.and_then(|x| x.latency.as_ref()).map(|s| s.p50_ns),
             candidate_p50_ns: c.and_then(|x| x.latency.as_ref()).map(|s| s.p50_ns),
             unstable: vec![],
+            spread: None,
+            confirmation: None,
             reason: String::new(),
         };
         let (verdict, reason) = match (b, c) {
@@ -545,6 +565,8 @@ pub fn gate(
         v.reason = reason;
         cells.push(v);
     }
+    let mut warnings = vec![];
+    let stage = confirm::apply(&mut cells, candidate, candidate_dir, o, &mut warnings);
     cells.sort_by(|a, b| (a.verdict, a.id()).cmp(&(b.verdict, b.id())));
     let mut counts = BTreeMap::new();
     for c in &cells {
@@ -574,7 +596,6 @@ pub fn gate(
     } else {
         single_process_cells
     };
-    let mut warnings = vec![];
     let (mb, mc) = (&baseline.machine, &candidate.machine);
     if (&mb.cpu, mb.logical_cores, &mb.arch) != (&mc.cpu, mc.logical_cores, &mc.arch) {
         warnings.push(format!(
@@ -602,6 +623,7 @@ pub fn gate(
     Ok(Gate {
         interleaved: paired_runs(baseline, candidate),
         warnings,
+        confirmation: stage,
         single_process_cells,
         format_version: GATE_FORMAT_VERSION,
         baseline_run: baseline.run_id.clone(),
@@ -613,8 +635,18 @@ pub fn gate(
     })
 }
 
+/// A share as a percentage without a needless decimal: 0.05 -> "5", 0.025 -> "2.5".
+fn share(x: f64) -> String {
+    let p = (x * 1000.0).round() / 10.0;
+    if p.fract() == 0.0 {
+        format!("{p:.0}")
+    } else {
+        format!("{p:.1}")
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn judge(
+pub(crate) fn judge(
     b: &Cell,
     bdir: &Path,
     br: &Results,
@@ -704,6 +736,24 @@ fn judge(
         band
     };
     let (hi, lo) = (1.0 + cmp.limit, 1.0 / (1.0 + cmp.limit));
+    if is_paired {
+        v.spread = confirm::spread(&sb, &turns(b), &sc, &turns(c), o, &v.id());
+    }
+    // Children of one side that ran further apart than half the threshold: the turn interval cannot see that
+    // offset (it belongs to a child, not to a turn), so only a change clear of it as well is judged.
+    if let Some(s) = v.spread.as_ref().filter(|s| s.beyond(o.threshold)) {
+        let off = s.offset();
+        if !(cmp.ci[0] > hi * (1.0 + off) || cmp.ci[1] < lo / (1.0 + off)) {
+            return (
+                Verdict::NotGateable,
+                format!(
+                    "not gateable on this machine at {} %: {} ({band})",
+                    share(o.threshold),
+                    s.describe()
+                ),
+            );
+        }
+    }
     if cmp.ci[0] > hi {
         (
             Verdict::Regressed,

@@ -499,7 +499,7 @@ th{background:#eef1f5;cursor:pointer;user-select:none}td.n{text-align:right;font
 .emu{background:#ffe08a;color:#5a4300;border:1px solid #d4a900}.sw{background:#ffd0e0;color:#7a0030;border:1px solid #d0507a}
 .ok{background:#dff3e3}.bad{background:#fbdada}.warn{background:#fff1c9}.split{background:#dfeaf9}.muted{color:#6b7785}
 .v-regressed,.v-now-failing,.v-accuracy-regressed{background:#fbdada;font-weight:600}.v-improved{background:#dff3e3}
-.v-inconclusive{background:#fff1c9}.banner{padding:8px 12px;border-radius:4px;margin:8px 0;font-weight:600}
+.v-inconclusive{background:#fff1c9}.v-not-gateable{background:#ece3f7}.v-cleared{background:#eef2f6}.banner{padding:8px 12px;border-radius:4px;margin:8px 0;font-weight:600}
 details summary{cursor:pointer}svg{max-width:100%;height:auto}#filter{margin:8px 0;padding:4px 8px;width:320px}
 .legend span{margin-right:12px}
 "#;
@@ -1351,6 +1351,23 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
     if g.interleaved {
         h.push_str("<p>The two runs are the sides of one interleaved session (<code>bench --ab</code>): timed cells are compared turn by turn.</p>");
     }
+    if let Some(st) = &g.confirmation {
+        let _ = write!(
+            h,
+            "<p><b>Confirmation</b> (session <code>{}</code>): the {} flagged cell(s) were measured again by fresh children and judged at {:.2} % each (the gate's error shared among them): <b>{} confirmed</b>, {} cleared. Only confirmed verdicts fail the gate.</p>",
+            esc(&st.session),
+            st.cells,
+            st.confidence * 100.0,
+            st.confirmed,
+            st.cleared
+        );
+    }
+    if g.cells
+        .iter()
+        .any(|c| c.verdict == crate::gate::Verdict::NotGateable)
+    {
+        h.push_str("<p class=\"warn\">Cells <b>not gateable</b> on this machine: a side's two children kept speeds of their own for the whole session, further apart than half the threshold, so a change of that size cannot be told from which child ran; they neither fail nor pass the gate (docs/gate.md).</p>");
+    }
     if g.single_process_cells > 0 {
         let _ = write!(
             h,
@@ -1374,7 +1391,17 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
                     esc(&c.unstable.join(", "))
                 )
             },
-            "",
+            match &c.confirmation {
+                Some(cf) if c.verdict.fails() => format!(
+                    r#" <span class="flag">CONFIRMED</span> <span class="muted">(again {})</span>"#,
+                    esc(cf.verdict.name())
+                ),
+                Some(cf) => format!(
+                    r#" <span class="muted">(flagged {})</span>"#,
+                    esc(cf.flagged.name())
+                ),
+                None => String::new(),
+            },
             esc(&c.model),
             esc(&c.target),
             if emu {

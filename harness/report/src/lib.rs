@@ -260,7 +260,7 @@ pub struct Settings {
 }
 
 /// One side of an interleaved session (`bench --ab`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Paired {
     /// The session both runs share.
     pub session: String,
@@ -281,6 +281,13 @@ pub struct Paired {
     /// The threshold a cell's turns stopped on once its interval decided it (`bench --ab --threshold`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    /// The confirmation session of this one (`bench --ab --confirm`): the cells this session flagged, measured again
+    /// by fresh children; its two sides are the sibling run folders `<confirmation>-a` and `<confirmation>-b`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<String>,
+    /// In a confirmation session: the session whose flagged cells it measured again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<String>,
 }
 
 fn one_process() -> usize {

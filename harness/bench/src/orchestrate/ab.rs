@@ -23,6 +23,16 @@ struct Turns {
     sampled: [f64; 2],
 }
 
+/// Which session of a cell this is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Round {
+    /// The session itself.
+    First,
+    /// The confirmation of `cells` flagged cells: fresh children, loaded b, a, a, b; each pair of turns starting
+    /// with the other side and on the other CPU than in the first session; decided at 1 - 0.01 / cells.
+    Confirm { cells: usize },
+}
+
 /// Runs one cell as an interleaved session: two children per side, loaded and warmed up one after the other in the
 /// order a, b, b, a (on this VM the first child loaded for a cell ran 4-8 % slower than the other three, measured in
 /// BENCHMARKS.md; with each side loaded first once, such an effect sides with neither), then the two pairs (a1, b1)
@@ -30,12 +40,17 @@ struct Turns {
 /// speed lasting longer than a turn hits both sides alike. At least 8 pairs of turns; then until the 95 % CI of the
 /// median turn ratio (b / a) is within `target_rel_ci`, or (with a threshold) its interval decides the cell, or a
 /// side had `max_time_s` of turns. Returns the two cells.
-pub(super) fn run_pair(c: &CellCtx, dirs: [&Path; 2], outputs: [&Path; 2]) -> (Cell, Cell) {
+pub(super) fn run_pair(
+    c: &CellCtx,
+    dirs: [&Path; 2],
+    outputs: [&Path; 2],
+    round: Round,
+) -> (Cell, Cell) {
     let ab = c.plan.ab.clone().unwrap_or_default();
-    let mut children = start_children(c, &ab, dirs, outputs);
+    let mut children = start_children(c, &ab, dirs, outputs, round);
     let all_ready = children.iter().flatten().all(|k| matches!(k, Some(Ok(_))));
     let turns = if all_ready {
-        take_turns(c, &ab, &mut children)
+        take_turns(c, &ab, &mut children, round)
     } else {
         Turns::default()
     };
@@ -48,10 +63,20 @@ pub(super) fn run_pair(c: &CellCtx, dirs: [&Path; 2], outputs: [&Path; 2]) -> (C
     (a, b)
 }
 
-/// Starts the four children in the order a1, b1, b2, a2, each warmed up before the next starts.
-fn start_children(c: &CellCtx, ab: &AbSide, dirs: [&Path; 2], outputs: [&Path; 2]) -> Children {
+/// Starts the four children in the order a1, b1, b2, a2 (a confirmation: b1, a1, a2, b2), each warmed up before
+/// the next starts.
+fn start_children(
+    c: &CellCtx,
+    ab: &AbSide,
+    dirs: [&Path; 2],
+    outputs: [&Path; 2],
+    round: Round,
+) -> Children {
     // (side, child of that side): side a's first child, b's first, b's second, a's second.
-    let order = [(0usize, 0usize), (1, 0), (1, 1), (0, 1)];
+    let order = match round {
+        Round::First => [(0usize, 0usize), (1, 0), (1, 1), (0, 1)],
+        Round::Confirm { .. } => [(1, 0), (0, 0), (0, 1), (1, 1)],
+    };
     let mut children: Children = Default::default();
     for (side, p) in order {
         // A side whose first child failed has its outcome: the second children are not needed.
@@ -76,18 +101,22 @@ fn start_children(c: &CellCtx, ab: &AbSide, dirs: [&Path; 2], outputs: [&Path; 2
 }
 
 /// The turns, until the cell's stop rule holds or a child ends.
-fn take_turns(c: &CellCtx, ab: &AbSide, children: &mut Children) -> Turns {
+fn take_turns(c: &CellCtx, ab: &AbSide, children: &mut Children, round: Round) -> Turns {
     let s = &c.plan.settings;
     let mut r = Turns::default();
     // Both turns of a pair run their model thread on the same CPU, the CPU changing from pair to pair: on a VM
     // each virtual CPU is its own host thread with its own neighbours, and a child that stayed on one of them
     // would carry that CPU's speed as if it were its own.
     let cpus = cell::allowed_cpus();
+    let (shift, confidence) = match round {
+        Round::First => (0, 0.99),
+        Round::Confirm { cells } => (1, 1.0 - 0.01 / cells.max(1) as f64),
+    };
     let mut t = 0usize;
     'turns: while !crate::interrupted() {
         let (p, u) = (t % 2, t / 2);
-        let first = if u % 2 == 0 { [0, 1] } else { [1, 0] };
-        let cpu = (cpus.len() >= 2).then(|| cpus[(u + p) % cpus.len()]);
+        let first = if (u + shift) % 2 == 0 { [0, 1] } else { [1, 0] };
+        let cpu = (cpus.len() >= 2).then(|| cpus[(u + p + shift) % cpus.len()]);
         for side in first {
             let Some(Some(Ok(k))) = children[side].get_mut(p) else {
                 break 'turns;
@@ -120,7 +149,7 @@ fn take_turns(c: &CellCtx, ab: &AbSide, children: &mut Children) -> Turns {
         }
         if let Some(l) = ab.threshold
             && t >= DECIDE_AFTER_PAIRS
-            && decided(&r.medians, l, &c.key.id())
+            && decided(&r.medians, l, confidence, &c.key.id())
         {
             break;
         }
@@ -242,14 +271,14 @@ fn interleave(per_child: &[Vec<f64>; 2], sizes: &[usize]) -> Option<Vec<f64>> {
     (at[0] == per_child[0].len() && at[1] == per_child[1].len()).then_some(out)
 }
 
-/// Whether the interval of the turn ratio (b / a; the gate's statistic, `gate::compare_paired`, at 99 % rather than
-/// the gate's 95 %, since the session looks after every pair) already decides the cell at threshold `l`: wholly
+/// Whether the interval of the turn ratio (b / a; the gate's statistic, `gate::compare_paired`, at `confidence`:
+/// 99 % rather than the gate's 95 %, since the session looks after every pair) already decides the cell at threshold `l`: wholly
 /// beyond the limit (regressed or improved) or wholly within it (unchanged).
-fn decided(medians: &[Vec<f64>; 2], l: f64, key: &str) -> bool {
+fn decided(medians: &[Vec<f64>; 2], l: f64, confidence: f64, key: &str) -> bool {
     let ones = vec![1; medians[0].len()];
     let o = report::gate::GateOptions {
         threshold: l,
-        confidence: 0.99,
+        confidence,
         ..Default::default()
     };
     let Some(c) = report::gate::compare_paired(&medians[0], &ones, &medians[1], &ones, &o, key)
@@ -298,14 +327,14 @@ mod tests {
         let base: Vec<f64> = (0..40).map(|i| 1000.0 + (i % 7) as f64).collect();
         let scaled = |f: f64| base.iter().map(|x| x * f).collect::<Vec<_>>();
         // Unchanged, tightly: decided. Three times slower: decided.
-        assert!(decided(&[base.clone(), scaled(1.0)], 0.05, "k"));
-        assert!(decided(&[base.clone(), scaled(3.0)], 0.05, "k"));
+        assert!(decided(&[base.clone(), scaled(1.0)], 0.05, 0.99, "k"));
+        assert!(decided(&[base.clone(), scaled(3.0)], 0.05, 0.99, "k"));
         // Exactly at the limit, turns scattered around it: not decided.
         let scattered: Vec<f64> = base
             .iter()
             .enumerate()
             .map(|(i, x)| x * if i % 2 == 0 { 1.0 } else { 1.1 })
             .collect();
-        assert!(!decided(&[base.clone(), scattered], 0.05, "k"));
+        assert!(!decided(&[base.clone(), scattered], 0.05, 0.99, "k"));
     }
 }

@@ -121,6 +121,8 @@ pub(super) fn side_b(plan: &mut Plan, a: &RunFolder) -> Result<Option<SideB>, Er
         b_env: ab.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         b_model: ab.model.as_ref().map(|p| p.display().to_string()),
         threshold: ab.threshold,
+        confirmation: None,
+        confirms: None,
     };
     let mut settings = plan.settings.clone();
     settings.paired = Some(paired("b", &a.run_id));

@@ -7,6 +7,7 @@
 //! its measurement). This file holds the loop and [`CellCtx`], the one value every step of a cell takes.
 
 mod ab;
+mod confirm;
 mod finish;
 mod folder;
 mod pool;
@@ -261,6 +262,9 @@ pub fn execute(
     let mut extra = schedule.extra_rounds(plan, &folder.dir, &folder.kept, reporters)?;
     let mut cells: Vec<Cell> = vec![];
     let mut cells_b: Vec<Cell> = vec![];
+    let confirming = plan.ab.as_ref().is_some_and(|ab| ab.confirm);
+    // The rows of an interleaved session as they ended, with their outputs, for the confirmation stage.
+    let mut rows: Vec<(Row, Row)> = vec![];
     for row in &schedule.rows {
         let mut done: Row = vec![];
         let mut done_b: Row = vec![];
@@ -286,6 +290,9 @@ pub fn execute(
         if let Some(side) = &side_b {
             finish::agree(&mut done_b);
             finish::deltas(&mut done_b, &cells_b, plan);
+            if confirming {
+                rows.push((done.clone(), done_b.clone()));
+            }
             cells_b.extend(done_b.into_iter().map(|(c, _)| c));
             let results = rec.results(&side.run_id, &side.settings, cells_b.clone());
             report::save(&side.dir, &results).map_err(|e| Error::Usage(e.to_string()))?;
@@ -299,7 +306,28 @@ pub fn execute(
             emit(reporters, Event::Warning(format!("{}: {e}", s.name)))?;
         }
     }
-    let results = rec.results(&folder.run_id, &plan.settings, cells);
+    let mut settings = plan.settings.clone();
+    if let Some(side) = side_b.as_ref().filter(|_| confirming) {
+        let s = confirm::Session {
+            folder: &folder,
+            side,
+            settings_a: &plan.settings,
+            rows: &rows,
+        };
+        if let Some(name) = confirm::run(&schedule, &s, &rec, reporters)? {
+            // Both sides name their confirmation, so the gate finds it from either.
+            if let Some(p) = settings.paired.as_mut() {
+                p.confirmation = Some(name.clone());
+            }
+            let mut sb = side.settings.clone();
+            if let Some(p) = sb.paired.as_mut() {
+                p.confirmation = Some(name);
+            }
+            let results = rec.results(&side.run_id, &sb, cells_b.clone());
+            report::save(&side.dir, &results).map_err(|e| Error::Usage(e.to_string()))?;
+        }
+    }
+    let results = rec.results(&folder.run_id, &settings, cells);
     emit(reporters, Event::RunFinished { results: &results })?;
     if crate::interrupted() {
         let n = results
@@ -345,7 +373,8 @@ fn run_cell(
     Ok(match side_b {
         Some(side) => {
             let dirs = [folder.dir.as_path(), side.dir.as_path()];
-            let (a, b) = ab::run_pair(c, dirs, [&c.outputs(dirs[0]), &c.outputs(dirs[1])]);
+            let outs = [c.outputs(dirs[0]), c.outputs(dirs[1])];
+            let (a, b) = ab::run_pair(c, dirs, [&outs[0], &outs[1]], ab::Round::First);
             (
                 finish::with_rewrite(a, model),
                 Some(finish::with_rewrite(b, model)),

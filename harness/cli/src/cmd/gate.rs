@@ -107,6 +107,17 @@ fn print_table(g: &gate::Gate) {
              turn by turn"
         );
     }
+    if let Some(st) = &g.confirmation {
+        println!(
+            "confirmation: session {}: {} flagged cell(s) measured again by fresh children, judged at {:.2} % each: {} \
+             confirmed, {} cleared (only confirmed verdicts fail)",
+            st.session,
+            st.cells,
+            st.confidence * 100.0,
+            st.confirmed,
+            st.cleared
+        );
+    }
     if g.single_process_cells > 0 {
         println!(
             "note: {} timed cells were measured in one process on a side; how much this machine's speed differs \

@@ -59,6 +59,7 @@ pub fn side(a: &Args) -> Result<Option<plan::AbSide>> {
             .as_ref()
             .map(|m| std::fs::canonicalize(m).unwrap_or_else(|_| m.clone())),
         turn_ms: a.turn_ms,
+        confirm: !a.no_confirm,
         threshold: match a.threshold.as_deref() {
             None => Some(0.05),
             Some("none") => None,

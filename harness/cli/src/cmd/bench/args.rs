@@ -102,6 +102,11 @@ pub struct Args {
     /// --max-time stop a cell. Default 5 % (the gate's)
     #[arg(long, value_name = "SHARE", requires = "ab")]
     pub threshold: Option<String>,
+    /// Do not measure the cells the session flags (regressed, accuracy regressed) again: by default they are, in a
+    /// confirmation session of fresh children (`...-confirm-a`, `-b`), and the gate fails only on confirmed
+    /// verdicts (docs/gate.md).
+    #[arg(long, requires = "ab")]
+    pub no_confirm: bool,
 }
 
 impl Args {
