@@ -15,6 +15,9 @@ cargo build --workspace --locked
 # The aarch64 runner (tract + ONNX Runtime, the library from the manylinux_2_28_aarch64 wheel beside it), for the
 # qemu tests; cross-compiled with Debian's gcc-aarch64-linux-gnu.
 ./target/debug/edgebench build --target pi4-qemu
+# A throwaway PostgreSQL server (Debian's postgresql) for the history's PostgreSQL test: a real server, not a mock.
+EDGEBENCH_TEST_POSTGRES=$(ci/postgres.sh)
+export EDGEBENCH_TEST_POSTGRES
 EDGEBENCH_CI=1 cargo test --workspace --locked
 # The report side end to end on real runs: gate (exit 10 on an injected slowdown), Markdown, JUnit, and the HTML
 # report in headless chromium from file:// (no console error, no network request); artifacts in reports/ci-artifacts.

@@ -88,28 +88,35 @@ pub fn injected_fault() {
 /// and `variant`: every timed iteration lasts F times as long (busy-waiting inside the timed region, so the real
 /// sampling path sees it). `slow:F@SELECTOR` slows only the cells it selects: `BACKEND/MODEL` or
 /// `BACKEND/MODEL/VARIANT` (`slow:1.10@ort/pplcnet_orientation`). 1.0 when unset or not selected; an unparsable F or
-/// selector is ignored with a warning.
+/// selector is ignored with a warning. Several specs separated by commas slow several cells, each by its own F
+/// (`slow:1.05@ort/tiny_mlp,slow:1.05@tract/magika_standard_v3_3`); the first that selects a cell applies.
 pub fn injected_slowdown(backend: &str, model: &str, variant: &str) -> f64 {
     let Ok(v) = std::env::var("EDGEBENCH_FAULT") else {
         return 1.0;
     };
-    match parse_slowdown(&v) {
-        Some(Ok((f, sel))) => {
-            let hit = sel.is_none_or(|s: Vec<&str>| match s.as_slice() {
-                [b, m] => *b == backend && *m == model,
-                [b, m, var] => *b == backend && *m == model && *var == variant,
-                _ => false,
-            });
-            if hit { f } else { 1.0 }
+    slowdown_of(&v, backend, model, variant)
+}
+
+fn slowdown_of(v: &str, backend: &str, model: &str, variant: &str) -> f64 {
+    for spec in v.split(',') {
+        match parse_slowdown(spec) {
+            Some(Ok((f, sel))) => {
+                let hit = sel.is_none_or(|s: Vec<&str>| match s.as_slice() {
+                    [b, m] => *b == backend && *m == model,
+                    [b, m, var] => *b == backend && *m == model && *var == variant,
+                    _ => false,
+                });
+                if hit {
+                    return f;
+                }
+            }
+            Some(Err(())) => tracing::warn!(
+                "EDGEBENCH_FAULT={v}: expected slow:F[@BACKEND/MODEL[/VARIANT]] with 1 <= F <= 100; `{spec}` ignored"
+            ),
+            None => {}
         }
-        Some(Err(())) => {
-            tracing::warn!(
-                "EDGEBENCH_FAULT={v}: expected slow:F[@BACKEND/MODEL[/VARIANT]] with 1 <= F <= 100; ignored"
-            );
-            1.0
-        }
-        None => 1.0,
     }
+    1.0
 }
 
 /// `slow:F[@SELECTOR]` -> (F, the selector's parts); `None` for another fault, `Err` for a bad one.
@@ -131,7 +138,18 @@ fn parse_slowdown(v: &str) -> Option<Result<(f64, Option<Vec<&str>>), ()>> {
 
 #[cfg(test)]
 mod fault_tests {
-    use super::parse_slowdown;
+    use super::{parse_slowdown, slowdown_of};
+
+    #[test]
+    fn several_cells_are_slowed_each_by_its_own_spec() {
+        let v = "slow:1.05@ort/tiny_mlp,slow:2@tract/magika/fp32";
+        assert_eq!(slowdown_of(v, "ort", "tiny_mlp", "fp16"), 1.05);
+        assert_eq!(slowdown_of(v, "tract", "magika", "fp32"), 2.0);
+        assert_eq!(slowdown_of(v, "tract", "magika", "int8-static"), 1.0);
+        assert_eq!(slowdown_of(v, "tract", "tiny_mlp", "fp32"), 1.0);
+        assert_eq!(slowdown_of("slow:1.1", "x", "y", "z"), 1.1);
+        assert_eq!(slowdown_of("slow:x,slow:3@a/b", "a", "b", "fp32"), 3.0);
+    }
 
     #[test]
     fn slowdowns_parse_with_and_without_a_cell_selector() {

@@ -118,3 +118,54 @@ fn two_jobs_adding_at_once_lose_no_row() {
         "every add of both jobs landed"
     );
 }
+
+#[test]
+fn the_report_draws_a_trend_per_cell_from_the_history_and_never_writes_it() {
+    let t = tempfile::tempdir().unwrap();
+    let db = t.path().join("h.sqlite");
+    let runs: Vec<PathBuf> = (0..3)
+        .map(|i| bench_run(&t.path().join(format!("r{i}"))))
+        .collect();
+    let mut args = vec!["history".to_string(), "add".into()];
+    args.extend(runs.iter().map(|r| r.display().to_string()));
+    args.extend(["--db".into(), db.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(run(&args).0, 0);
+    let before = std::fs::read(&db).unwrap();
+    let html = t.path().join("r.html");
+    let (code, _, err) = run(&[
+        "report",
+        runs[2].to_str().unwrap(),
+        "--history",
+        db.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(r#"<section id="trends">"#), "trend section");
+    assert!(
+        page.contains("host/tract/tiny_mlp/fp32</b> · 3 runs"),
+        "one chart of 3 runs"
+    );
+    assert_eq!(page.matches(r#"<figure class="trend">"#).count(), 1);
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no URL in the page"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the history is only read"
+    );
+    // Trends are HTML only.
+    let (code, _, err) = run(&[
+        "report",
+        runs[2].to_str().unwrap(),
+        "--history",
+        db.to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -1,24 +1,27 @@
-//! The record of many runs: per-cell series across commits and machines in a SQLite file (`rusqlite`, SQLite
-//! compiled in). `history` reads saved results only and never measures.
+//! The record of many runs: per-cell series across commits and machines, in a SQLite file (the default; SQLite
+//! compiled in) or on a PostgreSQL server (`postgres://...`). `history` reads saved results only and never measures.
 //!
-//! The schema is versioned (`PRAGMA user_version`) and migrated forward on open. The file is in WAL mode with a busy
-//! timeout, and every `add` is one transaction: two CI jobs adding runs at once both land, whole.
+//! The schema is versioned and migrated forward on open (the same migrations and queries on both databases,
+//! [`store`]). A SQLite file is in WAL mode with a busy timeout; every `add` is one transaction: two CI jobs adding
+//! runs at once both land, whole.
 
 mod changes;
+mod store;
 pub use changes::{Change, Settings, changes};
 
 use edgebench_report::Results;
-use rusqlite::{Connection, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use store::{Store, Ty, V};
 
-/// The schema version this build writes; older files are migrated on open, newer ones refused.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes; older databases are migrated on open, newer ones refused.
+pub const SCHEMA_VERSION: i64 = 2;
 
-/// Migrations, in order: entry `i` takes a file from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["
+/// Migrations, in order: entry `i` takes a database from version `i` to `i + 1`. Written with SQLite's type names;
+/// PostgreSQL gets DOUBLE PRECISION and BIGINT for REAL and INTEGER.
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE run (
         run_key TEXT PRIMARY KEY,
         run_id TEXT NOT NULL,
@@ -42,9 +45,16 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (run_key, target, backend, model, variant)
     );
     CREATE INDEX cell_series ON cell (target, backend, model, variant);
-"];
+",
+    // 2: the number of processes of a cell and its best process's median (`bench --processes K`: the statistic the
+    // gate compares, and the series' value; on a VM whose speed differs between processes it is steadier).
+    "
+    ALTER TABLE cell ADD COLUMN processes INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE cell ADD COLUMN best_process_ns REAL;
+",
+];
 
-/// Why the history could not be read or written. Every variant names the file.
+/// Why the history could not be read or written. Every variant names the database.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error("{path}: {message}")]
@@ -55,9 +65,10 @@ pub enum HistoryError {
     Newer { path: PathBuf, found: i64 },
 }
 
-/// An open history file.
+/// An open history.
 pub struct History {
-    conn: Connection,
+    store: Store,
+    /// The file, or the server's URL without its password.
     path: PathBuf,
 }
 
@@ -87,6 +98,38 @@ pub struct Point {
     pub ci_high_ns: f64,
     pub samples: i64,
     pub samples_sha256: Option<String>,
+    pub processes: i64,
+    /// The best process's median, for cells of several processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_process_ns: Option<f64>,
+}
+
+impl Point {
+    /// The value a series is judged on: the best process's median where there are several, else the median.
+    pub fn value_ns(&self) -> f64 {
+        self.best_process_ns.unwrap_or(self.median_ns)
+    }
+}
+
+/// One cell's points in run order, with its change points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    pub target: String,
+    pub backend: String,
+    pub model: String,
+    pub variant: String,
+    pub points: Vec<Point>,
+    pub changes: Vec<Change>,
+}
+
+impl Series {
+    /// `target/backend/model/variant`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.target, self.backend, self.model, self.variant
+        )
+    }
 }
 
 /// Which series to read (`None`: any).
@@ -98,71 +141,44 @@ pub struct Filter {
 }
 
 impl History {
-    /// Opens (creating it and its folder if needed) and migrates a history file.
-    pub fn open(path: &Path) -> Result<History, HistoryError> {
+    /// Opens (creating it if needed) and migrates a history: a SQLite file (its folder made if needed), or a
+    /// PostgreSQL database given as `postgres://user@host/db` (which must exist).
+    pub fn open(location: &Path) -> Result<History, HistoryError> {
+        let text = location.to_string_lossy().to_string();
+        let shown: PathBuf = if store::is_postgres(&text) {
+            hide_password(&text).into()
+        } else {
+            location.into()
+        };
         let db = |e: &dyn std::fmt::Display| HistoryError::Db {
-            path: path.into(),
+            path: shown.clone(),
             message: e.to_string(),
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| db(&e))?;
-        }
-        let mut conn = Connection::open(path).map_err(|e| db(&e))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(|e| db(&e))?;
-        // Two openers of a new file switch it to WAL at once: SQLite may answer BUSY without waiting (the switch
-        // takes an exclusive lock); retry for up to the busy timeout.
-        let mut tries = 0;
-        loop {
-            match conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-            {
-                Ok(_) => break,
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 1500 =>
-                {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => return Err(db(&e)),
+        let mut store = if store::is_postgres(&text) {
+            Store::open_postgres(&text).map_err(|e| db(&e))?
+        } else {
+            if let Some(dir) = location.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| db(&e))?;
             }
-        }
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| db(&e))?;
+            Store::open_sqlite(location).map_err(|e| db(&e))?
+        };
+        let found = store.version().map_err(|e| db(&e))?;
         if found > SCHEMA_VERSION {
-            return Err(HistoryError::Newer {
-                path: path.into(),
-                found,
-            });
+            return Err(HistoryError::Newer { path: shown, found });
         }
-        for (v, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            // Each step and its version bump in one transaction; a concurrent opener waits (busy timeout), then
-            // sees the new version.
-            let tx = conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| db(&e))?;
-            let now: i64 = tx
-                .pragma_query_value(None, "user_version", |r| r.get(0))
-                .map_err(|e| db(&e))?;
-            if now == v as i64 {
-                tx.execute_batch(sql).map_err(|e| db(&e))?;
-                tx.pragma_update(None, "user_version", v as i64 + 1)
-                    .map_err(|e| db(&e))?;
-            }
-            tx.commit().map_err(|e| db(&e))?;
-        }
-        Ok(History {
-            conn,
-            path: path.into(),
-        })
+        store.migrate(MIGRATIONS).map_err(|e| db(&e))?;
+        Ok(History { store, path: shown })
     }
 
-    /// The schema version of the open file.
-    pub fn schema_version(&self) -> Result<i64, HistoryError> {
-        self.conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| self.err(&e))
+    /// The database as it may be shown: the file, or the server's URL without its password.
+    pub fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&mut self) -> Result<i64, HistoryError> {
+        let r = self.store.version();
+        r.map_err(|e| self.err(&e))
     }
 
     fn err(&self, e: &dyn std::fmt::Display) -> HistoryError {
@@ -181,46 +197,15 @@ impl History {
         run_dir: &Path,
         now_unix: i64,
     ) -> Result<Added, HistoryError> {
-        let path = self.path.clone();
-        let db = |e: &dyn std::fmt::Display| HistoryError::Db {
-            path: path.clone(),
-            message: e.to_string(),
-        };
         let file = run_dir.join("results.json");
         let key = std::fs::read(&file)
             .map(|b| hex::encode(Sha256::digest(&b)))
-            .map_err(|e| db(&format!("{}: {e}", file.display())))?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| db(&e))?;
+            .map_err(|e| self.err(&format!("{}: {e}", file.display())))?;
         let machine = format!(
             "{} ({} cores, {})",
             results.machine.cpu, results.machine.logical_cores, results.machine.arch
         );
-        let inserted = tx
-            .execute(
-                "INSERT OR IGNORE INTO run (run_key, run_id, started_unix, git_commit, edgebench_version, machine,
-                 added_unix) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    key,
-                    results.run_id,
-                    results.started_unix as i64,
-                    results.git_commit,
-                    results.edgebench_version,
-                    machine,
-                    now_unix
-                ],
-            )
-            .map_err(|e| db(&e))?;
-        if inserted == 0 {
-            return Ok(Added {
-                run_id: results.run_id.clone(),
-                cells: 0,
-                already: true,
-            });
-        }
-        let mut cells = 0;
+        let mut rows = vec![];
         for c in &results.cells {
             let Some(l) = &c.latency else { continue };
             let digest = c
@@ -228,65 +213,182 @@ impl History {
                 .as_ref()
                 .and_then(|f| std::fs::read(run_dir.join(f)).ok())
                 .map(|b| hex::encode(Sha256::digest(&b)));
-            tx.execute(
-                "INSERT OR REPLACE INTO cell (run_key, target, backend, model, variant, median_ns, ci_low_ns,
-                 ci_high_ns, samples, samples_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    key,
-                    c.target,
-                    c.backend,
-                    c.model,
-                    c.variant,
-                    l.p50_ns,
-                    l.median_ci95_ns[0],
-                    l.median_ci95_ns[1],
-                    l.count as i64,
-                    digest
+            let best = (c.processes.len() >= 2).then(|| {
+                c.processes
+                    .iter()
+                    .map(|p| p.p50_ns)
+                    .fold(f64::INFINITY, f64::min)
+            });
+            rows.push(vec![
+                V::Text(key.clone()),
+                V::Text(c.target.clone()),
+                V::Text(c.backend.clone()),
+                V::Text(c.model.clone()),
+                V::Text(c.variant.clone()),
+                V::Real(l.p50_ns),
+                V::Real(l.median_ci95_ns[0]),
+                V::Real(l.median_ci95_ns[1]),
+                V::Int(l.count as i64),
+                V::OptText(digest),
+                V::Int(c.processes.len().max(1) as i64),
+                V::OptReal(best),
+            ]);
+        }
+        let path = self.path.clone();
+        let db = |e: String| HistoryError::Db {
+            path: path.clone(),
+            message: e,
+        };
+        let mut tx = self.store.write().map_err(db)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO run (run_key, run_id, started_unix, git_commit, edgebench_version, machine, added_unix)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_key) DO NOTHING",
+                &[
+                    V::Text(key.clone()),
+                    V::Text(results.run_id.clone()),
+                    V::Int(results.started_unix as i64),
+                    V::Text(results.git_commit.clone()),
+                    V::Text(results.edgebench_version.clone()),
+                    V::Text(machine),
+                    V::Int(now_unix),
                 ],
             )
-            .map_err(|e| db(&e))?;
-            cells += 1;
+            .map_err(db)?;
+        if inserted == 0 {
+            tx.commit().map_err(db)?;
+            return Ok(Added {
+                run_id: results.run_id.clone(),
+                cells: 0,
+                already: true,
+            });
         }
-        tx.commit().map_err(|e| db(&e))?;
+        for r in &rows {
+            tx.execute(
+                "INSERT INTO cell (run_key, target, backend, model, variant, median_ns, ci_low_ns, ci_high_ns,
+                 samples, samples_sha256, processes, best_process_ns)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (run_key, target, backend, model, variant) DO NOTHING",
+                r,
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
         Ok(Added {
             run_id: results.run_id.clone(),
-            cells,
+            cells: rows.len(),
             already: false,
         })
     }
 
     /// The points matching `filter`, by series and then in run order (start time, then run id).
-    pub fn series(&self, filter: &Filter) -> Result<Vec<Point>, HistoryError> {
-        let mut stmt = self
-            .conn
-            .prepare(
+    pub fn points(&mut self, filter: &Filter) -> Result<Vec<Point>, HistoryError> {
+        use Ty::*;
+        let opt = |x: &Option<String>| V::OptText(x.clone());
+        let rows = self
+            .store
+            .query(
                 "SELECT r.run_id, r.started_unix, r.git_commit, r.machine, c.target, c.backend, c.model, c.variant,
-                        c.median_ns, c.ci_low_ns, c.ci_high_ns, c.samples, c.samples_sha256
+                        c.median_ns, c.ci_low_ns, c.ci_high_ns, c.samples, c.samples_sha256, c.processes,
+                        c.best_process_ns
                  FROM cell c JOIN run r ON r.run_key = c.run_key
-                 WHERE (?1 IS NULL OR c.model = ?1) AND (?2 IS NULL OR c.backend = ?2) AND (?3 IS NULL OR c.target = ?3)
+                 WHERE (CAST($1 AS TEXT) IS NULL OR c.model = $1) AND (CAST($2 AS TEXT) IS NULL OR c.backend = $2)
+                   AND (CAST($3 AS TEXT) IS NULL OR c.target = $3)
                  ORDER BY c.target, c.backend, c.model, c.variant, r.started_unix, r.run_id",
+                &[opt(&filter.model), opt(&filter.backend), opt(&filter.target)],
+                &[
+                    Text, Int, Text, Text, Text, Text, Text, Text, Real, Real, Real, Int, OptText, Int,
+                    OptReal,
+                ],
             )
             .map_err(|e| self.err(&e))?;
-        let rows = stmt
-            .query_map(params![filter.model, filter.backend, filter.target], |r| {
-                Ok(Point {
-                    run_id: r.get(0)?,
-                    started_unix: r.get(1)?,
-                    git_commit: r.get(2)?,
-                    machine: r.get(3)?,
-                    target: r.get(4)?,
-                    backend: r.get(5)?,
-                    model: r.get(6)?,
-                    variant: r.get(7)?,
-                    median_ns: r.get(8)?,
-                    ci_low_ns: r.get(9)?,
-                    ci_high_ns: r.get(10)?,
-                    samples: r.get(11)?,
-                    samples_sha256: r.get(12)?,
-                })
-            })
-            .map_err(|e| self.err(&e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(&e))
+        Ok(rows.into_iter().filter_map(point).collect())
+    }
+
+    /// The series matching `filter`, each with its change points (over [`Point::value_ns`]).
+    pub fn series(&mut self, filter: &Filter) -> Result<Vec<Series>, HistoryError> {
+        Ok(group(self.points(filter)?))
+    }
+}
+
+/// A row of the points query as a point (`None` if a column has another type than the query's).
+fn point(v: Vec<V>) -> Option<Point> {
+    let text = |i: usize| match v.get(i) {
+        Some(V::Text(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let int = |i: usize| match v.get(i) {
+        Some(V::Int(x)) => Some(*x),
+        _ => None,
+    };
+    let real = |i: usize| match v.get(i) {
+        Some(V::Real(x)) => Some(*x),
+        _ => None,
+    };
+    Some(Point {
+        run_id: text(0)?,
+        started_unix: int(1)?,
+        git_commit: text(2)?,
+        machine: text(3)?,
+        target: text(4)?,
+        backend: text(5)?,
+        model: text(6)?,
+        variant: text(7)?,
+        median_ns: real(8)?,
+        ci_low_ns: real(9)?,
+        ci_high_ns: real(10)?,
+        samples: int(11)?,
+        samples_sha256: match v.get(12) {
+            Some(V::OptText(s)) => s.clone(),
+            _ => None,
+        },
+        processes: int(13)?,
+        best_process_ns: match v.get(14) {
+            Some(V::OptReal(x)) => *x,
+            _ => None,
+        },
+    })
+}
+
+/// Consecutive points of one cell make a series; each gets its change points.
+fn group(points: Vec<Point>) -> Vec<Series> {
+    let mut out: Vec<Series> = vec![];
+    for p in points {
+        let same = out.last().is_some_and(|s| {
+            (&s.target, &s.backend, &s.model, &s.variant)
+                == (&p.target, &p.backend, &p.model, &p.variant)
+        });
+        if !same {
+            out.push(Series {
+                target: p.target.clone(),
+                backend: p.backend.clone(),
+                model: p.model.clone(),
+                variant: p.variant.clone(),
+                points: vec![],
+                changes: vec![],
+            });
+        }
+        if let Some(s) = out.last_mut() {
+            s.points.push(p);
+        }
+    }
+    for s in &mut out {
+        let values: Vec<f64> = s.points.iter().map(Point::value_ns).collect();
+        s.changes = changes(&values, Settings::default());
+    }
+    out
+}
+
+/// A PostgreSQL URL as it may be shown: its password replaced.
+fn hide_password(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(a), Some(at)) if at > a => {
+            let creds = &url[a + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..a + 3], &url[at..]),
+                None => url.into(),
+            }
+        }
+        _ => url.into(),
     }
 }

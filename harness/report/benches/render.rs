@@ -152,6 +152,7 @@ fn render(c: &mut Criterion) {
         dir: &cd,
         gate: Some(&g),
         source: "synthetic".into(),
+        trends: None,
     };
     let html = html::render(&page);
     eprintln!(

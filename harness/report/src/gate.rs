@@ -52,7 +52,7 @@ pub enum Verdict {
     Regressed,
     /// One of the two cells' own CI missed its target (an unstable cell), or the interval straddles the limit.
     Inconclusive,
-    /// Interleaved: the two children of one side kept speeds further apart than half the threshold for the whole
+    /// Interleaved: the two children of one side kept speeds further apart than the threshold for the whole
     /// session, so the comparison cannot be judged at this threshold on this machine.
     NotGateable,
     /// Flagged by the session (regressed, accuracy regressed), not confirmed by a fresh session of new children.
@@ -739,7 +739,7 @@ pub(crate) fn judge(
     if is_paired {
         v.spread = confirm::spread(&sb, &turns(b), &sc, &turns(c), o, &v.id());
     }
-    // Children of one side that ran further apart than half the threshold: the turn interval cannot see that
+    // Children of one side that ran further apart than the threshold: the turn interval cannot see that
     // offset (it belongs to a child, not to a turn), so only a change clear of it as well is judged.
     if let Some(s) = v.spread.as_ref().filter(|s| s.beyond(o.threshold)) {
         let off = s.offset();

@@ -21,6 +21,8 @@ pub struct Page<'a> {
     pub gate: Option<&'a Gate>,
     /// Shown as the page's source.
     pub source: String,
+    /// Each cell's series from a run history, and where they came from (`report --history`); `None`: no section.
+    pub trends: Option<(&'a [crate::trend::Trend], String)>,
 }
 
 /// Escapes text for HTML content and attributes.
@@ -499,7 +501,7 @@ th{background:#eef1f5;cursor:pointer;user-select:none}td.n{text-align:right;font
 .emu{background:#ffe08a;color:#5a4300;border:1px solid #d4a900}.sw{background:#ffd0e0;color:#7a0030;border:1px solid #d0507a}
 .ok{background:#dff3e3}.bad{background:#fbdada}.warn{background:#fff1c9}.split{background:#dfeaf9}.muted{color:#6b7785}
 .v-regressed,.v-now-failing,.v-accuracy-regressed{background:#fbdada;font-weight:600}.v-improved{background:#dff3e3}
-.v-inconclusive{background:#fff1c9}.v-not-gateable{background:#ece3f7}.v-cleared{background:#eef2f6}.banner{padding:8px 12px;border-radius:4px;margin:8px 0;font-weight:600}
+.v-inconclusive{background:#fff1c9}.v-not-gateable{background:#ece3f7}.trends{display:flex;flex-wrap:wrap;gap:8px}.trend{margin:0;border:1px solid #ddd;padding:4px}.trend figcaption{font-size:12px}.v-cleared{background:#eef2f6}.banner{padding:8px 12px;border-radius:4px;margin:8px 0;font-weight:600}
 details summary{cursor:pointer}svg{max-width:100%;height:auto}#filter{margin:8px 0;padding:4px 8px;width:320px}
 .legend span{margin-right:12px}
 "#;
@@ -560,7 +562,7 @@ pub fn render(p: &Page<'_>) -> String {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <title>edgebench report {id}</title><style>{CSS}</style></head><body>
 <header><h1>edgebench report — run {id}</h1><p>{cells} cells · {models} models · {targets} targets · started {started} · edgebench {ver} ({commit}) · from {src}</p></header>
-<nav><a href="#run">Run</a><a href="#compat">Compatibility</a><a href="#rewrites">Rewrites</a><a href="#cells">Cells</a><a href="#latency">Latency</a><a href="#cold">Cold start</a><a href="#variants">Variants</a><a href="#memory">Memory &amp; size</a><a href="#energy">Energy</a><a href="#roofline">Roofline</a><a href="#profile">Per-op</a><a href="#gate">Gate</a><a href="#failures">Failures ({nf})</a></nav><main>
+<nav><a href="#run">Run</a><a href="#compat">Compatibility</a><a href="#rewrites">Rewrites</a><a href="#cells">Cells</a><a href="#latency">Latency</a><a href="#cold">Cold start</a><a href="#variants">Variants</a><a href="#memory">Memory &amp; size</a><a href="#energy">Energy</a><a href="#roofline">Roofline</a><a href="#profile">Per-op</a><a href="#gate">Gate</a>{trends}<a href="#failures">Failures ({nf})</a></nav><main>
 "##,
         id = esc(&r.run_id),
         cells = r.cells.len(),
@@ -576,6 +578,11 @@ pub fn render(p: &Page<'_>) -> String {
         commit = esc(&r.git_commit),
         src = esc(&p.source),
         nf = failed.len(),
+        trends = if p.trends.is_some() {
+            r##"<a href="#trends">Trends</a>"##
+        } else {
+            ""
+        },
     );
     run_section(&mut h, r);
     compat_section(&mut h, r);
@@ -589,6 +596,14 @@ pub fn render(p: &Page<'_>) -> String {
     roofline_section(&mut h, r);
     crate::profile_html::section(&mut h, r);
     gate_section(&mut h, r, p.gate);
+    if let Some((trends, source)) = &p.trends {
+        let ids: Vec<String> = r
+            .cells
+            .iter()
+            .map(|c| format!("{}/{}/{}/{}", c.target, c.backend, c.model, c.variant))
+            .collect();
+        crate::trend::section(&mut h, trends, &ids, &r.run_id, source);
+    }
     failures_section(&mut h, r, &failed);
     let _ = write!(h, "</main><script>{SCRIPT}</script></body></html>\n");
     h
@@ -1366,7 +1381,7 @@ fn gate_section(h: &mut String, r: &Results, gate: Option<&Gate>) {
         .iter()
         .any(|c| c.verdict == crate::gate::Verdict::NotGateable)
     {
-        h.push_str("<p class=\"warn\">Cells <b>not gateable</b> on this machine: a side's two children kept speeds of their own for the whole session, further apart than half the threshold, so a change of that size cannot be told from which child ran; they neither fail nor pass the gate (docs/gate.md).</p>");
+        h.push_str("<p class=\"warn\">Cells <b>not gateable</b> on this machine: a side's two children kept speeds of their own for the whole session, further apart than the threshold, so a change of that size cannot be told from which child ran; they neither fail nor pass the gate (docs/gate.md).</p>");
     }
     if g.single_process_cells > 0 {
         let _ = write!(

@@ -13,6 +13,7 @@ pub mod html;
 pub mod profile;
 mod profile_html;
 pub mod samples;
+pub mod trend;
 
 /// Bumped on any incompatible change of the types below.
 pub const FORMAT_VERSION: u32 = 2;

@@ -3,7 +3,7 @@
 
 use crate::exit::{USAGE, fail};
 use anyhow::Result;
-use edgebench_history::{Filter, History, Point};
+use edgebench_history::{Filter, History};
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug)]
@@ -33,13 +33,37 @@ pub enum Command {
 
 #[derive(clap::Args, Debug)]
 pub struct Db {
-    /// The history file.
-    #[arg(long, default_value = "reports/history.sqlite")]
+    /// The history: a SQLite file (made if missing), or a PostgreSQL database as `postgres://USER[:PASSWORD]@HOST
+    /// [:PORT]/DB` for CI jobs on many machines (the same schema; docs/history.md).
+    #[arg(
+        long,
+        env = "EDGEBENCH_HISTORY_DB",
+        default_value = "reports/history.sqlite"
+    )]
     db: PathBuf,
 }
 
 fn open(db: &Db) -> Result<History> {
     History::open(&db.db).map_err(|e| fail(USAGE, e))
+}
+
+/// Every series of a history as the report's trend charts, and the history's name as shown (no password).
+pub fn trends(db: &std::path::Path) -> Result<(Vec<edgebench_report::trend::Trend>, String)> {
+    let mut h = History::open(db).map_err(|e| fail(USAGE, e))?;
+    let series = h.series(&Filter::default()).map_err(|e| fail(USAGE, e))?;
+    let trends = series
+        .into_iter()
+        .map(|s| edgebench_report::trend::Trend {
+            cell: s.id(),
+            changes: s.changes.iter().map(|c| (c.index, c.change)).collect(),
+            points: s
+                .points
+                .iter()
+                .map(|p| (p.run_id.clone(), p.value_ns()))
+                .collect(),
+        })
+        .collect();
+    Ok((trends, h.name()))
 }
 
 pub fn run(c: Command) -> Result<()> {
@@ -76,20 +100,19 @@ pub fn run(c: Command) -> Result<()> {
             json,
             db,
         } => {
-            let h = open(&db)?;
-            let points = h
+            let mut h = open(&db)?;
+            let series = h
                 .series(&Filter {
                     model,
                     backend,
                     target,
                 })
                 .map_err(|e| fail(USAGE, e))?;
-            let series = group(points);
             if json {
                 return super::print_json(&series);
             }
             for s in &series {
-                println!("{}/{}/{}/{}", s.target, s.backend, s.model, s.variant);
+                println!("{}", s.id());
                 for (i, p) in s.points.iter().enumerate() {
                     let change = s
                         .changes
@@ -97,8 +120,12 @@ pub fn run(c: Command) -> Result<()> {
                         .find(|c| c.index == i)
                         .map(|c| format!("  <- change {:+.1} % (p {:.3})", 100.0 * c.change, c.p))
                         .unwrap_or_default();
+                    let best = p
+                        .best_process_ns
+                        .map(|b| format!("  best of {} {:.1} µs", p.processes, b / 1e3))
+                        .unwrap_or_default();
                     println!(
-                        "  {}  {:>12.1} µs  [{:.1}, {:.1}]  n {:>6}  {}  {}{change}",
+                        "  {}  {:>12.1} µs  [{:.1}, {:.1}]  n {:>6}{best}  {}  {}{change}",
                         p.run_id,
                         p.median_ns / 1e3,
                         p.ci_low_ns / 1e3,
@@ -115,43 +142,4 @@ pub fn run(c: Command) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// One cell's series with its change points.
-#[derive(serde::Serialize)]
-struct Series {
-    target: String,
-    backend: String,
-    model: String,
-    variant: String,
-    points: Vec<Point>,
-    changes: Vec<edgebench_history::Change>,
-}
-
-fn group(points: Vec<Point>) -> Vec<Series> {
-    let mut out: Vec<Series> = vec![];
-    for p in points {
-        let same = out.last().is_some_and(|s| {
-            (&s.target, &s.backend, &s.model, &s.variant)
-                == (&p.target, &p.backend, &p.model, &p.variant)
-        });
-        if !same {
-            out.push(Series {
-                target: p.target.clone(),
-                backend: p.backend.clone(),
-                model: p.model.clone(),
-                variant: p.variant.clone(),
-                points: vec![],
-                changes: vec![],
-            });
-        }
-        if let Some(s) = out.last_mut() {
-            s.points.push(p);
-        }
-    }
-    for s in &mut out {
-        let medians: Vec<f64> = s.points.iter().map(|p| p.median_ns).collect();
-        s.changes = edgebench_history::changes(&medians, Default::default());
-    }
-    out
 }

@@ -32,6 +32,10 @@ pub struct Args {
     force: bool,
     #[command(flatten)]
     gate: GateFlags,
+    /// Add a trend chart per cell from this run history (a SQLite file or a postgres:// URL, as `history --db`);
+    /// HTML only. The history is read, never written: add the run first with `edgebench history add`.
+    #[arg(long, value_name = "DB")]
+    history: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -46,12 +50,23 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => None,
     };
+    let trends = match &a.history {
+        Some(_) if a.format != Format::Html => {
+            return Err(fail(
+                USAGE,
+                "--history: trend charts are part of the HTML report only",
+            ));
+        }
+        Some(db) => Some(super::history::trends(db)?),
+        None => None,
+    };
     let text = match a.format {
         Format::Html => html::render(&html::Page {
             results: &results,
             dir: &dir,
             gate: verdicts.as_ref(),
             source: path.display().to_string(),
+            trends: trends.as_ref().map(|t| (t.0.as_slice(), t.1.clone())),
         }),
         Format::Markdown => ci::markdown(&results, verdicts.as_ref()),
         Format::Junit => ci::junit(&results, verdicts.as_ref()),

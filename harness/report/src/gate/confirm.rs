@@ -1,5 +1,5 @@
 //! The two checks an interleaved session adds to the gate: whether a side's two children kept speeds of their own
-//! (a cell *not gateable* on this machine at this threshold), and the confirmation stage (`bench --ab --confirm`):
+//! further apart than the threshold (a cell *not gateable* on this machine at this threshold), and the confirmation stage (`bench --ab --confirm`):
 //! the cells a session flagged, measured again by fresh children, decide whether the job fails.
 //!
 //! Family-wise error: a flagged cell fails only if the confirmation session, independent of the first (new
@@ -28,10 +28,10 @@ pub struct Spread {
 }
 
 impl Spread {
-    /// Whether the children were apart by more than half the threshold, with confidence (the interval wholly
-    /// beyond ±threshold/2).
+    /// Whether the children were apart by more than the threshold, with confidence (the interval wholly beyond
+    /// ±threshold): then a difference of the threshold's size between the sides can come from which child ran.
     pub fn beyond(&self, threshold: f64) -> bool {
-        let h = 1.0 + threshold / 2.0;
+        let h = 1.0 + threshold;
         self.ci[0] > h || self.ci[1] < 1.0 / h
     }
 
@@ -51,7 +51,14 @@ impl Spread {
     }
 }
 
-/// The side (of the two) whose children ran further apart; `None` when the turns do not split into children.
+/// Pairs of turns a side needs before its children are compared (fewer give no interval worth the name).
+pub const SPREAD_MIN_PAIRS: usize = 8;
+
+/// The confidence of the children's interval: a second test per cell, held to the session's own looks' 99 %.
+const SPREAD_CONFIDENCE: f64 = 0.99;
+
+/// The side (of the two) whose children ran further apart; `None` when the turns do not split into children (fewer
+/// than [`SPREAD_MIN_PAIRS`] pairs of turns on both sides).
 pub fn spread(
     baseline: &[f64],
     baseline_turns: &[usize],
@@ -62,7 +69,7 @@ pub fn spread(
 ) -> Option<Spread> {
     let one = |s: &[f64], t: &[usize], side: &str| -> Option<Spread> {
         let g = groups(s, t);
-        if g.len() != t.len() || g.len() < 4 {
+        if g.len() != t.len() || g.len() < 2 * SPREAD_MIN_PAIRS {
             return None;
         }
         let med = |x: &[f64]| {
@@ -77,7 +84,7 @@ pub fn spread(
             .filter(|(a, _)| *a > 0.0)
             .map(|(a, b)| b / a)
             .collect();
-        if r.len() < 2 {
+        if r.len() < SPREAD_MIN_PAIRS {
             return None;
         }
         r.sort_by(f64::total_cmp);
@@ -90,7 +97,7 @@ pub fn spread(
         Some(Spread {
             side: side.into(),
             ratio: median_sorted(&r),
-            ci: interval(&mut draws, o.confidence),
+            ci: interval(&mut draws, SPREAD_CONFIDENCE.max(o.confidence)),
         })
     };
     let a = one(baseline, baseline_turns, "baseline");
@@ -267,10 +274,12 @@ mod tests {
         let s = spread(&a, &t, &b, &t, &o, "k").unwrap();
         assert_eq!(s.side, "candidate");
         assert!((s.ratio - 1.08).abs() < 0.01, "{s:?}");
-        assert!(s.beyond(0.05) && !s.beyond(0.2));
+        assert!(s.beyond(0.05) && !s.beyond(0.1));
         let s = spread(&a, &t, &a, &t, &o, "k").unwrap();
         assert!(!s.beyond(0.05), "{s:?}");
-        // Too few turns to split into children.
-        assert!(spread(&a[..60], &t[..2], &a[..60], &t[..2], &o, "k").is_none());
+        // Too few turns to compare the children.
+        let n = 20 * 2 * (SPREAD_MIN_PAIRS - 1);
+        let few = &t[..2 * (SPREAD_MIN_PAIRS - 1)];
+        assert!(spread(&a[..n], few, &b[..n], few, &o, "k").is_none());
     }
 }
