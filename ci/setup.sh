@@ -17,7 +17,12 @@
 #   rustup target aarch64-unknown-linux-gnu
 #   .venv with onnxruntime==1.31.1           its libonnxruntime.so is what the `ort` backend loads (no CDN download)
 #   .venv with ai-edge-litert==2.3.0         its libLiteRt.so is what the `litert` backends load (.tflite models)
+#   .venv-openvino with onnxruntime-openvino==1.24.1 (x86_64 Linux, the platform of its wheels)
+#                                            ONNX Runtime with the OpenVINO execution provider: `ort-openvino`
 # Optional:
+#   .venv-gpu with onnxruntime-gpu==1.31.1 and the nvidia-*-cu12 / tensorrt-cu12 wheels, only on x86_64 with an
+#   NVIDIA driver (nvidia-smi works): `ort-cuda`, `ort-tensorrt`. Elsewhere those backends report why they are
+#   unavailable (no NVIDIA driver).
 #   qemu-user >= 10 (bookworm: from bookworm-backports, derived from this machine's own Debian mirror). ONNX Runtime's
 #   aarch64 library crashes in its CPU detection under qemu 7.2; without qemu 10 it is reported unavailable under
 #   emulation, with that reason.
@@ -29,6 +34,7 @@ cd "$(dirname "$0")/.."
 . ci/lib/apt-sources.sh
 
 ORT_VERSION=1.31.1
+ORT_OPENVINO_VERSION=1.24.1
 LITERT_VERSION=2.3.0
 APT_ROOT=${EDGEBENCH_APT_ROOT:-/}
 APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross libc6-dev-arm64-cross
@@ -134,6 +140,31 @@ if compgen -G ".venv/lib/python3*/site-packages/ai_edge_litert-${LITERT_VERSION}
 else
   echo "setup: pip install ai-edge-litert==${LITERT_VERSION} into .venv (only its libLiteRt.so and GPU accelerator are used)"
   .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps "ai-edge-litert==${LITERT_VERSION}"
+fi
+
+step="onnxruntime-openvino==${ORT_OPENVINO_VERSION} wheel into .venv-openvino"
+if [ "$(uname -m)" != x86_64 ]; then
+  echo "setup: onnxruntime-openvino has no wheel for $(uname -m): ort-openvino will say so"
+elif compgen -G ".venv-openvino/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime_providers_openvino.so" >/dev/null; then
+  echo "setup: onnxruntime-openvino ${ORT_OPENVINO_VERSION} present in .venv-openvino"
+else
+  [ -x .venv-openvino/bin/python ] || python3 -m venv .venv-openvino
+  echo "setup: pip install onnxruntime-openvino==${ORT_OPENVINO_VERSION} into .venv-openvino (ONNX Runtime and OpenVINO's libraries are used)"
+  .venv-openvino/bin/python -m pip install --disable-pip-version-check -q --no-deps "onnxruntime-openvino==${ORT_OPENVINO_VERSION}"
+fi
+
+step="optional: onnxruntime-gpu into .venv-gpu (NVIDIA machines only)"
+if [ "$(uname -m)" = x86_64 ] && command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
+  if compgen -G ".venv-gpu/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime_providers_cuda.so" >/dev/null; then
+    echo "setup: onnxruntime-gpu ${ORT_VERSION} present in .venv-gpu"
+  else
+    [ -x .venv-gpu/bin/python ] || python3 -m venv .venv-gpu
+    echo "setup: pip install onnxruntime-gpu==${ORT_VERSION} with its CUDA and TensorRT wheels into .venv-gpu"
+    .venv-gpu/bin/python -m pip install --disable-pip-version-check -q "onnxruntime-gpu[cuda,cudnn]==${ORT_VERSION}" tensorrt-cu12 \
+      || echo "setup: onnxruntime-gpu could not be installed: ort-cuda and ort-tensorrt will say why they are unavailable"
+  fi
+else
+  echo "setup: no NVIDIA GPU here (nvidia-smi): onnxruntime-gpu not installed; ort-cuda and ort-tensorrt report that"
 fi
 
 step="playwright-core (npm) for the browser test of the HTML report"

@@ -15,6 +15,9 @@ pub struct LibrarySearch<'a> {
     pub flag: &'a str,
     /// `ORT_DYLIB_PATH`
     pub env: &'a str,
+    /// The venv folder the wheel is installed in, `.venv` (the project's; `EDGEBENCH_VENV` names another) or a
+    /// venv of its own (`.venv-openvino`).
+    pub venv: &'a str,
     /// The folder inside `site-packages`: `onnxruntime/capi`.
     pub wheel_dir: &'a str,
     /// File names that match: a name starting with one of these.
@@ -79,7 +82,7 @@ impl LibrarySearch<'_> {
             return file(p, self.env.into(), label);
         }
         let mut looked = vec![];
-        if let Some(v) = std::env::var_os("EDGEBENCH_VENV") {
+        if let Some(v) = std::env::var_os("EDGEBENCH_VENV").filter(|_| self.venv == ".venv") {
             let v = PathBuf::from(v);
             if let Some(p) = self.in_venv(&v) {
                 return Ok(Located {
@@ -100,7 +103,7 @@ impl LibrarySearch<'_> {
             roots.extend(d.ancestors().map(Path::to_path_buf));
         }
         for r in &roots {
-            let venv = r.join(".venv");
+            let venv = r.join(self.venv);
             if let Some(p) = self.in_venv(&venv) {
                 return Ok(Located {
                     path: p,
@@ -108,9 +111,10 @@ impl LibrarySearch<'_> {
                 });
             }
         }
-        looked.push(
-            "`.venv` in the current folder, the executable's folder and their ancestors".into(),
-        );
+        looked.push(format!(
+            "`{}` in the current folder, the executable's folder and their ancestors",
+            self.venv
+        ));
         if let Some(d) = &exe_dir {
             if let Some(p) = self.in_dir(d) {
                 return Ok(Located {

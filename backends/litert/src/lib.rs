@@ -24,6 +24,7 @@ pub const SEARCH: LibrarySearch<'static> = LibrarySearch {
     what: "LiteRT library (libLiteRt.so)",
     flag: "--litert-lib",
     env: "EDGEBENCH_LITERT_LIB",
+    venv: ".venv",
     wheel_dir: "ai_edge_litert",
     prefixes: &["libLiteRt.so", "libLiteRt.dylib"],
     hint: "run ci/setup.sh to install the ai-edge-litert wheel into .venv",

@@ -20,6 +20,14 @@ struct Cli {
     /// LiteRT's libLiteRt.so to load (else EDGEBENCH_LITERT_LIB, EDGEBENCH_VENV, a `.venv`, or next to the binary).
     #[arg(long, global = true, value_name = "PATH")]
     litert_lib: Option<PathBuf>,
+    /// ONNX Runtime with the OpenVINO provider for `ort-openvino` (else EDGEBENCH_ORT_OPENVINO_LIB, a
+    /// `.venv-openvino` with the onnxruntime-openvino wheel, or next to the binary).
+    #[arg(long, global = true, value_name = "PATH")]
+    ort_openvino_lib: Option<PathBuf>,
+    /// ONNX Runtime with the CUDA and TensorRT providers for `ort-cuda` and `ort-tensorrt` (else --ort-lib, e.g.
+    /// JetPack's own library, EDGEBENCH_ORT_GPU_LIB, a `.venv-gpu` with the onnxruntime-gpu wheel).
+    #[arg(long, global = true, value_name = "PATH")]
+    ort_gpu_lib: Option<PathBuf>,
     /// More log output on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -97,6 +105,15 @@ fn main() -> std::process::ExitCode {
     if let Some(p) = &cli.litert_lib {
         // SAFETY: set once at start-up, before any thread exists; children (bench cells) inherit it.
         unsafe { std::env::set_var("EDGEBENCH_LITERT_LIB", p) };
+    }
+    for (flag, var) in [
+        (&cli.ort_openvino_lib, "EDGEBENCH_ORT_OPENVINO_LIB"),
+        (&cli.ort_gpu_lib, "EDGEBENCH_ORT_GPU_LIB"),
+    ] {
+        if let Some(p) = flag {
+            // SAFETY: as above.
+            unsafe { std::env::set_var(var, p) };
+        }
     }
     let registry = registry::build(cli.ort_lib.clone(), cli.litert_lib.clone());
     let result =

@@ -23,13 +23,29 @@ pub fn build(ort_lib: Option<PathBuf>, litert_lib: Option<PathBuf>) -> Registry 
     entries.push(guarded(edgebench_backend_ort::Ort::with_library(
         ort_lib.clone(),
     )));
+    // The other execution providers, each with its own library: OpenVINO's from --ort-openvino-lib (passed on
+    // as EDGEBENCH_ORT_OPENVINO_LIB) or its venv; CUDA's and TensorRT's from --ort-gpu-lib, else --ort-lib (a
+    // Jetson's JetPack library holds all three), else their venv.
+    #[cfg(feature = "ort")]
+    {
+        use edgebench_backend_ort::{Ort, Provider};
+        let gpu = std::env::var_os("EDGEBENCH_ORT_GPU_LIB")
+            .is_none()
+            .then(|| ort_lib.clone())
+            .flatten();
+        entries.push(guarded(Ort::with_provider(Provider::OpenVino, None)));
+        entries.push(guarded(Ort::with_provider(Provider::Cuda, gpu.clone())));
+        entries.push(guarded(Ort::with_provider(Provider::TensorRt, gpu)));
+    }
     #[cfg(not(feature = "ort"))]
     {
         let _ = ort_lib;
-        entries.push(Entry::NotCompiled {
-            name: "ort",
-            reason: "built without cargo feature `ort`".into(),
-        });
+        for name in ["ort", "ort-openvino", "ort-cuda", "ort-tensorrt"] {
+            entries.push(Entry::NotCompiled {
+                name,
+                reason: "built without cargo feature `ort`".into(),
+            });
+        }
     }
     #[cfg(feature = "wonnx")]
     entries.push(guarded(edgebench_backend_wonnx::Wonnx));

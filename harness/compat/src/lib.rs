@@ -38,6 +38,11 @@ pub const EMBEDDED: &[(&str, &str, &str)] = &[
         include_str!("../../../backends/litert/gpu-ops.toml"),
     ),
     (
+        "ort-openvino",
+        "backends/ort/openvino-ops.toml",
+        include_str!("../../../backends/ort/openvino-ops.toml"),
+    ),
+    (
         "tract-tflite",
         "backends/tract/tflite-ops.toml",
         include_str!("../../../backends/tract/tflite-ops.toml"),

@@ -1,5 +1,6 @@
-//! The second layer of a verdict on a runtime with an accelerator (LiteRT with XNNPACK): which nodes the accelerator
-//! is predicted to take, from the table's `[placement]` op list, and into how many partitions.
+//! The second layer of a verdict on a runtime with an accelerator (LiteRT with XNNPACK, ONNX Runtime with an
+//! execution provider such as OpenVINO): which nodes the accelerator is predicted to take, from the table's
+//! `[placement]` op list, and into how many partitions.
 
 use crate::table::SupportTable;
 use edgebench_graph::Model;
@@ -46,6 +47,8 @@ pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPredictio
             let listed = match n.domain.as_str() {
                 edgebench_graph::tflite::DOMAIN => p.ops.contains(&n.op_type),
                 edgebench_graph::tflite::CUSTOM_DOMAIN => p.custom_ops.contains(&n.op_type),
+                // ONNX Runtime's providers list ONNX ops of the default domain.
+                "" | "ai.onnx" => p.ops.contains(&n.op_type),
                 _ => false,
             };
             listed

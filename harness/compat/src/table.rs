@@ -158,7 +158,7 @@ pub struct SupportTable {
 pub struct PlacementTable {
     /// `XNNPACK`
     pub accelerator: String,
-    /// Builtin op names (domain `tflite`).
+    /// Op names: TFLite builtins (domain `tflite`), or ONNX ops of the default domain for ONNX Runtime's providers.
     pub ops: Vec<String>,
     /// Custom op names (domain `tflite.custom`).
     #[serde(default)]

@@ -80,6 +80,10 @@ pub struct Ssh {
     /// Extra `-o` options for ssh and scp (e.g. `UserKnownHostsFile=...`).
     #[serde(default)]
     pub options: Vec<String>,
+    /// Environment of the runner on the board (e.g. `EDGEBENCH_ORT_GPU_LIB` = JetPack's ONNX Runtime on a Jetson),
+    /// set with `env` in front of every remote command.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 fn default_port() -> u16 {
@@ -123,6 +127,9 @@ const KNOWN_POWER: &[&str] = &["idle_watts", "active_watts_per_core"];
 const BACKENDS: &[&str] = &[
     "tract",
     "ort",
+    "ort-openvino",
+    "ort-cuda",
+    "ort-tensorrt",
     "wonnx",
     "litert",
     "litert-gpu",
@@ -351,8 +358,35 @@ mod committed {
         let text = include_str!("../../../targets.toml");
         let (t, w) = super::Targets::parse(text, "targets.toml").unwrap();
         assert!(w.is_empty(), "{w:?}");
-        for name in ["host", "pi4", "pi5", "jetson-orin-nano", "gpu-host"] {
+        for name in [
+            "host",
+            "pi4",
+            "pi5",
+            "jetson-orin-nano",
+            "gpu-host",
+            "x86-gpu",
+        ] {
             assert!(t.target.contains_key(name), "{name}");
         }
+    }
+}
+
+#[cfg(test)]
+mod gpu_targets {
+    #[test]
+    fn the_gpu_targets_name_the_provider_backends_and_the_jetson_its_library() {
+        let (t, _) =
+            super::Targets::parse(include_str!("../../../targets.toml"), "targets.toml").unwrap();
+        for name in ["jetson-orin-nano", "x86-gpu"] {
+            let x = &t.target[name];
+            assert!(x.backends.iter().any(|b| b == "ort-cuda"), "{name}");
+            assert!(x.backends.iter().any(|b| b == "ort-tensorrt"), "{name}");
+            assert!(
+                x.gpu_peak_gflops.is_some() && x.source.starts_with("nominal"),
+                "{name}"
+            );
+        }
+        let ssh = t.target["jetson-orin-nano"].ssh.as_ref().unwrap();
+        assert!(ssh.env.contains_key("EDGEBENCH_ORT_GPU_LIB"));
     }
 }

@@ -17,6 +17,8 @@ pub struct Remote {
     pub dest: String,
     /// Options common to ssh and scp (`-o ...`, `-i key`), port apart (`-p` vs `-P`).
     opts: Vec<String>,
+    /// `KEY=VALUE` of the runner's environment on the board.
+    env: Vec<String>,
     port: u16,
     /// The run folder on the board.
     pub root: String,
@@ -69,20 +71,30 @@ impl Remote {
         Remote {
             dest,
             opts,
+            env: cfg.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             port: cfg.port,
             root: format!("{}/{run_id}-{site}", cfg.remote_dir.trim_end_matches('/')),
         }
     }
 
-    /// `ssh ... dest <args, quoted>`.
+    /// `ssh ... dest <args, quoted>`, behind `env KEY=VALUE...` when the target sets an environment.
     pub fn command(&self, args: &[String]) -> Command {
         let mut c = Command::new("ssh");
+        let args: Vec<String> = if self.env.is_empty() {
+            args.to_vec()
+        } else {
+            ["env".to_string()]
+                .into_iter()
+                .chain(self.env.iter().cloned())
+                .chain(args.iter().cloned())
+                .collect()
+        };
         c.args(&self.opts)
             .arg("-p")
             .arg(self.port.to_string())
             .arg(&self.dest)
             .arg("--")
-            .arg(quote(args));
+            .arg(quote(&args));
         c
     }
 
