@@ -25,6 +25,10 @@ pub struct NodeTime {
     pub onnx: Vec<String>,
     /// Microseconds in each profiled run (as many as [`OpProfile::run_us`]).
     pub us: Vec<f64>,
+    /// Where the node ran, as the runtime names it (ONNX Runtime's execution provider, e.g.
+    /// `OpenVINOExecutionProvider`); absent when the backend has one place only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// A node of the graph the backend ran (after its own optimisation), with its tensors: how fused kernels map back.

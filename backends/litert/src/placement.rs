@@ -214,6 +214,7 @@ pub(crate) fn observe(
                 op: tag,
                 onnx: vec![nodes[i].name.clone()],
                 us: v.chunks(per).map(|c| c.iter().sum()).collect(),
+                provider: None,
             }
         })
         .collect();
@@ -231,6 +232,7 @@ pub(crate) fn observe(
                 .map(|n| vec![nodes[n].name.clone()])
                 .unwrap_or_default(),
             us,
+            provider: None,
         });
     }
     let nodes = rows;

@@ -491,6 +491,9 @@ impl Ort {
         let mut session = catch_panic(|| {
             let mut b = self.builder(rt)?;
             b = match optimised {
+                // A provider that compiles its subgraphs (OpenVINO, TensorRT) cannot write the optimised model:
+                // its kernels are then named as the provider ran them, unmapped to fused nodes.
+                Some(_) if self.provider != Provider::Cpu => b,
                 Some(p) => b.with_optimized_model_path(p).map_err(|e| e.to_string())?,
                 None => b
                     .with_optimization_level(GraphOptimizationLevel::Disable)
@@ -528,7 +531,8 @@ fn parse_trace(text: &str, runs: usize) -> Result<(Vec<NodeTime>, Vec<f64>), Str
     windows.sort_by(|a, b| a.0.total_cmp(&b.0));
     let windows = windows.split_off(windows.len().saturating_sub(runs));
     let mut order: Vec<String> = vec![];
-    let mut rows: std::collections::HashMap<String, (String, Vec<f64>)> = Default::default();
+    let mut rows: std::collections::HashMap<String, (String, Vec<f64>, Option<String>)> =
+        Default::default();
     for e in events.iter().filter(|e| e["cat"] == "Node") {
         let Some(name) = e["name"]
             .as_str()
@@ -545,19 +549,22 @@ fn parse_trace(text: &str, runs: usize) -> Result<(Vec<NodeTime>, Vec<f64>), Str
         let row = rows.entry(name.to_string()).or_insert_with(|| {
             order.push(name.to_string());
             let op = e["args"]["op_name"].as_str().unwrap_or("?").to_string();
-            (op, vec![0.0; windows.len()])
+            // The kernel's execution provider, as ONNX Runtime's profiler names it.
+            let provider = e["args"]["provider"].as_str().map(str::to_string);
+            (op, vec![0.0; windows.len()], provider)
         });
         row.1[w] += dur;
     }
     let nodes = order
         .into_iter()
         .map(|name| {
-            let (op, us) = rows.remove(&name).unwrap_or_default();
+            let (op, us, provider) = rows.remove(&name).unwrap_or_default();
             NodeTime {
                 name,
                 op,
                 onnx: vec![],
                 us,
+                provider,
             }
         })
         .collect();

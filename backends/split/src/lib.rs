@@ -118,6 +118,7 @@ impl Backend for Split {
                 op: "partition".into(),
                 onnx: vec![],
                 us: vec![],
+                provider: None,
             })
             .collect();
         let mut boundary = vec![];
@@ -144,6 +145,7 @@ impl Backend for Split {
             op: "boundary".into(),
             onnx: vec![],
             us: boundary,
+            provider: None,
         });
         Ok(OpProfile {
             run_us,

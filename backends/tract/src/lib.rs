@@ -382,6 +382,7 @@ impl TractSession {
                 op: node.op().name().to_string(),
                 onnx: onnx_of(&node.name, &onnx).into_iter().collect(),
                 us: std::mem::take(&mut us[node.id]),
+                provider: None,
             })
             .collect();
         Ok(OpProfile {

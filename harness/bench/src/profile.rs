@@ -335,6 +335,7 @@ fn map_rows(model: &Model, raw: &OpProfile) -> Mapped {
             op: String::new(),
             onnx: vec![],
             us,
+            provider: None,
         };
         split(&mut m, &r, &members);
     }
@@ -418,6 +419,11 @@ pub fn analyse(raw: &OpProfile, ctx: &Context) -> Profile {
         shapes.extend_missing(f.iter().map(|(k, (_, s))| (k.clone(), s.clone())).collect());
     }
     let support = ctx.check.map(support_of).unwrap_or_default();
+    let providers: HashMap<&str, &str> = raw
+        .nodes
+        .iter()
+        .filter_map(|t| Some((t.name.as_str(), t.provider.as_deref()?)))
+        .collect();
     let mut rows = vec![];
     for (i, n) in model.graph.nodes.iter().enumerate() {
         let us = m.us[i].clone().unwrap_or_default();
@@ -447,6 +453,15 @@ pub fn analyse(raw: &OpProfile, ctx: &Context) -> Profile {
                     .cloned()
                     .unwrap_or_else(|| "runs".into())
             }),
+            provider: {
+                let mut p: Vec<&str> = m.backend_nodes[i]
+                    .iter()
+                    .filter_map(|b| providers.get(b.as_str()).copied())
+                    .collect();
+                p.sort();
+                p.dedup();
+                (!p.is_empty()).then(|| p.join("+"))
+            },
             backend_nodes: m.backend_nodes[i].clone(),
             rewrite: None,
         };

@@ -267,6 +267,7 @@ impl Reporter for Log {
             }
             Event::RowFinished { cells } => format!("row {}", cells.len()),
             Event::RunFinished { results } => format!("run {}", results.cells.len()),
+            Event::Stage(s) => format!("stage {s}"),
         });
         Ok(())
     }

@@ -12,6 +12,7 @@ fn row(name: &str, op: &str, onnx: &[&str], us: &[f64]) -> NodeTime {
         op: op.into(),
         onnx: onnx.iter().map(|s| s.to_string()).collect(),
         us: us.to_vec(),
+        provider: None,
     }
 }
 

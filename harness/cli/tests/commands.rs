@@ -110,12 +110,15 @@ fn doctor_lists_every_backend_with_three_facts_and_the_host() {
         .iter()
         .map(|b| b["name"].as_str().unwrap())
         .collect();
-    // The three ONNX backends, the split ones made of them, then the TFLite ones.
+    // The ONNX backends (ONNX Runtime with each execution provider), the split ones, then the TFLite ones.
     assert_eq!(
         names,
         [
             "tract",
             "ort",
+            "ort-openvino",
+            "ort-cuda",
+            "ort-tensorrt",
             "wonnx",
             "wonnx+tract",
             "wonnx+ort",

@@ -59,6 +59,10 @@ pub struct ProfileNode {
     /// The backend nodes whose time is in this row (fused kernels: the kernel's name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend_nodes: Vec<String>,
+    /// Where those backend nodes ran (ONNX Runtime's execution provider), when the backend says; several joined
+    /// by `+`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 /// Totals of one op type.
@@ -209,7 +213,7 @@ pub fn text(model: &str, outcomes: &[ProfileOutcome], top: usize) -> String {
                 }
                 let _ = writeln!(
                     s,
-                    "  {:<28} {:<18} {:<10} {:>10} {:>21} {:>6} {:>8} {:>7} {:<7} {:>6} {:>10}  support",
+                    "  {:<28} {:<18} {:<10} {:>10} {:>21} {:>6} {:>8} {:>7} {:<7} {:>6} {:>10}  support [provider]",
                     "node",
                     "op",
                     "timing",
@@ -237,7 +241,10 @@ pub fn text(model: &str, outcomes: &[ProfileOutcome], top: usize) -> String {
                         r.bound.as_deref().unwrap_or("-"),
                         opt(r.roof_pct, |x| format!("{x:.0}%")),
                         opt(r.headroom_us, us),
-                        r.support.as_deref().unwrap_or("-")
+                        match &r.provider {
+                            Some(p) => format!("{} [{p}]", r.support.as_deref().unwrap_or("-")),
+                            None => r.support.as_deref().unwrap_or("-").to_string(),
+                        }
                     );
                 }
                 if p.nodes.len() > top {

@@ -32,11 +32,11 @@ pub(crate) fn section(h: &mut String, r: &Results) {
                     esc(&c.variant),
                     esc(&p.headline())
                 );
-                h.push_str(r#"<table class="sort filterable"><thead><tr><th>node</th><th>op</th><th>timing</th><th>p50 µs</th><th>p10–p90 µs</th><th>share</th><th>GFLOP/s</th><th>GB/s</th><th>bound</th><th>% of roof</th><th>headroom µs</th><th>support</th></tr></thead><tbody>"#);
+                h.push_str(r#"<table class="sort filterable"><thead><tr><th>node</th><th>op</th><th>timing</th><th>p50 µs</th><th>p10–p90 µs</th><th>share</th><th>GFLOP/s</th><th>GB/s</th><th>bound</th><th>% of roof</th><th>headroom µs</th><th>support</th><th>provider</th></tr></thead><tbody>"#);
                 for n in p.nodes.iter().take(TOP) {
                     let _ = write!(
                         h,
-                        "<tr><td>{}</td><td>{}</td><td>{:?}</td>{}<td>{:.1}–{:.1}</td>{}{}{}<td>{}</td>{}{}<td>{}</td></tr>",
+                        "<tr><td>{}</td><td>{}</td><td>{:?}</td>{}<td>{:.1}–{:.1}</td>{}{}{}<td>{}</td>{}{}<td>{}</td><td>{}</td></tr>",
                         esc(&n.node),
                         esc(&n.op),
                         n.timing,
@@ -49,7 +49,8 @@ pub(crate) fn section(h: &mut String, r: &Results) {
                         esc(n.bound.as_deref().unwrap_or("-")),
                         num(n.roof_pct, |x| format!("{x:.0} %")),
                         num(n.headroom_us, |x| format!("{x:.1}")),
-                        esc(n.support.as_deref().unwrap_or("-"))
+                        esc(n.support.as_deref().unwrap_or("-")),
+                        esc(n.provider.as_deref().unwrap_or("-"))
                     );
                 }
                 h.push_str("</tbody></table>");
