@@ -192,11 +192,29 @@ mod tests {
             key: None,
             remote_dir: "/tmp/eb/".into(),
             options: vec![],
+            env: Default::default(),
         };
         let r = Remote::new(&cfg, "r1", "pi4");
         assert_eq!(
             (r.dest.as_str(), r.root.as_str()),
             ("pi@b", "/tmp/eb/r1-pi4")
+        );
+        // A target's environment goes in front of the remote command, quoted.
+        let mut cfg = cfg;
+        cfg.env.insert(
+            "EDGEBENCH_ORT_GPU_LIB".into(),
+            "/opt/ort lib/libonnxruntime.so".into(),
+        );
+        let c = Remote::new(&cfg, "r1", "pi4").command(&["./edgebench".into(), "doctor".into()]);
+        let last = c.get_args().last().unwrap().to_string_lossy().into_owned();
+        assert_eq!(
+            shlex::split(&last).unwrap(),
+            [
+                "env",
+                "EDGEBENCH_ORT_GPU_LIB=/opt/ort lib/libonnxruntime.so",
+                "./edgebench",
+                "doctor"
+            ]
         );
     }
 }
