@@ -164,6 +164,10 @@ pub fn apply(
 ) -> Option<Stage> {
     let p = candidate.settings.paired.as_ref()?;
     let name = p.confirmation.as_ref()?;
+    // Judged the other way round (or at another threshold) nothing may be flagged: no stage to report.
+    if !cells.iter().any(|c| confirmable(c.verdict)) {
+        return None;
+    }
     let root = candidate_dir.parent().unwrap_or(Path::new("."));
     let (bside, cside) = if p.side == "a" {
         ("b", "a")
