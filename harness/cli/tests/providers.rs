@@ -182,3 +182,52 @@ fn a_library_that_is_not_onnx_runtime_is_refused_with_its_reason() {
     assert_eq!(b["available"], false, "{b}");
     assert!(b["reason"].as_str().unwrap().contains("cannot load"), "{b}");
 }
+
+#[test]
+fn bench_and_the_report_show_the_providers_cells_and_predicted_placement() {
+    if !require(
+        "ort-openvino (.venv-openvino)",
+        backend_available("ort-openvino"),
+    ) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let j = json(&[
+        "bench",
+        "small_cnn",
+        "--backend",
+        "ort-openvino",
+        "--max-time",
+        "0.2",
+        "--warmup",
+        "0.02",
+        "--json",
+        "--out",
+        t.path().to_str().unwrap(),
+    ]);
+    let cell = &j["cells"][0];
+    assert_eq!(
+        (cell["backend"].as_str(), cell["outcome"]["status"].as_str()),
+        (Some("ort-openvino"), Some("ok")),
+        "{cell}"
+    );
+    let compat = j["compat"].as_array().unwrap();
+    let p = &compat
+        .iter()
+        .find(|c| c["backend"] == "ort-openvino")
+        .unwrap()["placement"];
+    assert_eq!(p["accelerator"], "OpenVINOExecutionProvider", "{p}");
+    assert_eq!(
+        (p["accelerated"].as_u64(), p["on_runtime_kernels"].as_u64()),
+        (Some(8), Some(0)),
+        "{p}"
+    );
+    let dir = t.path().join(j["run_id"].as_str().unwrap());
+    let (code, _, err) = run(&["report", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("OpenVINOExecutionProvider 8/8 nodes in 1 partition(s)"),
+        "placement in the matrix"
+    );
+}

@@ -853,9 +853,23 @@ fn compat_section(h: &mut String, r: &Results) {
                             }
                         )
                     };
+                    let placed = p
+                        .placement
+                        .as_ref()
+                        .map(|x| {
+                            format!(
+                                "; {} {}/{} nodes in {} partition(s)",
+                                x.accelerator,
+                                x.accelerated,
+                                x.accelerated + x.on_runtime_kernels,
+                                x.partitions
+                            )
+                        })
+                        .unwrap_or_default();
                     format!(
-                        r#"<br><span class="muted">predicted: {}</span>{reasons}"#,
-                        esc(&what)
+                        r#"<br><span class="muted">predicted: {}{}</span>{reasons}"#,
+                        esc(&what),
+                        esc(&placed)
                     )
                 }
             };

@@ -75,6 +75,21 @@ pub struct CompatRecord {
     /// When it does not run as it is but is predicted to after `edgebench rewrite`: the rules, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_rewrites: Option<Vec<String>>,
+    /// For a backend with an accelerator in its table (`[placement]`: XNNPACK, an ONNX Runtime execution
+    /// provider): where the nodes are predicted to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementRecord>,
+}
+
+/// A predicted placement, as the report shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlacementRecord {
+    pub accelerator: String,
+    /// Nodes predicted on the accelerator, and on the runtime's own kernels.
+    pub accelerated: usize,
+    pub on_runtime_kernels: usize,
+    /// Connected groups of accelerated nodes.
+    pub partitions: usize,
 }
 
 /// The concrete feed of one model of a plan.

@@ -82,6 +82,14 @@ pub fn record(
         unknown: c.unknown_nodes,
         partitions: (c.verdict == Verdict::Partial).then_some(c.partitions.count),
         after_rewrites: after,
+        placement: edgebench_compat::placement::predict(model, table).map(|p| {
+            edgebench_report::PlacementRecord {
+                accelerator: p.accelerator,
+                accelerated: p.accelerated,
+                on_runtime_kernels: p.on_cpu_kernels.len(),
+                partitions: p.partitions,
+            }
+        }),
     }
 }
 
