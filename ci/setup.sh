@@ -13,6 +13,8 @@
 #        qemu-user                           runs the aarch64 runner in tests (emulated cells)
 #        openssh-server openssh-client       the ssh runner is tested against a server on 127.0.0.1
 #        the shellcheck linter               lints ci/*.sh in the test command
+#        postgresql                          the history's PostgreSQL test runs against a real server
+#                                            (ci/postgres.sh starts a throwaway one; nothing is started here)
 #        python3-venv                        only when this python3 cannot make a venv with pip
 #   rustup target aarch64-unknown-linux-gnu
 #   .venv with onnxruntime==1.31.1           its libonnxruntime.so is what the `ort` backend loads (no CDN download)
@@ -38,7 +40,7 @@ ORT_OPENVINO_VERSION=1.24.1
 LITERT_VERSION=2.3.0
 APT_ROOT=${EDGEBENCH_APT_ROOT:-/}
 APT_PACKAGES=(mesa-vulkan-drivers libvulkan1 gcc-aarch64-linux-gnu libc6-arm64-cross libc6-dev-arm64-cross
-  qemu-user openssh-server openssh-client shellcheck chromium)
+  qemu-user openssh-server openssh-client shellcheck chromium postgresql)
 
 step="start"
 on_error() {
