@@ -2,7 +2,8 @@
 # End-to-end test of the report side on real runs: a plan with two targets (host and the aarch64 runner under
 # qemu), three backends, an fp16 variant and a cell that fails (attention_block on wonnx), run twice (the second with
 # the documented EDGEBENCH_FAULT=slow:3.0 test knob, and --profile: the gate must ignore the profiles); then the gate (must exit 10: 3x is beyond the up-to-2x speed changes of this VM), the Markdown and JUnit formats,
-# and the HTML report opened in headless chromium from file:// (ci/browser/report-test.mjs). The screenshot and
+# and the HTML report (with trend charts from a history of the two runs) opened in headless chromium from file://
+# (ci/browser/report-test.mjs). The screenshot and
 # the report are kept in reports/ci-artifacts/ for CI to upload.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,8 @@ set -e
 if [ "$rc" -ne 10 ]; then echo "report-test: gate exited $rc on a 3x slowdown, expected 10" >&2; exit 1; fi
 grep -q "regressed" "$out/summary.md"
 grep -q "<failure" "$out/junit.xml"
-"$bin" report "$cand" --baseline "$base" -o "$out/report.html"
-node ci/browser/report-test.mjs "$out/report.html" "$out/report.png" --expect-gate
+# Both runs in a fresh history: the report draws a trend per cell from it.
+"$bin" history add "$base" "$cand" --db "$out/history.sqlite" >/dev/null
+"$bin" report "$cand" --baseline "$base" --history "$out/history.sqlite" -o "$out/report.html"
+node ci/browser/report-test.mjs "$out/report.html" "$out/report.png" --expect-gate --expect-trends
 echo "report-test: ok ($out)"

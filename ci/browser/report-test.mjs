@@ -1,7 +1,7 @@
 // Opens an edgebench HTML report from file:// in Debian's headless chromium (a fresh profile) and asserts: no
 // console error, no network request of any kind, every section present with its charts, a failed cell visible, the
 // EMULATED / SOFTWARE ADAPTER flags shown, the table filter and sorting work. Writes a full-page screenshot.
-// usage: node report-test.mjs REPORT.html SCREENSHOT.png [--expect-gate]
+// usage: node report-test.mjs REPORT.html SCREENSHOT.png [--expect-gate] [--expect-trends]
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +9,11 @@ import { join, resolve } from 'node:path';
 
 const [, , htmlArg, pngArg, ...flags] = process.argv;
 if (!htmlArg || !pngArg) {
-  console.error('usage: node report-test.mjs REPORT.html SCREENSHOT.png [--expect-gate]');
+  console.error('usage: node report-test.mjs REPORT.html SCREENSHOT.png [--expect-gate] [--expect-trends]');
   process.exit(2);
 }
 const expectGate = flags.includes('--expect-gate');
+const expectTrends = flags.includes('--expect-trends');
 const profile = mkdtempSync(join(tmpdir(), 'edgebench-chromium-'));
 const failures = [];
 const fail = (m) => failures.push(m);
@@ -58,6 +59,11 @@ try {
     const verdicts = await page.locator('section#gate tbody tr').count();
     if (verdicts < 1) fail('no gate verdicts');
     if (await page.locator('section#gate .banner').count() !== 1) fail('no gate banner');
+  }
+  if (expectTrends) {
+    if (await page.locator('section#trends').count() !== 1) fail('section #trends missing');
+    const charts = await page.locator('section#trends figure.trend svg').count();
+    if (charts < 1) fail('no trend chart');
   }
   // The filter hides rows that do not match; clearing it shows them again.
   const rows = page.locator('section#cells tbody tr');
