@@ -229,6 +229,16 @@ fn interval(draws: &mut [f64], confidence: f64) -> [f64; 2] {
     ]
 }
 
+/// The bootstrap interval of the median of `sorted` (at least 10 draws, seeded).
+fn median_interval(sorted: &[f64], resamples: usize, confidence: f64, seed: u64) -> [f64; 2] {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let beta = beta_for(sorted.len());
+    let mut draws: Vec<f64> = (0..resamples.max(10))
+        .map(|_| bootstrap_median(sorted, &beta, &mut rng))
+        .collect();
+    interval(&mut draws, confidence)
+}
+
 /// The latency comparison of two sample sets (each in time order).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
@@ -374,13 +384,12 @@ pub fn compare_paired(
         .collect();
     ratios.sort_by(f64::total_cmp);
     let ratio = median_sorted(&ratios);
-    let seed = o.seed ^ crate::fnv1a(key.as_bytes());
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let beta = beta_for(ratios.len());
-    let mut draws: Vec<f64> = (0..o.resamples.max(10))
-        .map(|_| bootstrap_median(&ratios, &beta, &mut rng))
-        .collect();
-    let ci = interval(&mut draws, o.confidence);
+    let ci = median_interval(
+        &ratios,
+        o.resamples,
+        o.confidence,
+        o.seed ^ crate::fnv1a(key.as_bytes()),
+    );
     let noise_floor = if ratio > 0.0 {
         (ci[1] - ci[0]) / 2.0 / ratio
     } else {

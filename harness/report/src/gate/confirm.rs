@@ -9,11 +9,9 @@
 //! cells in the plan; the first stage only chooses which cells are asked.
 
 use super::{
-    CellVerdict, GateOptions, Verdict, beta_for, bootstrap_median, groups, interval, judge, key,
-    median_sorted,
+    CellVerdict, GateOptions, Verdict, groups, judge, key, median_interval, median_sorted,
 };
 use crate::Results;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -89,15 +87,10 @@ pub fn spread(
         }
         r.sort_by(f64::total_cmp);
         let seed = o.seed ^ crate::fnv1a(format!("{key}/children/{side}").as_bytes());
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let beta = beta_for(r.len());
-        let mut draws: Vec<f64> = (0..o.resamples.max(10))
-            .map(|_| bootstrap_median(&r, &beta, &mut rng))
-            .collect();
         Some(Spread {
             side: side.into(),
             ratio: median_sorted(&r),
-            ci: interval(&mut draws, SPREAD_CONFIDENCE.max(o.confidence)),
+            ci: median_interval(&r, o.resamples, SPREAD_CONFIDENCE.max(o.confidence), seed),
         })
     };
     let a = one(baseline, baseline_turns, "baseline");
