@@ -229,6 +229,13 @@ fn interval(draws: &mut [f64], confidence: f64) -> [f64; 2] {
     ]
 }
 
+/// The median of unsorted values.
+fn median_of(x: &[f64]) -> f64 {
+    let mut v = x.to_vec();
+    v.sort_by(f64::total_cmp);
+    median_sorted(&v)
+}
+
 /// The bootstrap interval of the median of `sorted` (at least 10 draws, seeded).
 fn median_interval(sorted: &[f64], resamples: usize, confidence: f64, seed: u64) -> [f64; 2] {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -365,11 +372,7 @@ pub fn compare_paired(
     if gb.len() != baseline_turns.len() || gc.len() != candidate_turns.len() {
         return None;
     }
-    let median = |x: &[f64]| {
-        let mut v = x.to_vec();
-        v.sort_by(f64::total_cmp);
-        median_sorted(&v)
-    };
+    let median = median_of;
     let mut ratios: Vec<f64> = gb
         .iter()
         .zip(&gc)

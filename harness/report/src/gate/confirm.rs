@@ -9,7 +9,8 @@
 //! cells in the plan; the first stage only chooses which cells are asked.
 
 use super::{
-    CellVerdict, GateOptions, Verdict, groups, judge, key, median_interval, median_sorted,
+    CellVerdict, GateOptions, Verdict, groups, judge, key, median_interval, median_of,
+    median_sorted,
 };
 use crate::Results;
 use serde::{Deserialize, Serialize};
@@ -70,11 +71,7 @@ pub fn spread(
         if g.len() != t.len() || g.len() < 2 * SPREAD_MIN_PAIRS {
             return None;
         }
-        let med = |x: &[f64]| {
-            let mut v = x.to_vec();
-            v.sort_by(f64::total_cmp);
-            median_sorted(&v)
-        };
+        let med = median_of;
         // A side's turns alternate between its children (turn i is child i % 2's); adjacent turns are a pair.
         let mut r: Vec<f64> = g
             .chunks_exact(2)
