@@ -253,7 +253,7 @@ fn flatten(g: &Graph) -> Vec<Flat<'_>> {
 }
 
 /// Element types of values, from the model's declarations and a simple forward propagation.
-fn dtypes(model: &Model) -> HashMap<String, DataType> {
+pub(crate) fn dtypes(model: &Model) -> HashMap<String, DataType> {
     let mut m: HashMap<String, DataType> = HashMap::new();
     model.graph.walk_graphs(&mut |_, g| {
         for v in g.inputs.iter().chain(&g.outputs).chain(&g.value_info) {

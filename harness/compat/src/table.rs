@@ -171,10 +171,57 @@ pub struct PlacementTable {
     /// DENSIFY of sparse ones): taken, no operator of their own, and their output counts as static.
     #[serde(default)]
     pub static_unpack: Vec<String>,
-    /// Op -> the highest operator version the accelerator takes (the GPU delegate's CheckMaxSupportedOpVersion).
+    /// Op -> the highest operator version the accelerator takes (the GPU delegate's CheckMaxSupportedOpVersion;
+    /// for an ONNX node, the model's opset of its domain).
     #[serde(default)]
     pub max_versions: std::collections::BTreeMap<String, i64>,
+    /// Attribute rules under which the accelerator leaves a node of a listed op to the runtime's kernels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refuse: Vec<PlacementRule>,
+    /// Op -> indices of outputs the accelerator's kernel writes to host memory (CUDA's `Shape`, `Size`). With
+    /// this set, ONNX Runtime's CPU-preference pass runs: see [`crate::placement`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cpu_outputs: std::collections::BTreeMap<String, Vec<usize>>,
+    /// Op -> indices of inputs the accelerator's kernel reads from host memory (a Reshape's shape).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cpu_inputs: std::collections::BTreeMap<String, Vec<usize>>,
+    /// The CPU-preference pass: an initializer of at most this many elements may feed a node moved to the CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small_initializer: Option<i64>,
     #[serde(default)]
+    pub note: String,
+}
+
+/// A node of `op` stays on the runtime's kernels when its attribute `attr` breaks the rule (one kind per rule).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementRule {
+    pub op: String,
+    pub attr: String,
+    /// Integer attribute: refused unless its value (`default` when absent) is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<i64>,
+    /// Integer attribute: refused when its value is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<i64>,
+    /// String attribute: refused when its value is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_strings: Vec<String>,
+    /// Strings attribute (RNN `activations`): refused when an entry differs, case aside, from the one at its
+    /// position here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_sequence: Vec<String>,
+    /// Ints attribute (`pads`): refused when its first half differs from its second (asymmetric padding).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub symmetric: bool,
+    /// Refused when the attribute is given at all (an RNN's `clip`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub present: bool,
+    /// Refused when this input is given (LSTM's peephole, input 7), whatever the attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absent_input: Option<usize>,
     pub note: String,
 }
 
