@@ -22,7 +22,7 @@
 #   .venv-openvino with onnxruntime-openvino==1.24.1 (x86_64 Linux, the platform of its wheels)
 #                                            ONNX Runtime with the OpenVINO execution provider: `ort-openvino`
 # Optional:
-#   .venv-gpu with onnxruntime-gpu==1.31.1 and the nvidia-*-cu12 / tensorrt-cu12 wheels, only on x86_64 with an
+#   .venv-gpu with onnxruntime-gpu==1.31.1 (built for CUDA 13) and the nvidia-* CUDA 13 / tensorrt-cu13 10.x wheels, only on x86_64 with an
 #   NVIDIA driver (nvidia-smi works): `ort-cuda`, `ort-tensorrt`. Elsewhere those backends report why they are
 #   unavailable (no NVIDIA driver).
 #   qemu-user >= 10 (bookworm: from bookworm-backports, derived from this machine's own Debian mirror). ONNX Runtime's
@@ -162,7 +162,7 @@ if [ "$(uname -m)" = x86_64 ] && command -v nvidia-smi >/dev/null && nvidia-smi 
   else
     [ -x .venv-gpu/bin/python ] || python3 -m venv .venv-gpu
     echo "setup: pip install onnxruntime-gpu==${ORT_VERSION} with its CUDA and TensorRT wheels into .venv-gpu"
-    .venv-gpu/bin/python -m pip install --disable-pip-version-check -q "onnxruntime-gpu[cuda,cudnn]==${ORT_VERSION}" tensorrt-cu12 \
+    .venv-gpu/bin/python -m pip install --disable-pip-version-check -q "onnxruntime-gpu[cuda,cudnn]==${ORT_VERSION}" nvidia-cublas "tensorrt-cu13==10.16.1.11" \
       || echo "setup: onnxruntime-gpu could not be installed: ort-cuda and ort-tensorrt will say why they are unavailable"
   fi
 else

@@ -329,7 +329,6 @@ impl Backend for Ort {
                 edgebench_graph::save(&model, &path).map_err(|e| load_err(name)(e.to_string()))?;
             }
             let path = path.as_path();
-            let names: Vec<String> = model.graph.nodes.iter().map(|n| n.name.clone()).collect();
             let session = catch_panic(|| {
                 self.builder(rt)?
                     .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Disable)
@@ -344,7 +343,7 @@ impl Backend for Ort {
             Ok(placement::placement(
                 &assigned,
                 self.provider.ep_name(),
-                &names,
+                &model.graph.nodes,
             ))
         })())
     }

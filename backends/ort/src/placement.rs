@@ -4,9 +4,11 @@
 //! names and the assignment is of the model's own nodes, as a support table predicts it.
 
 use edgebench_backend_api::ObservedPlacement;
+use edgebench_graph::Node;
 use ort::AsPointer;
 use ort::session::Session;
 use ort::sys::{OrtEpAssignedNode, OrtEpAssignedSubgraph, OrtStatusPtr};
+use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, c_char};
 
 /// The session option that makes ONNX Runtime record the assignment.
@@ -90,34 +92,79 @@ pub fn assignment(session: &Session) -> Result<Vec<Assigned>, String> {
     }
 }
 
-/// The placement of a model's main-graph nodes (`node_names`, in the model's order) from the assignment: nodes in
-/// `ep`'s subgraphs ran on it, every other node on ONNX Runtime's own CPU kernels; `partitions` counts `ep`'s
-/// subgraphs. A node the assignment does not name (ONNX Runtime removed it, e.g. a constant it folded) counts as
-/// on neither.
-pub fn placement(assigned: &[Assigned], ep: &str, node_names: &[String]) -> ObservedPlacement {
-    let on_ep: std::collections::HashSet<&str> = assigned
+/// The placement of a model's main-graph nodes (`nodes`, in the model's order) from the assignment: nodes in
+/// `ep`'s subgraphs ran on it, every other node on ONNX Runtime's own CPU kernels. A node the assignment does not
+/// name (ONNX Runtime removed it, e.g. a constant it folded) counts as on neither. `partitions` counts `ep`'s
+/// subgraphs; a provider that takes nodes one by one (CUDA: every subgraph one node) has its partitions counted
+/// as the prediction counts them, groups of its nodes joined by a tensor one produces and another consumes.
+pub fn placement(assigned: &[Assigned], ep: &str, nodes: &[Node]) -> ObservedPlacement {
+    let on_ep: HashSet<&str> = assigned
         .iter()
         .filter(|a| a.ep == ep)
         .flat_map(|a| a.nodes.iter().map(String::as_str))
         .collect();
-    let elsewhere: std::collections::HashSet<&str> = assigned
+    let elsewhere: HashSet<&str> = assigned
         .iter()
         .filter(|a| a.ep != ep)
         .flat_map(|a| a.nodes.iter().map(String::as_str))
         .collect();
-    let on_cpu_kernels: Vec<usize> = node_names
+    let on_cpu_kernels: Vec<usize> = nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| elsewhere.contains(n.as_str()) && !on_ep.contains(n.as_str()))
+        .filter(|(_, n)| elsewhere.contains(n.name.as_str()) && !on_ep.contains(n.name.as_str()))
         .map(|(i, _)| i)
         .collect();
+    let subgraphs: Vec<&Assigned> = assigned.iter().filter(|a| a.ep == ep).collect();
+    let partitions = if subgraphs.len() > 1 && subgraphs.iter().all(|a| a.nodes.len() == 1) {
+        connected_groups(&on_ep, nodes)
+    } else {
+        subgraphs.len()
+    };
     ObservedPlacement {
         accelerator: ep.to_string(),
-        partitions: assigned.iter().filter(|a| a.ep == ep).count(),
+        partitions,
         accelerator_ops: on_ep.len(),
         fully_accelerated: on_cpu_kernels.is_empty() && !on_ep.is_empty(),
         on_cpu_kernels,
     }
+}
+
+/// The groups of `taken` nodes joined by tensors (union-find over producer -> consumer edges).
+fn connected_groups(taken: &HashSet<&str>, nodes: &[Node]) -> usize {
+    let mut parent: Vec<usize> = (0..nodes.len()).collect();
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let on = |i: usize| taken.contains(nodes[i].name.as_str());
+    let producer: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
+        .collect();
+    for (i, n) in nodes.iter().enumerate() {
+        if !on(i) {
+            continue;
+        }
+        for input in &n.inputs {
+            if let Some(&j) = producer.get(input.as_str())
+                && on(j)
+            {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut roots: Vec<usize> = (0..nodes.len())
+        .filter(|&i| on(i))
+        .map(|i| root(&mut parent, i))
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    roots.len()
 }
 
 #[cfg(test)]
@@ -135,11 +182,31 @@ mod tests {
             a("CPUExecutionProvider", &["nms"]),
             a("OpenVINOExecutionProvider", &["head"]),
         ];
-        let names: Vec<String> = ["conv", "relu", "nms", "head", "folded"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let p = placement(&assigned, "OpenVINOExecutionProvider", &names);
+        let node = |name: &str, i: &[&str], o: &[&str]| Node {
+            name: name.into(),
+            inputs: i.iter().map(|s| s.to_string()).collect(),
+            outputs: o.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let nodes = [
+            node("conv", &["x"], &["c"]),
+            node("relu", &["c"], &["r"]),
+            node("nms", &["r"], &["n"]),
+            node("head", &["n"], &["y"]),
+            node("folded", &[], &["k"]),
+        ];
+        let p = placement(&assigned, "OpenVINOExecutionProvider", &nodes);
+        assert_eq!(p.on_cpu_kernels, vec![2]);
+        assert_eq!((p.partitions, p.accelerator_ops), (2, 3));
+        assert!(!p.fully_accelerated);
+        // CUDA assigns node by node: its partitions are the connected groups of its nodes.
+        let cuda = [
+            a("CUDAExecutionProvider", &["conv"]),
+            a("CUDAExecutionProvider", &["relu"]),
+            a("CPUExecutionProvider", &["nms"]),
+            a("CUDAExecutionProvider", &["head"]),
+        ];
+        let p = placement(&cuda, "CUDAExecutionProvider", &nodes);
         assert_eq!(p.on_cpu_kernels, vec![2]);
         assert_eq!((p.partitions, p.accelerator_ops), (2, 3));
         assert!(!p.fully_accelerated);

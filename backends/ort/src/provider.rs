@@ -122,17 +122,31 @@ impl Provider {
             }
             facts.push(("provider library".into(), f.display().to_string()));
         }
-        // The CUDA and TensorRT runtimes: from the nvidia-*-cu12 / tensorrt-cu12 wheels in the same venv, or the
-        // system's (JetPack puts them in the library path).
+        // The CUDA and TensorRT runtimes: from the nvidia-* (CUDA 13) / tensorrt-cu13 wheels in the same venv, or
+        // the system's (JetPack puts them in the library path). The provider library has no RUNPATH, so the ones in
+        // the venv are loaded here first, as `onnxruntime.preload_dlls()` does: the dynamic linker then resolves the
+        // provider's NEEDED entries to them by soname.
         let site = site_packages(library);
         if matches!(self, Provider::Cuda | Provider::TensorRt) {
             let dirs: Vec<PathBuf> = site
                 .iter()
-                .map(|s| s.join("nvidia/cuda_runtime/lib"))
+                .flat_map(|s| CUDA_WHEEL_DIRS.iter().map(move |d| s.join(d)))
                 .collect();
-            let rt = dlopen_any(&["libcudart.so.12", "libcudart.so.13"], &dirs)
+            let rt = dlopen_any(&["libcudart.so.13", "libcudart.so.12"], &dirs)
                 .map_err(|e| format!("no CUDA runtime: libcudart cannot be loaded ({e})"))?;
             facts.push(("CUDA runtime".into(), rt));
+            for (what, names, required) in CUDA_LIBRARIES {
+                match dlopen_any(names, &dirs) {
+                    Ok(l) => facts.push(((*what).into(), l)),
+                    Err(e) if *required => {
+                        return Err(format!(
+                            "no {what}: {} cannot be loaded ({e})",
+                            names.join(" or ")
+                        ));
+                    }
+                    Err(_) => {}
+                }
+            }
         }
         if self == Provider::TensorRt {
             let dirs: Vec<PathBuf> = site.iter().map(|s| s.join("tensorrt_libs")).collect();
@@ -156,6 +170,32 @@ impl Provider {
             .map_err(|e| format!("no NVIDIA driver: libcuda.so.1 cannot be loaded ({e})"))
     }
 }
+
+/// Where the NVIDIA wheels put their libraries under `site-packages` (CUDA 13 wheels share `nvidia/cu13/lib`;
+/// CUDA 12 wheels have one folder each).
+const CUDA_WHEEL_DIRS: &[&str] = &[
+    "nvidia/cu13/lib",
+    "nvidia/cuda_runtime/lib",
+    "nvidia/cublas/lib",
+    "nvidia/curand/lib",
+    "nvidia/cufft/lib",
+    "nvidia/cudnn/lib",
+];
+
+/// The libraries the CUDA provider links or loads, in load order (cuBLASLt before cuBLAS, which needs it): name,
+/// sonames (CUDA 13, then 12), and whether the provider cannot load without it (cuDNN and cuFFT are loaded by
+/// ONNX Runtime only when an op needs them).
+const CUDA_LIBRARIES: &[(&str, &[&str], bool)] = &[
+    (
+        "cuBLASLt",
+        &["libcublasLt.so.13", "libcublasLt.so.12"],
+        true,
+    ),
+    ("cuBLAS", &["libcublas.so.13", "libcublas.so.12"], true),
+    ("cuRAND", &["libcurand.so.10"], true),
+    ("cuFFT", &["libcufft.so.12", "libcufft.so.11"], false),
+    ("cuDNN", &["libcudnn.so.9"], false),
+];
 
 /// The `site-packages` folder a wheel's library lies in (`.../site-packages/onnxruntime/capi/lib...`).
 fn site_packages(library: &Path) -> Option<PathBuf> {

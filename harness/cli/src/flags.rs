@@ -88,6 +88,25 @@ pub fn memory_limit(flag: Option<&str>) -> Result<Option<u64>> {
     }
 }
 
+/// Applies a cell's address-space limit unless `backend` computes on a GPU: a GPU driver reserves virtual address
+/// space far beyond physical memory (CUDA maps the device's memory and more into every process), so `RLIMIT_AS`
+/// would fail the driver's initialisation instead of bounding the cell's allocations.
+pub fn limit_cell_address_space(
+    registry: &edgebench_backend_api::Registry,
+    backend: &str,
+    bytes: Option<u64>,
+) -> Result<()> {
+    let Some(b) = bytes else { return Ok(()) };
+    if registry
+        .get(backend)
+        .is_ok_and(|x| x.device() == edgebench_backend_api::Device::Gpu)
+    {
+        return Ok(());
+    }
+    edgebench_bench::cell::limit_address_space(b)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

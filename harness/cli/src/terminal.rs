@@ -157,7 +157,7 @@ fn line(c: &Cell, show_target: bool) -> String {
                         r.achieved_gflops,
                         r.share_of_peak * 100.0
                     ))
-                    .unwrap_or_else(|| "FLOPs unknown".into()),
+                    .unwrap_or_else(|| "no roofline (FLOPs or the device's peak unknown)".into()),
             )
         }
         (Outcome::Failed { exit_code, message }, _) => {

@@ -78,7 +78,15 @@ pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPredictio
             takes[i] = false;
         }
     }
-    // Union-find over accelerated nodes joined by a tensor one produces and another consumes.
+    // Union-find over accelerated nodes joined by a tensor one produces and another consumes. ONNX Constant nodes
+    // become initializers before ONNX Runtime partitions: they join no partition and are none of their own.
+    let grouped: Vec<bool> = nodes
+        .iter()
+        .zip(&takes)
+        .map(|(n, t)| {
+            *t && !(n.op_type == "Constant" && matches!(n.domain.as_str(), "" | "ai.onnx"))
+        })
+        .collect();
     let mut parent: Vec<usize> = (0..nodes.len()).collect();
     fn root(p: &mut [usize], mut i: usize) -> usize {
         while p[i] != i {
@@ -93,12 +101,12 @@ pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPredictio
         .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
         .collect();
     for (i, n) in nodes.iter().enumerate() {
-        if !takes[i] {
+        if !grouped[i] {
             continue;
         }
         for input in &n.inputs {
             if let Some(&j) = producer.get(input.as_str())
-                && takes[j]
+                && grouped[j]
             {
                 let (a, b) = (root(&mut parent, i), root(&mut parent, j));
                 parent[a] = b;
@@ -106,7 +114,7 @@ pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPredictio
         }
     }
     let mut roots: Vec<usize> = (0..nodes.len())
-        .filter(|i| takes[*i])
+        .filter(|i| grouped[*i])
         .map(|i| root(&mut parent, i))
         .collect();
     roots.sort_unstable();

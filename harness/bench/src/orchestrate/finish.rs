@@ -8,7 +8,7 @@ use edgebench_report::{self as report, Cell, Outcome, Roofline};
 use std::path::PathBuf;
 
 /// The cell from its pooled measurement: roofline (against the peak of the device its backend computes on, as
-/// the backend reports it) and the measured fields.
+/// the backend reports it; none for a GPU cell when the target gives no GPU peak) and the measured fields.
 pub(super) fn finish(c: &CellCtx, mut cell: Cell, x: Measured) -> Cell {
     let site = c.site();
     let model = c.model();
@@ -17,12 +17,16 @@ pub(super) fn finish(c: &CellCtx, mut cell: Cell, x: Measured) -> Cell {
         .facts()
         .iter()
         .any(|f| f.name == c.key.backend && f.on_gpu());
-    let peak = match site.target.gpu_peak_gflops {
-        Some(g) if on_gpu => g,
-        _ => site.target.peak_gflops,
+    // A GPU cell on a target that gives no GPU peak has no roofline: the CPU's peak is not its roof.
+    let peak = match (on_gpu, site.target.gpu_peak_gflops) {
+        (true, g) => g,
+        (false, _) => Some(site.target.peak_gflops),
     };
     // No roofline when the model's FLOPs are unknown (shapes could not be inferred).
-    if model.flops > 0 && x.latency.p50_ns > 0.0 {
+    if let Some(peak) = peak
+        && model.flops > 0
+        && x.latency.p50_ns > 0.0
+    {
         let achieved = model.flops as f64 / x.latency.p50_ns;
         cell.roofline = Some(Roofline {
             model_flops: model.flops,

@@ -24,9 +24,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     if let Some(n) = req.threads {
         crate::registry::set_threads(n);
     }
-    if let Some(b) = req.address_space_bytes {
-        cell::limit_address_space(b)?;
-    }
+    crate::flags::limit_cell_address_space(registry, &req.backend, req.address_space_bytes)?;
     // The request names the variant's own file; the name is only checked.
     if !edgebench_bench::plan::VARIANTS.contains(&req.variant.as_str()) {
         return Err(fail(

@@ -66,9 +66,7 @@ pub fn run(a: Args, registry: &Registry) -> Result<()> {
     if a.cell {
         edgebench_bench::injected_fault();
     }
-    if let Some(b) = a.address_space {
-        edgebench_bench::cell::limit_address_space(b)?;
-    }
+    crate::flags::limit_cell_address_space(registry, &a.backend, a.address_space)?;
     let m = resolve::model(&model_arg, &fetcher(), &manifest())?;
     let model = resolve::load(&m)?;
     let fitted = resolve::feed(&model, &m, &a.feed, &a.dim)?;
