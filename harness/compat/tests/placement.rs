@@ -113,6 +113,55 @@ mod cuda {
         b.finish(17)
     }
 
+    /// The prediction against what ONNX Runtime 1.31.1's CUDA provider did with the zoo models on an NVIDIA H200
+    /// (tests/data/cuda-h200-observed.json, recorded by `check --verify`): the same nodes on the CPU kernels and
+    /// the same number of partitions. Runs on the zoo models that are cached (ci/test.sh fetches them).
+    #[test]
+    fn the_zoo_placement_matches_the_assignment_observed_on_an_h200() {
+        use sha2::Digest;
+        let text = include_str!("data/cuda-h200-observed.json");
+        let observed: serde_json::Value = serde_json::from_str(text).unwrap();
+        let cache = std::env::var_os("EDGEBENCH_CACHE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/edgebench")
+            });
+        let mut checked = 0;
+        for m in observed["models"].as_array().unwrap() {
+            let name = m["model"].as_str().unwrap();
+            let path = cache.join("models").join(format!("{name}.onnx"));
+            let Ok(bytes) = std::fs::read(&path) else {
+                eprintln!("skipped {name}: not cached at {}", path.display());
+                continue;
+            };
+            let sha = format!("{:x}", sha2::Sha256::digest(&bytes));
+            assert_eq!(
+                sha,
+                m["sha256"].as_str().unwrap(),
+                "{name}: another version"
+            );
+            let model = edgebench_graph::load(&path).unwrap();
+            let p = predict(&model, &table()).unwrap();
+            let cpu: Vec<usize> = m["on_cpu_kernels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            assert_eq!(p.on_cpu_kernels, cpu, "{name}");
+            assert_eq!(
+                p.partitions as u64,
+                m["partitions"].as_u64().unwrap(),
+                "{name}"
+            );
+            checked += 1;
+        }
+        if checked == 0 {
+            eprintln!("skipped: no zoo model cached (edgebench models fetch)");
+        }
+    }
+
     #[test]
     fn a_shape_computation_moves_to_the_cpu_and_the_reshape_stays() {
         let p = predict(&view(&[0]), &table()).unwrap();
