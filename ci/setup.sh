@@ -22,8 +22,8 @@
 #   .venv-openvino with onnxruntime-openvino==1.24.1 (x86_64 Linux, the platform of its wheels)
 #                                            ONNX Runtime with the OpenVINO execution provider: `ort-openvino`
 # Optional:
-#   .venv-gpu with onnxruntime-gpu==1.31.1 (built for CUDA 13) and the nvidia-* CUDA 13 / tensorrt-cu13 10.x wheels, only on x86_64 with an
-#   NVIDIA driver (nvidia-smi works): `ort-cuda`, `ort-tensorrt`. Elsewhere those backends report why they are
+#   .venv-gpu with onnxruntime-gpu==1.31.1 (built for CUDA 13) and the nvidia-* CUDA 13 / tensorrt-cu13 10.x
+#   wheels, only on x86_64 with an NVIDIA driver (nvidia-smi works): `ort-cuda`, `ort-tensorrt`. Elsewhere those backends report why they are
 #   unavailable (no NVIDIA driver).
 #   qemu-user >= 10 (bookworm: from bookworm-backports, derived from this machine's own Debian mirror). ONNX Runtime's
 #   aarch64 library crashes in its CPU detection under qemu 7.2; without qemu 10 it is reported unavailable under

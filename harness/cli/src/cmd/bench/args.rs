@@ -44,7 +44,8 @@ pub struct Args {
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
     /// Address-space limit of each cell's process, bytes with optional K/M/G/T (default: this machine's memory;
-    /// `none` for no limit). An allocation beyond it is that cell's outcome, not the kernel's OOM killer's.
+    /// `none` for no limit). An allocation beyond it is that cell's outcome, not the kernel's OOM killer's. Not
+    /// applied to backends that compute on a GPU (their driver reserves more virtual memory than the machine has)
     #[arg(long, value_name = "BYTES")]
     pub memory_limit: Option<String>,
     /// Run only this shard of the plan, `hash:M/N`: cells split deterministically by (target, backend, model,

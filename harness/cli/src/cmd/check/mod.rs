@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long = "dim", value_name = "NAME=VALUE")]
     dim: Vec<String>,
     /// `--verify`: address-space limit of each run's process, BYTES[K|M|G|T] or `none` (default: this machine's
-    /// memory); an allocation beyond it is the run's failure, not the OOM killer's.
+    /// memory); an allocation beyond it is the run's failure, not the OOM killer's. Not applied to GPU backends
     #[arg(long, value_name = "BYTES")]
     memory_limit: Option<String>,
     /// `--verify`: seconds before a run is stopped.
