@@ -164,6 +164,17 @@ fn the_nvidia_providers_run_on_a_gpu_and_say_why_not_elsewhere() {
         a["placement"]["accelerator_ops"].as_u64().unwrap() > 0,
         "{a}"
     );
+    // The table's placement holds against ONNX Runtime's assignment (as it did on an H200, BENCHMARKS.md).
+    let c = json(&[
+        "check",
+        "small_cnn",
+        "attention_block",
+        "--backend",
+        "ort-cuda",
+        "--verify",
+        "--json",
+    ]);
+    assert_eq!(c["verify_summary"]["wrong"], 0, "{c}");
 }
 
 #[test]
