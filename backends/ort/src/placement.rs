@@ -8,7 +8,7 @@ use edgebench_graph::Node;
 use ort::AsPointer;
 use ort::session::Session;
 use ort::sys::{OrtEpAssignedNode, OrtEpAssignedSubgraph, OrtStatusPtr};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::{CStr, c_char};
 
 /// The session option that makes ONNX Runtime record the assignment.
@@ -116,7 +116,7 @@ pub fn placement(assigned: &[Assigned], ep: &str, nodes: &[Node]) -> ObservedPla
         .collect();
     let subgraphs: Vec<&Assigned> = assigned.iter().filter(|a| a.ep == ep).collect();
     let partitions = if subgraphs.len() > 1 && subgraphs.iter().all(|a| a.nodes.len() == 1) {
-        connected_groups(&on_ep, nodes)
+        edgebench_graph::node_groups(nodes, |i| on_ep.contains(nodes[i].name.as_str()))
     } else {
         subgraphs.len()
     };
@@ -127,44 +127,6 @@ pub fn placement(assigned: &[Assigned], ep: &str, nodes: &[Node]) -> ObservedPla
         fully_accelerated: on_cpu_kernels.is_empty() && !on_ep.is_empty(),
         on_cpu_kernels,
     }
-}
-
-/// The groups of `taken` nodes joined by tensors (union-find over producer -> consumer edges).
-fn connected_groups(taken: &HashSet<&str>, nodes: &[Node]) -> usize {
-    let mut parent: Vec<usize> = (0..nodes.len()).collect();
-    fn root(p: &mut [usize], mut i: usize) -> usize {
-        while p[i] != i {
-            p[i] = p[p[i]];
-            i = p[i];
-        }
-        i
-    }
-    let on = |i: usize| taken.contains(nodes[i].name.as_str());
-    let producer: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
-        .collect();
-    for (i, n) in nodes.iter().enumerate() {
-        if !on(i) {
-            continue;
-        }
-        for input in &n.inputs {
-            if let Some(&j) = producer.get(input.as_str())
-                && on(j)
-            {
-                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                parent[a] = b;
-            }
-        }
-    }
-    let mut roots: Vec<usize> = (0..nodes.len())
-        .filter(|&i| on(i))
-        .map(|i| root(&mut parent, i))
-        .collect();
-    roots.sort_unstable();
-    roots.dedup();
-    roots.len()
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPredictio
             takes[i] = false;
         }
     }
-    // Union-find over accelerated nodes joined by a tensor one produces and another consumes. ONNX Constant nodes
+    // Partitions: the groups of accelerated nodes joined by tensors (`node_groups`). ONNX Constant nodes
     // become initializers before ONNX Runtime partitions: they join no partition and are none of their own.
     let grouped: Vec<bool> = nodes
         .iter()
@@ -87,43 +87,11 @@ pub fn predict(model: &Model, table: &SupportTable) -> Option<PlacementPredictio
             *t && !(n.op_type == "Constant" && matches!(n.domain.as_str(), "" | "ai.onnx"))
         })
         .collect();
-    let mut parent: Vec<usize> = (0..nodes.len()).collect();
-    fn root(p: &mut [usize], mut i: usize) -> usize {
-        while p[i] != i {
-            p[i] = p[p[i]];
-            i = p[i];
-        }
-        i
-    }
-    let producer: HashMap<&str, usize> = nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
-        .collect();
-    for (i, n) in nodes.iter().enumerate() {
-        if !grouped[i] {
-            continue;
-        }
-        for input in &n.inputs {
-            if let Some(&j) = producer.get(input.as_str())
-                && grouped[j]
-            {
-                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
-                parent[a] = b;
-            }
-        }
-    }
-    let mut roots: Vec<usize> = (0..nodes.len())
-        .filter(|i| grouped[*i])
-        .map(|i| root(&mut parent, i))
-        .collect();
-    roots.sort_unstable();
-    roots.dedup();
     Some(PlacementPrediction {
         accelerator: p.accelerator.clone(),
         accelerated: takes.iter().filter(|t| **t).count(),
         on_cpu_kernels: (0..nodes.len()).filter(|i| !takes[*i]).collect(),
-        partitions: roots.len(),
+        partitions: edgebench_graph::node_groups(nodes, |i| grouped[i]),
     })
 }
 

@@ -506,3 +506,41 @@ impl Model {
         n.version.or_else(|| self.opset(&n.domain))
     }
 }
+
+/// How many connected groups the nodes `member` selects form, two of them joined when one consumes a tensor the
+/// other produces (union-find over the graph's edges; nodes outside `member` join nothing).
+pub fn node_groups(nodes: &[Node], member: impl Fn(usize) -> bool) -> usize {
+    fn root(p: &mut [usize], mut i: usize) -> usize {
+        while p[i] != i {
+            p[i] = p[p[i]];
+            i = p[i];
+        }
+        i
+    }
+    let mut parent: Vec<usize> = (0..nodes.len()).collect();
+    let producer: std::collections::HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.outputs.iter().map(move |o| (o.as_str(), i)))
+        .collect();
+    for (i, n) in nodes.iter().enumerate() {
+        if !member(i) {
+            continue;
+        }
+        for input in &n.inputs {
+            if let Some(&j) = producer.get(input.as_str())
+                && member(j)
+            {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut roots: Vec<usize> = (0..nodes.len())
+        .filter(|&i| member(i))
+        .map(|i| root(&mut parent, i))
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    roots.len()
+}
